@@ -1,0 +1,140 @@
+// Package ociutil builds small container images without Docker, with
+// go-containerregistry: a static binary (plus optional base layers) becomes an
+// image, and sets of images are written as one docker-save archive that
+// `ctr images import` and kind's LoadImageArchive both accept.
+package ociutil
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// File is one file placed in an image layer.
+type File struct {
+	Src  string // path on this machine
+	Dest string // absolute path in the image
+	Mode int64
+}
+
+// Spec describes an image built from files.
+type Spec struct {
+	Ref        string   // e.g. registry.k8s.io/pause:3.10
+	Base       string   // optional: a tar file (e.g. a root file system) used as the first layer
+	Files      []File   // added in one layer on top
+	Entrypoint []string // image entrypoint
+	Env        []string // defaults to a PATH
+}
+
+// epoch makes layers reproducible: the same inputs give the same digests.
+var epoch = time.Unix(0, 0).UTC()
+
+// Image builds the image described by s.
+func Image(s Spec) (v1.Image, error) {
+	img := empty.Image
+	var layers []v1.Layer
+	if s.Base != "" {
+		base := s.Base
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return os.Open(base) })
+		if err != nil {
+			return nil, fmt.Errorf("image %s: base layer %s: %w", s.Ref, s.Base, err)
+		}
+		layers = append(layers, l)
+	}
+	if len(s.Files) > 0 {
+		b, err := filesTar(s.Files)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", s.Ref, err)
+		}
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+		if err != nil {
+			return nil, fmt.Errorf("image %s: layer: %w", s.Ref, err)
+		}
+		layers = append(layers, l)
+	}
+	img, err := mutate.AppendLayers(img, layers...)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", s.Ref, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Created = v1.Time{Time: epoch}
+	cf.Config.Entrypoint = s.Entrypoint
+	cf.Config.Env = s.Env
+	if len(cf.Config.Env) == 0 {
+		cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	}
+	return mutate.ConfigFile(img, cf)
+}
+
+// WriteArchive writes every spec as one docker-save archive at dst.
+func WriteArchive(dst string, specs ...Spec) error {
+	refs := make(map[name.Reference]v1.Image, len(specs))
+	for _, s := range specs {
+		ref, err := name.ParseReference(s.Ref)
+		if err != nil {
+			return fmt.Errorf("image reference %q: %w", s.Ref, err)
+		}
+		img, err := Image(s)
+		if err != nil {
+			return err
+		}
+		refs[ref] = img
+	}
+	tmp := dst + ".tmp"
+	if err := tarball.MultiRefWriteToFile(tmp, refs); err != nil {
+		return fmt.Errorf("write image archive %s: %w", dst, err)
+	}
+	return os.Rename(tmp, dst)
+}
+
+func filesTar(files []File) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	for _, f := range files {
+		// parent directories first, so the layer unpacks anywhere
+		var parents []string
+		for d := path.Dir(f.Dest); d != "/" && d != "." && !dirs[d]; d = path.Dir(d) {
+			parents = append([]string{d}, parents...)
+			dirs[d] = true
+		}
+		for _, d := range parents {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d[1:] + "/", Mode: 0o755, ModTime: epoch}); err != nil {
+				return nil, err
+			}
+		}
+		b, err := os.ReadFile(f.Src)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f.Src, err)
+		}
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o755
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.Dest[1:], Mode: mode, Size: int64(len(b)), ModTime: epoch}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
+)
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "aftershock",
+		Short:         "Chaos and resilience scenarios for Kubernetes on kind, with pass/fail reports",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newNodeImageCmd())
+	return root
+}
+
+func newNodeImageCmd() *cobra.Command {
+	var opts nodeimage.Options
+	var printOnly, force bool
+	cmd := &cobra.Command{
+		Use:   "node-image",
+		Short: "Build (or reuse) the offline kind node image and print its tag",
+		Long: `Builds a kind node image without any container registry: Kubernetes and
+its components are compiled from the Go module proxy, the root file system
+comes from Debian. An image with the same inputs is reused at once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Progress = os.Stderr
+			if printOnly {
+				tag, err := nodeimage.Tag(opts)
+				if err != nil {
+					return err
+				}
+				fmt.Println(tag)
+				return nil
+			}
+			start := time.Now()
+			var tag string
+			var err error
+			if force {
+				tag, err = nodeimage.Tag(opts)
+				if err == nil {
+					err = nodeimage.Build(cmd.Context(), opts)
+				}
+			} else {
+				tag, err = nodeimage.Ensure(cmd.Context(), opts)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "node image ready in %s\n", time.Since(start).Round(10*time.Millisecond))
+			fmt.Println(tag)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&printOnly, "print-tag", false, "print the tag the inputs give, build nothing")
+	cmd.Flags().BoolVar(&force, "force", false, "build even if the image exists")
+	cmd.Flags().StringVar(&opts.CacheDir, "cache-dir", "", "where binaries and the root file system are cached (default ~/.cache/aftershock/nodeimage)")
+	return cmd
+}

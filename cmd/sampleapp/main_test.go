@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestHandlerHeadersAndFaults(t *testing.T) {
+	tests := []struct {
+		name      string
+		cfg       config
+		wantCode  int
+		minTook   time.Duration
+		errorRate float64
+	}{
+		{name: "ok", cfg: config{pod: "p1", node: "n1"}, wantCode: 200},
+		{name: "always fails", cfg: config{pod: "p1", node: "n1", errorRate: 1}, wantCode: 500},
+		{name: "slow", cfg: config{pod: "p1", node: "n1", latency: 50 * time.Millisecond}, wantCode: 200, minTook: 50 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &app{c: tt.cfg}
+			srv := httptest.NewServer(a.handler())
+			defer srv.Close()
+			start := time.Now()
+			resp, err := http.Get(srv.URL + "/")
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			assert.Equal(t, tt.wantCode, resp.StatusCode)
+			assert.Equal(t, "p1", resp.Header.Get(HeaderPod))
+			assert.Equal(t, "n1", resp.Header.Get(HeaderNode))
+			assert.GreaterOrEqual(t, time.Since(start), tt.minTook)
+		})
+	}
+}
+
+func TestReadinessFailsWhileDraining(t *testing.T) {
+	a := &app{c: config{pod: "p"}}
+	srv := httptest.NewServer(a.handler())
+	defer srv.Close()
+	get := func(p string) int {
+		resp, err := http.Get(srv.URL + p)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, 200, get("/readyz"))
+	a.draining.Store(true)
+	assert.Equal(t, 503, get("/readyz"))
+	assert.Equal(t, 200, get("/healthz"))
+	assert.Equal(t, 200, get("/"), "keeps serving while draining")
+}
+
+func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	c := config{addr: addr, pod: "p", latency: 300 * time.Millisecond, graceful: true, shutdownDelay: 100 * time.Millisecond, drainTimeout: 5 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	require.Eventually(t, func() bool {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond)
+	respc := make(chan int, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			respc <- -1
+			return
+		}
+		resp.Body.Close()
+		respc <- resp.StatusCode
+	}()
+	time.Sleep(50 * time.Millisecond) // request in flight
+	cancel()                          // SIGTERM
+	assert.Equal(t, 200, <-respc, "in-flight request finished")
+	require.NoError(t, <-done)
+}
