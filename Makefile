@@ -1,0 +1,33 @@
+# aftershock: the two commands in README.md are `make demo` and `make test`.
+GO ?= go
+OUT ?= reports/demo
+
+.PHONY: demo test test-short prepare node-image bench clean
+
+# Docker engine (installed and started if missing; needs root on a bare machine).
+prepare:
+	.ci/prepare-docker
+
+# Offline kind node image: built once (about 10 min cold), reused in seconds.
+node-image: prepare
+	$(GO) run ./cmd/aftershock node-image
+
+# The main job: a demo scenario end to end on a fresh kind cluster, report in $(OUT).
+demo: node-image
+	$(GO) run ./cmd/aftershock run --out $(OUT) scenarios/pod-kill.yaml
+
+# Every test: unit tests and end-to-end tests on real kind clusters.
+# -p 1: one package (one kind cluster) at a time on a 2-core machine.
+test: node-image
+	$(GO) test -p 1 -timeout 80m ./...
+
+# Unit tests only: fast, no Docker.
+test-short:
+	$(GO) test -short ./...
+
+bench:
+	$(GO) test -short -run '^$$' -bench . -benchmem ./loadgen/ ./report/
+
+# Remove every cluster aftershock created and anything a fault left behind.
+clean:
+	$(GO) run ./cmd/aftershock clean

@@ -1,0 +1,323 @@
+package clusters
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+)
+
+// Response headers the sample app sets (cmd/sampleapp).
+const (
+	HeaderPod  = "X-Aftershock-Pod"
+	HeaderNode = "X-Aftershock-Node"
+)
+
+// App describes the sample app deployment. Zero values are documented per
+// field.
+type App struct {
+	Namespace string // required
+	Name      string // default "sampleapp"
+	Image     string // required (BuildAppImage)
+	Replicas  int32  // default 3
+	// Args are sampleapp flags, e.g. -latency=50ms, -error-rate=0.01, -graceful=false.
+	Args []string
+	// NoReadinessProbe removes the readiness probe (a fragile app).
+	NoReadinessProbe bool
+	// PDBMinAvailable creates a PodDisruptionBudget when > 0.
+	PDBMinAvailable int32
+	// TolerationSeconds for not-ready/unreachable nodes (default 10; Kubernetes' is 300).
+	TolerationSeconds int64
+	// TerminationGracePeriod (default 30s).
+	TerminationGracePeriod time.Duration
+	// NodePort of the Service (default AppNodePort, the published one).
+	NodePort int32
+}
+
+// Selector is the label selector of the app's pods.
+func (a App) Selector() string { return "app=" + a.name() }
+
+func (a App) name() string {
+	if a.Name == "" {
+		return "sampleapp"
+	}
+	return a.Name
+}
+
+func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisruptionBudget) {
+	name := a.name()
+	labels := map[string]string{"app": name, "app.kubernetes.io/managed-by": "aftershock"}
+	replicas := a.Replicas
+	if replicas == 0 {
+		replicas = 3
+	}
+	tol := a.TolerationSeconds
+	if tol == 0 {
+		tol = 10
+	}
+	grace := int64(30)
+	if a.TerminationGracePeriod > 0 {
+		grace = int64(a.TerminationGracePeriod.Seconds())
+	}
+	nodePort := a.NodePort
+	if nodePort == 0 {
+		nodePort = AppNodePort
+	}
+	c := corev1.Container{
+		Name:            "app",
+		Image:           a.Image,
+		ImagePullPolicy: corev1.PullNever,
+		Args:            a.Args,
+		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+		Env: []corev1.EnvVar{
+			{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+			{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+		},
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi"),
+		}},
+		LivenessProbe: &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}},
+			PeriodSeconds: 5, FailureThreshold: 3,
+		},
+	}
+	if !a.NoReadinessProbe {
+		c.ReadinessProbe = &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("http")}},
+			PeriodSeconds: 1, FailureThreshold: 1, SuccessThreshold: 1,
+		}
+	}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.Namespace, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					Containers:                    []corev1.Container{c},
+					TerminationGracePeriodSeconds: &grace,
+					EnableServiceLinks:            ptr.To(false),
+					// spread over the schedulable workers; cordoned or
+					// unreachable (tainted) nodes do not count
+					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
+						MaxSkew:           1,
+						TopologyKey:       "kubernetes.io/hostname",
+						WhenUnsatisfiable: corev1.DoNotSchedule,
+						LabelSelector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+						NodeTaintsPolicy:  ptr.To(corev1.NodeInclusionPolicyHonor),
+					}},
+					Tolerations: []corev1.Toleration{
+						{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &tol},
+						{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &tol},
+					},
+				},
+			},
+		},
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.Namespace, Labels: labels},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeNodePort,
+			Selector: map[string]string{"app": name},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), NodePort: nodePort}},
+		},
+	}
+	var pdb *policyv1.PodDisruptionBudget
+	if a.PDBMinAvailable > 0 {
+		min := intstr.FromInt32(a.PDBMinAvailable)
+		pdb = &policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.Namespace, Labels: labels},
+			Spec: policyv1.PodDisruptionBudgetSpec{
+				MinAvailable: &min,
+				Selector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			},
+		}
+	}
+	return dep, svc, pdb
+}
+
+// DeployApp creates the namespace (if missing), the app's Deployment,
+// Service and PodDisruptionBudget, and waits until the Deployment is rolled
+// out. Then use WaitTrafficReachesAll.
+func (c *Cluster) DeployApp(ctx context.Context, a App) error {
+	if a.Namespace == "" || a.Image == "" {
+		return fmt.Errorf("deploy app: namespace %q and image %q are both required", a.Namespace, a.Image)
+	}
+	cs := c.Clientset
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: a.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "aftershock"}}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("deploy app: namespace %s: %w", a.Namespace, err)
+	}
+	// the namespace's default service account must exist before pods
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().ServiceAccounts(a.Namespace).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	}); err != nil {
+		return fmt.Errorf("deploy app: namespace %s has no default service account: %w", a.Namespace, err)
+	}
+	dep, svc, pdb := a.objects()
+	if pdb != nil {
+		if _, err := cs.PolicyV1().PodDisruptionBudgets(a.Namespace).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("deploy app: pdb: %w", err)
+		}
+	}
+	if _, err := cs.CoreV1().Services(a.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("deploy app: service %s/%s (nodePort %d): %w", a.Namespace, svc.Name, svc.Spec.Ports[0].NodePort, err)
+	}
+	if _, err := cs.AppsV1().Deployments(a.Namespace).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("deploy app: deployment: %w", err)
+	}
+	return c.WaitRolledOut(ctx, a.Namespace, dep.Name, 3*time.Minute)
+}
+
+// WaitRolledOut waits until the Deployment's ready, updated and available
+// replicas all equal the desired count.
+func (c *Cluster) WaitRolledOut(ctx context.Context, ns, name string, timeout time.Duration) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		d, err := c.Clientset.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		want := ptr.Deref(d.Spec.Replicas, 1)
+		s := d.Status
+		last = fmt.Sprintf("ready %d, updated %d, available %d of %d", s.ReadyReplicas, s.UpdatedReplicas, s.AvailableReplicas, want)
+		return d.Generation <= s.ObservedGeneration && s.ReadyReplicas == want && s.UpdatedReplicas == want && s.AvailableReplicas == want && s.Replicas == want, nil
+	})
+	if err != nil {
+		return fmt.Errorf("deployment %s/%s not rolled out within %s (%s): %w", ns, name, timeout, last, err)
+	}
+	return nil
+}
+
+// ReadyPods returns the names of the ready pods matching selector.
+func (c *Cluster) ReadyPods(ctx context.Context, ns, selector string) ([]string, error) {
+	pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				out = append(out, p.Name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// TrafficCheck is what WaitTrafficReachesAll observed.
+type TrafficCheck struct {
+	Pods     []string       // ready pods when traffic reached all of them
+	Requests int            // requests sent
+	Served   map[string]int // per pod, in the last round
+	Took     time.Duration  // from the first request to every pod answering
+}
+
+// AppURL is the URL that reaches the app's Service through the published
+// NodePort on 127.0.0.1.
+func (c *Cluster) AppURL() (string, error) {
+	if c.AppPort == 0 {
+		return "", fmt.Errorf("cluster %q publishes no app port on 127.0.0.1", c.Name)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d/", c.AppPort), nil
+}
+
+// WaitTrafficReachesAll sends new-connection requests through the Service
+// (bounded: at most maxRequests, at most timeout) until every ready pod has
+// answered within one round of 20 requests per pod. Rollout status is not
+// enough: kube-proxy programs the endpoints on each node with a lag.
+func (c *Cluster) WaitTrafficReachesAll(ctx context.Context, ns, selector string, timeout time.Duration, maxRequests int) (TrafficCheck, error) {
+	url, err := c.AppURL()
+	if err != nil {
+		return TrafficCheck{}, err
+	}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	defer client.CloseIdleConnections()
+	start := time.Now()
+	deadline := start.Add(timeout)
+	var res TrafficCheck
+	for time.Now().Before(deadline) && res.Requests < maxRequests {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		pods, err := c.ReadyPods(ctx, ns, selector)
+		if err != nil || len(pods) == 0 {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		served := map[string]int{}
+		for i := 0; i < 20*len(pods) && res.Requests < maxRequests; i++ {
+			res.Requests++
+			resp, err := client.Get(url)
+			if err != nil {
+				continue
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode < 400 {
+				served[resp.Header.Get(HeaderPod)]++
+			}
+		}
+		all := true
+		for _, p := range pods {
+			if served[p] == 0 {
+				all = false
+			}
+		}
+		if all {
+			res.Pods, res.Served, res.Took = pods, served, time.Since(start)
+			return res, nil
+		}
+		res.Served = served
+	}
+	return res, fmt.Errorf("traffic through %s did not reach every ready pod within %s / %d requests (last round: %s)", url, timeout, maxRequests, fmtServed(res.Served))
+}
+
+func fmtServed(m map[string]int) string {
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+// DeleteNamespace deletes the app's Service at once (its NodePort is then
+// free for the next scenario) and the namespace, waiting until it is gone.
+func (c *Cluster) DeleteNamespace(ctx context.Context, ns string, timeout time.Duration) error {
+	cs := c.Clientset
+	svcs, err := cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+	if err == nil {
+		for _, s := range svcs.Items {
+			_ = cs.CoreV1().Services(ns).Delete(ctx, s.Name, metav1.DeleteOptions{})
+		}
+	}
+	if err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete namespace %s: %w", ns, err)
+	}
+	return wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+}

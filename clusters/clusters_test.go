@@ -1,0 +1,85 @@
+package clusters
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	kindv1 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+)
+
+func TestKindConfigPublishesAppPortOnLoopbackOnly(t *testing.T) {
+	opts := Options{Name: "aftershock-x", Workers: 2, NodeImage: "img", NodeMonitorGracePeriod: 20 * time.Second}
+	require.NoError(t, opts.defaults())
+	cfg := kindConfig(opts, 34567)
+	require.Len(t, cfg.Nodes, 3)
+	assert.Equal(t, kindv1.ControlPlaneRole, cfg.Nodes[0].Role)
+	require.Len(t, cfg.Nodes[0].ExtraPortMappings, 1)
+	pm := cfg.Nodes[0].ExtraPortMappings[0]
+	assert.Equal(t, "127.0.0.1", pm.ListenAddress)
+	assert.EqualValues(t, 34567, pm.HostPort)
+	assert.EqualValues(t, AppNodePort, pm.ContainerPort)
+	for _, n := range cfg.Nodes {
+		assert.Equal(t, "true", n.Labels[ManagedLabel])
+		assert.Equal(t, "img", n.Image)
+	}
+	assert.Contains(t, cfg.KubeadmConfigPatches[1], "node-monitor-grace-period")
+	assert.Contains(t, cfg.KubeadmConfigPatches[1], "20s")
+}
+
+func TestOptionsValidation(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr string
+		workers int
+	}{
+		{"defaults", Options{NodeImage: "i"}, "", 2},
+		{"no workers", Options{NodeImage: "i", Workers: -1}, "", 0},
+		{"foreign name", Options{NodeImage: "i", Name: "prod"}, `"prod": must start with "aftershock-"`, 0},
+		{"no image", Options{}, "NodeImage is empty", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.opts.defaults()
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.workers, tt.opts.Workers)
+			assert.Regexp(t, `^aftershock-[0-9a-f]{6}$`, tt.opts.Name)
+		})
+	}
+}
+
+func TestAppObjects(t *testing.T) {
+	dep, svc, pdb := App{Namespace: "ns", Image: "img", Replicas: 4, PDBMinAvailable: 2}.objects()
+	assert.EqualValues(t, 4, *dep.Spec.Replicas)
+	c := dep.Spec.Template.Spec.Containers[0]
+	assert.Equal(t, corev1.PullNever, c.ImagePullPolicy)
+	require.NotNil(t, c.ReadinessProbe)
+	assert.Equal(t, "/readyz", c.ReadinessProbe.HTTPGet.Path)
+	tols := dep.Spec.Template.Spec.Tolerations
+	require.Len(t, tols, 2)
+	assert.EqualValues(t, 10, *tols[0].TolerationSeconds)
+	assert.Equal(t, corev1.DoNotSchedule, dep.Spec.Template.Spec.TopologySpreadConstraints[0].WhenUnsatisfiable)
+	assert.EqualValues(t, AppNodePort, svc.Spec.Ports[0].NodePort)
+	require.NotNil(t, pdb)
+	assert.EqualValues(t, 2, pdb.Spec.MinAvailable.IntVal)
+
+	dep, _, pdb = App{Namespace: "ns", Image: "img", NoReadinessProbe: true}.objects()
+	assert.Nil(t, dep.Spec.Template.Spec.Containers[0].ReadinessProbe)
+	assert.EqualValues(t, 3, *dep.Spec.Replicas)
+	assert.Nil(t, pdb)
+}
+
+func TestDeleteRefusesForeignClusters(t *testing.T) {
+	require.ErrorContains(t, DeleteByName("kind"), "not an aftershock cluster")
+	c := &Cluster{Name: "https://prod:6443"}
+	require.ErrorContains(t, c.Delete(t.Context()), "refusing")
+	_, err := FromKubeconfig("/nonexistent", false)
+	require.ErrorContains(t, err, "explicit allow flag")
+}

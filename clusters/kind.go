@@ -1,0 +1,359 @@
+package clusters
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	kindv1 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	"sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	kindlog "sigs.k8s.io/kind/pkg/log"
+)
+
+const (
+	// NamePrefix starts the name of every cluster aftershock creates.
+	NamePrefix = "aftershock-"
+	// ManagedLabel is set on every Node of a cluster aftershock created.
+	ManagedLabel = "aftershock.dev/managed"
+	// AppNodePort is the NodePort the sample app's Service uses; it is
+	// published on 127.0.0.1 at Cluster.AppPort.
+	AppNodePort = 30080
+	// DefaultWorkers is the number of worker nodes of a new cluster.
+	DefaultWorkers = 2
+)
+
+// Options configure Create. The zero value is 1 control plane + 2 workers
+// with a generated name.
+type Options struct {
+	Name      string // default aftershock-<random>; must start with NamePrefix
+	Workers   int    // default DefaultWorkers; 0 means default, use -1 for none
+	NodeImage string // required: from nodeimage.Ensure, or kindest/node where a registry is reachable
+	// NodeMonitorGracePeriod shortens how long the controller manager waits
+	// before marking a silent node NotReady (Kubernetes default 40s).
+	NodeMonitorGracePeriod time.Duration
+	// RetainOnFailure keeps a half-made cluster for debugging.
+	RetainOnFailure bool
+	// KubeconfigDir is where the cluster's kubeconfig is written (default: the
+	// user cache dir).
+	KubeconfigDir string
+	Logger        *slog.Logger // quiet by default
+}
+
+// Cluster is a running cluster and the clients to reach it.
+type Cluster struct {
+	Name       string
+	Kubeconfig string // path to a kubeconfig file for this cluster
+	REST       *rest.Config
+	Clientset  kubernetes.Interface
+	// AppPort is the 127.0.0.1 port that reaches AppNodePort; 0 when the
+	// cluster was not created by aftershock (use a port-forward or your own LB).
+	AppPort int
+	// Managed is true for clusters aftershock created: only those may be
+	// subjected to destructive faults unless the user allows otherwise.
+	Managed bool
+	// Kind is true when the cluster is a kind cluster (node containers exist).
+	Kind bool
+}
+
+func provider(log *slog.Logger) *cluster.Provider {
+	return cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(kindLogger{log}))
+}
+
+// NewName returns a fresh cluster name.
+func NewName() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return NamePrefix + hex.EncodeToString(b)
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (o *Options) defaults() error {
+	if o.Name == "" {
+		o.Name = NewName()
+	}
+	if !strings.HasPrefix(o.Name, NamePrefix) {
+		return fmt.Errorf("cluster name %q: must start with %q (that is how aftershock recognises its clusters)", o.Name, NamePrefix)
+	}
+	switch {
+	case o.Workers == 0:
+		o.Workers = DefaultWorkers
+	case o.Workers < 0:
+		o.Workers = 0
+	}
+	if o.NodeImage == "" {
+		return errors.New("cluster options: NodeImage is empty (build one with `aftershock node-image`)")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.KubeconfigDir == "" {
+		d, err := os.UserCacheDir()
+		if err != nil {
+			return err
+		}
+		o.KubeconfigDir = filepath.Join(d, "aftershock", "kubeconfig")
+	}
+	return nil
+}
+
+// kindConfig is the kind cluster configuration for opts and the host port
+// that publishes AppNodePort.
+func kindConfig(opts Options, hostPort int) *kindv1.Cluster {
+	cfg := &kindv1.Cluster{TypeMeta: kindv1.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"}}
+	// kubelet refuses cgroup v1 hosts unless told otherwise (this project's
+	// machines are cgroup v1 hybrids; harmless elsewhere).
+	cfg.KubeadmConfigPatches = []string{"kind: KubeletConfiguration\napiVersion: kubelet.config.k8s.io/v1beta1\nfailCgroupV1: false\n"}
+	if opts.NodeMonitorGracePeriod > 0 {
+		cfg.KubeadmConfigPatches = append(cfg.KubeadmConfigPatches, fmt.Sprintf(
+			"kind: ClusterConfiguration\ncontrollerManager:\n  extraArgs:\n  - name: node-monitor-grace-period\n    value: %s\n", opts.NodeMonitorGracePeriod))
+	}
+	labels := map[string]string{ManagedLabel: "true"}
+	cfg.Nodes = append(cfg.Nodes, kindv1.Node{
+		Role:   kindv1.ControlPlaneRole,
+		Image:  opts.NodeImage,
+		Labels: labels,
+		ExtraPortMappings: []kindv1.PortMapping{{
+			ContainerPort: AppNodePort, HostPort: int32(hostPort), ListenAddress: "127.0.0.1", Protocol: kindv1.PortMappingProtocolTCP,
+		}},
+	})
+	for i := 0; i < opts.Workers; i++ {
+		cfg.Nodes = append(cfg.Nodes, kindv1.Node{Role: kindv1.WorkerRole, Image: opts.NodeImage, Labels: labels})
+	}
+	return cfg
+}
+
+// Create creates a kind cluster and returns it once every node is Ready.
+// A failed creation deletes what was made unless opts.RetainOnFailure.
+func Create(ctx context.Context, opts Options) (*Cluster, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, fmt.Errorf("create cluster %q: pick a free port: %w", opts.Name, err)
+	}
+	if err := os.MkdirAll(opts.KubeconfigDir, 0o700); err != nil {
+		return nil, err
+	}
+	kcfg := filepath.Join(opts.KubeconfigDir, opts.Name)
+	p := provider(opts.Logger)
+	opts.Logger.Info("creating kind cluster", "name", opts.Name, "workers", opts.Workers, "image", opts.NodeImage, "appPort", port)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- p.Create(opts.Name,
+			cluster.CreateWithV1Alpha4Config(kindConfig(opts, port)),
+			cluster.CreateWithNodeImage(opts.NodeImage),
+			cluster.CreateWithRetain(opts.RetainOnFailure),
+			cluster.CreateWithWaitForReady(3*time.Minute),
+			cluster.CreateWithKubeconfigPath(kcfg),
+			cluster.CreateWithDisplayUsage(false),
+			cluster.CreateWithDisplaySalutation(false))
+	}()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		// kind's Create takes no context: wait for it, then delete.
+		<-errc
+		err = ctx.Err()
+	}
+	if err == nil {
+		var c *Cluster
+		c, err = connect(kcfg, opts.Name, port)
+		if err == nil {
+			return c, nil
+		}
+	}
+	if !opts.RetainOnFailure {
+		if derr := p.Delete(opts.Name, kcfg); derr != nil {
+			err = errors.Join(err, fmt.Errorf("delete half-made cluster %q: %w", opts.Name, derr))
+		}
+	}
+	return nil, fmt.Errorf("create cluster %q: %w", opts.Name, err)
+}
+
+func connect(kubeconfig, name string, appPort int) (*Cluster, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	}
+	rc.QPS, rc.Burst = 50, 100
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Name: name, Kubeconfig: kubeconfig, REST: rc, Clientset: cs, AppPort: appPort, Managed: true, Kind: true}, nil
+}
+
+// Open returns an existing cluster aftershock created (see List).
+func Open(ctx context.Context, name string, log *slog.Logger) (*Cluster, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if !strings.HasPrefix(name, NamePrefix) {
+		return nil, fmt.Errorf("open cluster %q: not an aftershock cluster (name does not start with %q)", name, NamePrefix)
+	}
+	p := provider(log)
+	ns, err := p.ListNodes(name)
+	if err != nil {
+		return nil, fmt.Errorf("open cluster %q: %w", name, err)
+	}
+	if len(ns) == 0 {
+		return nil, fmt.Errorf("open cluster %q: no such kind cluster", name)
+	}
+	port, err := appPortOf(ctx, ns)
+	if err != nil {
+		return nil, fmt.Errorf("open cluster %q: %w", name, err)
+	}
+	raw, err := p.KubeConfig(name, false)
+	if err != nil {
+		return nil, fmt.Errorf("open cluster %q: kubeconfig: %w", name, err)
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(d, "aftershock", "kubeconfig")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	kcfg := filepath.Join(dir, name)
+	if err := os.WriteFile(kcfg, []byte(raw), 0o600); err != nil {
+		return nil, err
+	}
+	return connect(kcfg, name, port)
+}
+
+// appPortOf finds the host port that publishes AppNodePort.
+func appPortOf(ctx context.Context, ns []nodes.Node) (int, error) {
+	for _, n := range ns {
+		out, err := dockerOutput(ctx, "port", n.String(), fmt.Sprintf("%d/tcp", AppNodePort))
+		if err != nil || out == "" {
+			continue
+		}
+		// "127.0.0.1:12345"
+		_, p, err := net.SplitHostPort(strings.Fields(out)[0])
+		if err != nil {
+			continue
+		}
+		var port int
+		if _, err := fmt.Sscan(p, &port); err == nil {
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("no node publishes NodePort %d", AppNodePort)
+}
+
+// List returns the names of the kind clusters aftershock created.
+func List(ctx context.Context) ([]string, error) {
+	names, err := provider(nil).List()
+	if err != nil {
+		return nil, fmt.Errorf("list kind clusters: %w", err)
+	}
+	var ours []string
+	for _, n := range names {
+		if strings.HasPrefix(n, NamePrefix) {
+			ours = append(ours, n)
+		}
+	}
+	return ours, nil
+}
+
+// Delete deletes the kind cluster c (only clusters aftershock created) and
+// its kubeconfig file.
+func (c *Cluster) Delete(ctx context.Context) error {
+	if !c.Managed || !c.Kind {
+		return fmt.Errorf("delete cluster %q: not created by aftershock; refusing", c.Name)
+	}
+	return DeleteByName(c.Name)
+}
+
+// DeleteByName deletes an aftershock kind cluster by name.
+func DeleteByName(name string) error {
+	if !strings.HasPrefix(name, NamePrefix) {
+		return fmt.Errorf("delete cluster %q: not an aftershock cluster; refusing", name)
+	}
+	d, _ := os.UserCacheDir()
+	kcfg := filepath.Join(d, "aftershock", "kubeconfig", name)
+	if err := provider(nil).Delete(name, kcfg); err != nil {
+		return fmt.Errorf("delete cluster %q: %w", name, err)
+	}
+	_ = os.Remove(kcfg)
+	return nil
+}
+
+// FromKubeconfig opens a cluster aftershock did not create. allow must be
+// true: the caller states that the user explicitly allowed it.
+func FromKubeconfig(path string, allow bool) (*Cluster, error) {
+	if !allow {
+		return nil, fmt.Errorf("kubeconfig %s: using a cluster aftershock did not create needs the explicit allow flag", path)
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Name: rc.Host, Kubeconfig: path, REST: rc, Clientset: cs}, nil
+}
+
+// NodeContainers returns the names of c's node containers (kind clusters).
+func (c *Cluster) NodeContainers() ([]string, error) {
+	ns, err := provider(nil).ListNodes(c.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, n.String())
+	}
+	return out, nil
+}
+
+// kindLogger adapts slog to kind's logger.
+type kindLogger struct{ l *slog.Logger }
+
+func (k kindLogger) log() *slog.Logger {
+	if k.l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return k.l
+}
+func (k kindLogger) Warn(m string)                  { k.log().Warn(m) }
+func (k kindLogger) Warnf(f string, a ...any)       { k.log().Warn(fmt.Sprintf(f, a...)) }
+func (k kindLogger) Error(m string)                 { k.log().Error(m) }
+func (k kindLogger) Errorf(f string, a ...any)      { k.log().Error(fmt.Sprintf(f, a...)) }
+func (k kindLogger) V(l kindlog.Level) kindlog.InfoLogger {
+	return kindInfo{k.log(), l}
+}
+
+type kindInfo struct {
+	l     *slog.Logger
+	level kindlog.Level
+}
+
+func (k kindInfo) Info(m string)            { k.l.Debug(m, "kindV", int(k.level)) }
+func (k kindInfo) Infof(f string, a ...any) { k.l.Debug(fmt.Sprintf(f, a...), "kindV", int(k.level)) }
+func (k kindInfo) Enabled() bool            { return k.l.Enabled(context.Background(), slog.LevelDebug) }
