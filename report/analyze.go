@@ -1,0 +1,436 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// Input is what the runner knows besides the samples.
+type Input struct {
+	Scenario  string
+	Seed      int64
+	NodeImage string
+	Cluster   string
+	Info      map[string]string
+	Start     time.Time // first sample may start here
+	End       time.Time // load stopped
+	SLO       SLO
+	Faults    []Fault
+	Timeline  []Event
+	// ReadyPods are the pods ready during the baseline: evenness is tested
+	// against uniform over them, so a pod that got nothing counts.
+	ReadyPods []string
+}
+
+// DefaultRecoveryWindows is W: how long windows must stay good to count as
+// recovered.
+const DefaultRecoveryWindows = 5 * time.Second
+
+// analysis carries shared state while computing a Result.
+type analysis struct {
+	rec  *Recorder
+	in   Input
+	slo  SLO
+	w    []*Window
+	good []int8 // 1 good, -1 bad, 0 empty
+}
+
+// Analyze computes the metrics and the verdict of a run.
+func Analyze(rec *Recorder, in Input) *Result {
+	a := &analysis{rec: rec, in: in, slo: in.SLO, w: rec.Windows()}
+	if a.slo.MaxBudgetConsumed == 0 {
+		a.slo.MaxBudgetConsumed = 1
+	}
+	if a.slo.RecoveryWindows == 0 {
+		a.slo.RecoveryWindows = Duration(DefaultRecoveryWindows)
+	}
+	a.classify()
+	res := &Result{
+		Schema: SchemaVersion, Scenario: in.Scenario, Seed: in.Seed, NodeImage: in.NodeImage, Cluster: in.Cluster,
+		Info: in.Info, Start: in.Start, End: in.End, Window: Duration(rec.Width()), SLO: a.slo,
+		Timeline: append([]Event(nil), in.Timeline...),
+	}
+	sort.SliceStable(res.Timeline, func(i, j int) bool { return res.Timeline[i].At.Before(res.Timeline[j].At) })
+	for _, w := range a.w {
+		res.Requests += w.Total
+		res.Failed += w.Total - w.OK
+	}
+	res.Availability = ratio(res.Requests-res.Failed, res.Requests)
+	res.Budget = a.budget(res.Requests, res.Failed)
+	res.Phases = a.phases()
+	res.Faults = a.faults(res.Phases)
+	res.Windows = a.windowStats()
+	a.verdict(res)
+	return res
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 1
+	}
+	return float64(a) / float64(b)
+}
+
+// classify marks each window good, bad or empty.
+func (a *analysis) classify() {
+	a.good = make([]int8, len(a.w))
+	for i, w := range a.w {
+		if w.Total == 0 {
+			continue
+		}
+		ok := ratio(w.OK, w.Total) >= a.slo.Availability
+		if a.slo.P99 > 0 && w.Latency.Quantile(0.99) > a.slo.P99.D() {
+			ok = false
+		}
+		if ok {
+			a.good[i] = 1
+		} else {
+			a.good[i] = -1
+		}
+	}
+}
+
+func (a *analysis) budget(total, failed int) Budget {
+	allowed := (1 - a.slo.Availability) * float64(total)
+	b := Budget{Allowed: allowed}
+	if allowed > 0 {
+		b.Consumed = float64(failed) / allowed
+	} else if failed > 0 {
+		b.Consumed = math.MaxFloat64
+	}
+	if a.slo.Availability < 1 {
+		for _, w := range a.w {
+			if w.Total == 0 {
+				continue
+			}
+			br := (1 - ratio(w.OK, w.Total)) / (1 - a.slo.Availability)
+			b.MaxBurnRate = math.Max(b.MaxBurnRate, br)
+		}
+	}
+	return b
+}
+
+// span is a half-open range of window indices.
+type span struct{ from, to int }
+
+func (a *analysis) clamp(i int) int {
+	return max(0, min(i, len(a.w)))
+}
+
+// phaseSpans splits the run: baseline before the first inject, fault until
+// the last fault ends, recovery after; one "steady" phase without faults.
+func (a *analysis) phaseSpans() ([]string, []span) {
+	n := len(a.w)
+	if len(a.in.Faults) == 0 {
+		return []string{"steady"}, []span{{0, n}}
+	}
+	first, last := a.in.Faults[0].Inject, a.in.Faults[0].Inject
+	for _, f := range a.in.Faults {
+		if f.Inject.Before(first) {
+			first = f.Inject
+		}
+		end := f.Inject
+		if f.Revert.After(end) {
+			end = f.Revert
+		}
+		if end.After(last) {
+			last = end
+		}
+	}
+	fi := a.clamp(a.rec.indexOf(first))
+	li := a.clamp(a.rec.indexOf(last) + 1)
+	return []string{"baseline", "fault", "recovery"}, []span{{0, fi}, {fi, li}, {li, n}}
+}
+
+func (a *analysis) phases() []Phase {
+	names, spans := a.phaseSpans()
+	out := make([]Phase, 0, len(spans))
+	for i, s := range spans {
+		p := Phase{Name: names[i], Start: a.rec.at(s.from), End: a.rec.at(s.to)}
+		var h Histogram
+		newC, reusedC := map[string]int{}, map[string]int{}
+		for _, w := range a.w[s.from:s.to] {
+			p.Requests += w.Total
+			p.Failed += w.Total - w.OK
+			h.Merge(&w.Latency)
+			for pod, c := range w.Pods {
+				if c.New > 0 {
+					newC[pod] += c.New
+				}
+				if c.Reused > 0 {
+					reusedC[pod] += c.Reused
+				}
+			}
+		}
+		p.Availability = ratio(p.Requests-p.Failed, p.Requests)
+		if a.slo.Availability < 1 {
+			p.BurnRate = (1 - p.Availability) / (1 - a.slo.Availability)
+		}
+		p.Latency = Latency{P50: Duration(h.Quantile(0.5)), P90: Duration(h.Quantile(0.9)), P99: Duration(h.Quantile(0.99)), Max: Duration(h.Max())}
+		var expect []string
+		if p.Name == "baseline" || p.Name == "steady" {
+			expect = a.in.ReadyPods
+		}
+		p.New = Even(newC, expect)
+		p.Reused = Even(reusedC, expect)
+		out = append(out, p)
+	}
+	return out
+}
+
+// Even computes evenness of counts over pods: every pod in expect (even one
+// with no requests) and every pod in counts. Nil when there are no requests.
+func Even(counts map[string]int, expect []string) *Evenness {
+	all := map[string]int{}
+	for _, p := range expect {
+		all[p] = 0
+	}
+	total := 0
+	for p, c := range counts {
+		all[p] += c
+		total += c
+	}
+	if total == 0 {
+		return nil
+	}
+	e := &Evenness{Requests: total}
+	var sum, sumSq float64
+	minC, maxC := math.MaxInt, 0
+	for _, p := range sortedKeys(all) {
+		c := all[p]
+		e.Pods = append(e.Pods, PodShare{Pod: p, Requests: c, Share: float64(c) / float64(total)})
+		x := float64(c)
+		sum += x
+		sumSq += x * x
+		minC, maxC = min(minC, c), max(maxC, c)
+	}
+	n := float64(len(all))
+	mean := sum / n
+	e.Jain = sum * sum / (n * sumSq)
+	e.CV = math.Sqrt(math.Max(0, sumSq/n-mean*mean)) / mean
+	if minC > 0 {
+		e.MaxMin = float64(maxC) / float64(minC)
+	}
+	e.PValue = 1
+	if len(all) > 1 {
+		for _, c := range all {
+			d := float64(c) - mean
+			e.Chi2 += d * d / mean
+		}
+		e.PValue = distuv.ChiSquared{K: n - 1}.Survival(e.Chi2)
+	}
+	return e
+}
+
+func (a *analysis) faults(phases []Phase) []FaultResult {
+	fs := append([]Fault(nil), a.in.Faults...)
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Inject.Before(fs[j].Inject) })
+	var baseP50 time.Duration
+	for _, p := range phases {
+		if p.Name == "baseline" {
+			baseP50 = p.Latency.P50.D()
+		}
+	}
+	need := int(math.Ceil(float64(a.slo.RecoveryWindows.D()) / float64(a.rec.Width())))
+	out := make([]FaultResult, 0, len(fs))
+	for k, f := range fs {
+		r := FaultResult{Fault: f}
+		from := a.clamp(a.rec.indexOf(f.Inject))
+		to := len(a.w)
+		if k+1 < len(fs) {
+			to = a.clamp(a.rec.indexOf(fs[k+1].Inject))
+		}
+		obsEnd := a.in.End
+		if k+1 < len(fs) {
+			obsEnd = fs[k+1].Inject
+		}
+		r.Observed = Duration(obsEnd.Sub(f.Inject))
+		// bad time counts from the inject instant: the inject window is clipped
+		width := a.rec.Width()
+		badTime := func(i int) time.Duration {
+			if st := a.rec.at(i); st.Before(f.Inject) {
+				return a.rec.at(i + 1).Sub(f.Inject)
+			}
+			return width
+		}
+		lastBad := -1
+		var run, longest, bad time.Duration
+		for i := from; i < to; i++ {
+			switch a.good[i] {
+			case -1:
+				lastBad = i
+				run += badTime(i)
+				bad += badTime(i)
+				longest = max(longest, run)
+			case 1:
+				run = 0
+			}
+		}
+		r.Disruption = Duration(bad)
+		r.LongestBadRun = Duration(longest)
+		for i := from; i < to; i++ {
+			if fe := a.w[i].FirstErr; !fe.IsZero() {
+				d := Duration(max(0, fe.Sub(f.Inject)))
+				r.FirstError = &d
+				break
+			}
+		}
+		if lastBad >= 0 {
+			r.Impact = true
+			goodAfter := 0
+			for i := lastBad + 1; i < to; i++ {
+				if a.good[i] == 1 {
+					goodAfter++
+				}
+			}
+			if goodAfter >= need {
+				r.Recovered = true
+				d := Duration(max(0, a.rec.at(lastBad+1).Sub(f.Inject)))
+				r.Recovery = &d
+			}
+		}
+		r.LandedVerdict, r.LandedWhy = a.landed(f, r, from, to, baseP50)
+		out = append(out, r)
+	}
+	return out
+}
+
+// landed decides whether a fault was shown to have landed.
+func (a *analysis) landed(f Fault, r FaultResult, from, to int, baseP50 time.Duration) (bool, string) {
+	if f.Landed != nil && !*f.Landed {
+		return false, "the harness observed that it did not land: " + f.Evidence
+	}
+	if f.ExpectedDelay > 0 {
+		end := to
+		if !f.Revert.IsZero() {
+			end = min(to, a.clamp(a.rec.indexOf(f.Revert)))
+		}
+		var h Histogram
+		// skip the inject window: it mixes before and after
+		for i := min(from+1, end); i < end; i++ {
+			h.Merge(&a.w[i].Latency)
+		}
+		if h.Count() == 0 {
+			return false, "no requests completed while the delay was in place"
+		}
+		added := h.Quantile(0.5) - baseP50
+		why := fmt.Sprintf("p50 %s during the fault vs %s baseline: +%s (expected +%s)", fmtDur(h.Quantile(0.5)), fmtDur(baseP50), fmtDur(added), f.ExpectedDelay)
+		return added >= f.ExpectedDelay.D()/2, why
+	}
+	if f.Landed != nil {
+		return true, f.Evidence
+	}
+	if r.Impact || r.FirstError != nil {
+		return true, "clients saw it (failed requests or bad windows)"
+	}
+	return false, "no cluster evidence and no visible effect on clients"
+}
+
+func (a *analysis) windowStats() []WindowStat {
+	out := make([]WindowStat, len(a.w))
+	for i, w := range a.w {
+		out[i] = WindowStat{
+			Offset: Duration(time.Duration(i) * a.rec.Width()), Requests: w.Total, OK: w.OK,
+			Availability: ratio(w.OK, w.Total), P50: Duration(w.Latency.Quantile(0.5)),
+			P99: Duration(w.Latency.Quantile(0.99)), Good: a.good[i] >= 0, Pods: w.Pods,
+		}
+	}
+	return out
+}
+
+func (a *analysis) verdict(res *Result) {
+	slo := a.slo
+	add := func(c Check) { res.Checks = append(res.Checks, c) }
+	pf := func(ok bool) string {
+		if ok {
+			return "pass"
+		}
+		return "fail"
+	}
+	b := res.Budget
+	add(Check{Name: "error budget", Status: pf(b.Consumed <= slo.MaxBudgetConsumed),
+		Value: fmt.Sprintf("%.2f consumed (%d of %d requests failed, availability %.3f%%)", b.Consumed, res.Failed, res.Requests, 100*res.Availability),
+		Limit: fmt.Sprintf("<= %.2f of a %.3f%% SLO", slo.MaxBudgetConsumed, 100*slo.Availability)})
+	if slo.P99 > 0 {
+		var h Histogram
+		for _, w := range a.w {
+			h.Merge(&w.Latency)
+		}
+		p99 := h.Quantile(0.99)
+		add(Check{Name: "p99 latency", Status: pf(p99 <= slo.P99.D()), Value: fmtDur(p99), Limit: "<= " + slo.P99.String()})
+	}
+	for _, f := range res.Faults {
+		if slo.Recovery == 0 {
+			break
+		}
+		c := Check{Name: "recovery " + f.ID, Limit: "<= " + slo.Recovery.String()}
+		switch {
+		case !f.Impact:
+			c.Status, c.Value = "pass", "no client-visible impact"
+		case !f.Recovered:
+			c.Status, c.Value = "fail", fmt.Sprintf("not recovered within the %s observed", f.Observed)
+		default:
+			c.Status, c.Value = pf(*f.Recovery <= slo.Recovery), f.Recovery.String()
+		}
+		add(c)
+	}
+	if slo.Jain > 0 {
+		c := Check{Name: "evenness (Jain)", Limit: fmt.Sprintf(">= %.2f", slo.Jain), Status: "skipped", Value: "no baseline traffic"}
+		for _, p := range res.Phases {
+			if p.Name != "baseline" && p.Name != "steady" {
+				continue
+			}
+			e, kind := p.New, "new connections"
+			if e == nil {
+				e, kind = p.Reused, "reused connections"
+			}
+			if e != nil {
+				c.Status = pf(e.Jain >= slo.Jain)
+				c.Value = fmt.Sprintf("%.3f", e.Jain)
+				c.Detail = fmt.Sprintf("%s phase, %s, %d pods, chi-square p=%.3g", p.Name, kind, len(e.Pods), e.PValue)
+			}
+		}
+		add(c)
+	}
+	for _, f := range res.Faults {
+		st := "pass"
+		if !f.LandedVerdict {
+			st = "skipped"
+		}
+		add(Check{Name: "fault landed " + f.ID, Status: st, Value: fmt.Sprint(f.LandedVerdict), Limit: "true", Detail: f.LandedWhy})
+	}
+	res.Verdict = Pass
+	for _, c := range res.Checks {
+		if c.Status == "fail" {
+			res.Verdict = Fail
+			res.Reasons = append(res.Reasons, fmt.Sprintf("%s: %s (limit %s)", c.Name, c.Value, c.Limit))
+		}
+	}
+	if res.Verdict == Pass {
+		for _, f := range res.Faults {
+			if !f.LandedVerdict {
+				res.Verdict = Inconclusive
+				res.Reasons = append(res.Reasons, fmt.Sprintf("fault %s (%s) not shown to have landed: %s", f.ID, f.Type, f.LandedWhy))
+			}
+		}
+	}
+	if res.Verdict == Pass {
+		res.Reasons = append(res.Reasons, "every SLO check passed"+landedNote(res.Faults))
+	}
+}
+
+func landedNote(fs []FaultResult) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	ids := make([]string, len(fs))
+	for i, f := range fs {
+		ids[i] = f.ID
+	}
+	return " and every fault landed (" + strings.Join(ids, ", ") + ")"
+}

@@ -1,0 +1,26 @@
+// Package report turns what clients saw into numbers and a verdict, and
+// writes them: samples + timeline -> windows -> metrics -> verdict ->
+// result.json, junit.xml, report.md, report.html (SVG plots, gonum/plot).
+//
+// It is pure: no client-go, vegeta or Docker, so it is fast to test with
+// synthetic samples. Definitions follow DESIGN.md ("Definitions"):
+//
+//   - A Sample is one request; OK means 2xx/3xx and no transport error.
+//   - Samples fall into fixed windows (default 1 s, down to 100 ms) by start
+//     time. A Recorder keeps per-window counts, per-pod counts (new and reused
+//     connections apart) and a mergeable latency histogram; memory grows with
+//     the number of windows, not of samples.
+//   - Availability is ok/total; error budget consumed is failed/((1-A)*total).
+//   - Client-seen recovery of a fault: from its inject instant to the start of
+//     the first run of at least W good windows (availability >= A and p99 <=
+//     the SLO's p99) after which no window in the fault's observation falls
+//     bad again. Also: time to first error, disruption (sum of bad windows),
+//     longest bad run.
+//   - Evenness: per-pod share, max/min, coefficient of variation, Jain's index
+//     and a chi-square goodness-of-fit p-value against uniform over the ready
+//     pods (gonum distuv.ChiSquared).
+//   - Latency percentiles per phase come from merged histograms, never from
+//     averaged percentiles.
+//   - Verdict: fail when an SLO check fails; inconclusive when every check
+//     passed but a fault could not be shown to have landed; pass otherwise.
+package report

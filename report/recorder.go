@@ -1,0 +1,113 @@
+package report
+
+import (
+	"sort"
+	"time"
+)
+
+// DefaultWindow is the default window width.
+const DefaultWindow = time.Second
+
+// MinWindow is the narrowest window allowed.
+const MinWindow = 100 * time.Millisecond
+
+// PodCount counts the requests one pod served, by connection kind.
+type PodCount struct {
+	New    int `json:"new"`
+	Reused int `json:"reused"`
+}
+
+// Window aggregates the samples that started within one fixed window.
+type Window struct {
+	Index    int                 // window number from the recorder's start
+	Total    int                 // requests
+	OK       int                 // successful requests
+	FirstErr time.Time           // start of the first failed request, zero if none
+	Pods     map[string]PodCount // successful requests per serving pod
+	Latency  Histogram           // latency of every request (failed included)
+}
+
+// Recorder buckets a stream of samples into fixed windows. It keeps no
+// samples: memory grows with the number of windows only. Not safe for
+// concurrent use.
+type Recorder struct {
+	start  time.Time
+	width  time.Duration
+	win    []*Window
+	before int // samples that started before start (dropped)
+}
+
+// NewRecorder starts windows of width at start (width < MinWindow is raised
+// to MinWindow; zero means DefaultWindow).
+func NewRecorder(start time.Time, width time.Duration) *Recorder {
+	if width == 0 {
+		width = DefaultWindow
+	}
+	if width < MinWindow {
+		width = MinWindow
+	}
+	return &Recorder{start: start, width: width}
+}
+
+// Start is the start of window 0.
+func (r *Recorder) Start() time.Time { return r.start }
+
+// Width is the window width.
+func (r *Recorder) Width() time.Duration { return r.width }
+
+// Add records one sample.
+func (r *Recorder) Add(s Sample) {
+	off := s.Start.Sub(r.start)
+	if off < 0 {
+		r.before++
+		return
+	}
+	i := int(off / r.width)
+	for len(r.win) <= i {
+		r.win = append(r.win, &Window{Index: len(r.win)})
+	}
+	w := r.win[i]
+	w.Total++
+	w.Latency.Record(s.Latency)
+	if s.OK() {
+		w.OK++
+		if w.Pods == nil {
+			w.Pods = make(map[string]PodCount, 8)
+		}
+		pc := w.Pods[s.Pod]
+		if s.Reused {
+			pc.Reused++
+		} else {
+			pc.New++
+		}
+		w.Pods[s.Pod] = pc
+		return
+	}
+	if w.FirstErr.IsZero() || s.Start.Before(w.FirstErr) {
+		w.FirstErr = s.Start
+	}
+}
+
+// Windows returns the windows so far (shared, not copied).
+func (r *Recorder) Windows() []*Window { return r.win }
+
+// window start and end as times
+func (r *Recorder) at(i int) time.Time { return r.start.Add(time.Duration(i) * r.width) }
+
+// indexOf is the window containing t (may be out of range).
+func (r *Recorder) indexOf(t time.Time) int {
+	off := t.Sub(r.start)
+	if off < 0 {
+		return -1
+	}
+	return int(off / r.width)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

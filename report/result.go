@@ -1,0 +1,127 @@
+package report
+
+import "time"
+
+// SchemaVersion names the result.json schema; bump on incompatible change.
+const SchemaVersion = "aftershock.result/v1"
+
+// Verdict is the outcome of a run.
+type Verdict string
+
+// Verdicts.
+const (
+	Pass         Verdict = "pass"
+	Fail         Verdict = "fail"
+	Inconclusive Verdict = "inconclusive"
+)
+
+// Result is everything a run measured, enough to re-render every report and
+// to compare runs. It is what result.json holds.
+type Result struct {
+	Schema    string            `json:"schema"`
+	Scenario  string            `json:"scenario"`
+	Seed      int64             `json:"seed"`
+	NodeImage string            `json:"nodeImage,omitempty"`
+	Cluster   string            `json:"cluster,omitempty"`
+	Info      map[string]string `json:"info,omitempty"` // free-form facts worth reporting (e.g. node-monitor-grace-period)
+	Start     time.Time         `json:"start"`
+	End       time.Time         `json:"end"`
+	Window    Duration          `json:"window"`
+	SLO       SLO               `json:"slo"`
+
+	Verdict Verdict  `json:"verdict"`
+	Reasons []string `json:"reasons"`
+	Checks  []Check  `json:"checks"`
+
+	Requests     int     `json:"requests"`
+	Failed       int     `json:"failed"`
+	Availability float64 `json:"availability"`
+	Budget       Budget  `json:"budget"`
+
+	Phases   []Phase       `json:"phases"`
+	Faults   []FaultResult `json:"faults"`
+	Timeline []Event       `json:"timeline"`
+	Windows  []WindowStat  `json:"windows"`
+}
+
+// Check is one SLO check: one JUnit testcase.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // pass, fail, skipped (not shown to apply)
+	Value  string `json:"value"`
+	Limit  string `json:"limit"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Budget is the error budget over the whole run.
+type Budget struct {
+	Allowed     float64 `json:"allowed"`     // (1-A) x total requests
+	Consumed    float64 `json:"consumed"`    // failed / allowed; 1.0 = exactly spent
+	MaxBurnRate float64 `json:"maxBurnRate"` // worst window's error rate / (1-A)
+}
+
+// Latency percentiles of a phase, from merged histograms.
+type Latency struct {
+	P50 Duration `json:"p50"`
+	P90 Duration `json:"p90"`
+	P99 Duration `json:"p99"`
+	Max Duration `json:"max"`
+}
+
+// Phase is baseline, fault or recovery (or steady, with no fault).
+type Phase struct {
+	Name         string    `json:"name"`
+	Start        time.Time `json:"start"`
+	End          time.Time `json:"end"`
+	Requests     int       `json:"requests"`
+	Failed       int       `json:"failed"`
+	Availability float64   `json:"availability"`
+	BurnRate     float64   `json:"burnRate"`
+	Latency      Latency   `json:"latency"`
+	New          *Evenness `json:"newConnections,omitempty"`
+	Reused       *Evenness `json:"reusedConnections,omitempty"`
+}
+
+// Evenness is how evenly successful requests spread across pods.
+type Evenness struct {
+	Requests int        `json:"requests"`
+	Pods     []PodShare `json:"pods"`
+	MaxMin   float64    `json:"maxMin"` // max/min requests; 0 when some pod got none
+	CV       float64    `json:"cv"`     // coefficient of variation of per-pod requests
+	Jain     float64    `json:"jain"`   // (sum x)^2 / (n sum x^2); 1 = perfectly even
+	Chi2     float64    `json:"chi2"`   // chi-square statistic against uniform
+	PValue   float64    `json:"pValue"` // chi-square goodness-of-fit p-value
+}
+
+// PodShare is one pod's part of a phase's traffic.
+type PodShare struct {
+	Pod      string  `json:"pod"`
+	Requests int     `json:"requests"`
+	Share    float64 `json:"share"`
+}
+
+// FaultResult is what clients saw of one fault.
+type FaultResult struct {
+	Fault
+	LandedVerdict bool      `json:"landedVerdict"` // shown to have landed (cluster or client evidence)
+	LandedWhy     string    `json:"landedWhy"`
+	Impact        bool      `json:"impact"`                     // any bad window in its observation
+	Recovered     bool      `json:"recovered"`                  // impact and then W good windows
+	Recovery      *Duration `json:"clientRecovery,omitempty"`   // inject -> start of the final good run
+	FirstError    *Duration `json:"timeToFirstError,omitempty"` // inject -> first failed request
+	Disruption    Duration  `json:"disruption"`                 // sum of bad windows
+	LongestBadRun Duration  `json:"longestBadRun"`
+	Observed      Duration  `json:"observed"` // how long after inject this fault was watched
+}
+
+// WindowStat is one window in result.json and the plots.
+type WindowStat struct {
+	Offset       Duration            `json:"offset"` // from Start
+	Requests     int                 `json:"requests"`
+	OK           int                 `json:"ok"`
+	Availability float64             `json:"availability"`
+	P50          Duration            `json:"p50"`
+	P99          Duration            `json:"p99"`
+	Good         bool                `json:"good"`
+	Pods         map[string]PodCount `json:"pods,omitempty"`
+}

@@ -1,0 +1,107 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Sample is one request as the client saw it.
+type Sample struct {
+	Start   time.Time
+	Latency time.Duration
+	Status  int
+	Error   string // transport error; empty when a response arrived
+	Pod     string // serving pod (response header), empty when unknown
+	Node    string // serving node
+	Reused  bool   // the request went over a reused (keep-alive) connection
+}
+
+// OK reports whether the request succeeded: 2xx/3xx and no transport error.
+func (s Sample) OK() bool { return s.Error == "" && s.Status >= 200 && s.Status < 400 }
+
+// Duration is a time.Duration that reads and writes JSON as seconds.
+type Duration time.Duration
+
+// MarshalJSON writes seconds as a number.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.FormatFloat(time.Duration(d).Seconds(), 'f', -1, 64)), nil
+}
+
+// UnmarshalJSON reads seconds, or a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err == nil {
+		*d = Duration(f * float64(time.Second))
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: want seconds or a string like \"1.5s\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D is the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return fmtDur(time.Duration(d)) }
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0s"
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond).String()
+	default:
+		return d.Round(10 * time.Millisecond).String()
+	}
+}
+
+// SLO is what a scenario must meet. Zero fields are not checked, except
+// MaxBudgetConsumed which defaults to 1.0.
+type SLO struct {
+	Availability      float64  `json:"availability"`              // e.g. 0.99
+	P99               Duration `json:"p99,omitempty"`             // whole-run p99 latency limit
+	Recovery          Duration `json:"recovery,omitempty"`        // per-fault client-seen recovery limit
+	Jain              float64  `json:"jain,omitempty"`            // minimum Jain index over the baseline (new connections)
+	MaxBudgetConsumed float64  `json:"maxBudgetConsumed"`         // default 1.0
+	RecoveryWindows   Duration `json:"recoveryWindows,omitempty"` // W as a duration: good windows needed (default 5s)
+}
+
+// Event is one entry of the timeline: what the harness did and what it saw.
+type Event struct {
+	At     time.Time `json:"at"`
+	Fault  string    `json:"fault,omitempty"` // fault ID; empty for run events
+	Kind   string    `json:"kind"`            // inject, revert, observed, phase, ...
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Fault is one injected fault as the harness saw it.
+type Fault struct {
+	ID     string    `json:"id"`
+	Type   string    `json:"type"`
+	Target string    `json:"target,omitempty"`
+	Method string    `json:"method,omitempty"` // how it was injected, e.g. "tc netem", "userspace proxy"
+	Inject time.Time `json:"inject"`
+	Revert time.Time `json:"revert"` // zero when never reverted by the schedule (e.g. pod kill)
+	// Landed: true when the harness observed the fault's effect in the cluster
+	// (pod gone, node NotReady, ...), false when it observed that it did not,
+	// nil when it cannot tell.
+	Landed   *bool  `json:"landed,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
+	// ExpectedDelay is set for latency faults: the report checks that the
+	// fault phase's p50 rose by at least half of it.
+	ExpectedDelay Duration `json:"expectedDelay,omitempty"`
+	// ClusterRecovery: inject to Deployment ready and endpoints back, as the
+	// cluster saw it (watch); nil when unknown.
+	ClusterRecovery *Duration `json:"clusterRecovery,omitempty"`
+}
