@@ -341,10 +341,10 @@ func (k kindLogger) log() *slog.Logger {
 	}
 	return k.l
 }
-func (k kindLogger) Warn(m string)                  { k.log().Warn(m) }
-func (k kindLogger) Warnf(f string, a ...any)       { k.log().Warn(fmt.Sprintf(f, a...)) }
-func (k kindLogger) Error(m string)                 { k.log().Error(m) }
-func (k kindLogger) Errorf(f string, a ...any)      { k.log().Error(fmt.Sprintf(f, a...)) }
+func (k kindLogger) Warn(m string)             { k.log().Warn(m) }
+func (k kindLogger) Warnf(f string, a ...any)  { k.log().Warn(fmt.Sprintf(f, a...)) }
+func (k kindLogger) Error(m string)            { k.log().Error(m) }
+func (k kindLogger) Errorf(f string, a ...any) { k.log().Error(fmt.Sprintf(f, a...)) }
 func (k kindLogger) V(l kindlog.Level) kindlog.InfoLogger {
 	return kindInfo{k.log(), l}
 }

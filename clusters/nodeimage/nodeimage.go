@@ -511,8 +511,8 @@ func (b *builder) assemble(ctx context.Context) error {
 	// binaries where kind's images put them
 	kb := filepath.Join(b.bin, "kubernetes@"+v.Kubernetes)
 	place := map[string][]string{
-		"usr/bin":       {filepath.Join(kb, "kubelet"), filepath.Join(kb, "kubeadm"), filepath.Join(kb, "kubectl")},
-		"usr/local/bin": {filepath.Join(b.bin, "containerd@"+v.Containerd, "containerd"), filepath.Join(b.bin, "containerd@"+v.Containerd, "containerd-shim-runc-v2"), filepath.Join(b.bin, "containerd@"+v.Containerd, "ctr"), filepath.Join(b.bin, "crictl@"+v.CRITools, "crictl")},
+		"usr/bin":        {filepath.Join(kb, "kubelet"), filepath.Join(kb, "kubeadm"), filepath.Join(kb, "kubectl")},
+		"usr/local/bin":  {filepath.Join(b.bin, "containerd@"+v.Containerd, "containerd"), filepath.Join(b.bin, "containerd@"+v.Containerd, "containerd-shim-runc-v2"), filepath.Join(b.bin, "containerd@"+v.Containerd, "ctr"), filepath.Join(b.bin, "crictl@"+v.CRITools, "crictl")},
 		"usr/local/sbin": {filepath.Join(b.bin, "runc@"+v.Runc, "runc")},
 	}
 	for _, p := range []string{"ptp", "host-local", "loopback", "portmap", "bridge"} {
@@ -532,9 +532,9 @@ func (b *builder) assemble(ctx context.Context) error {
 	cni = bytes.ReplaceAll(cni, []byte("docker.io/aftershock/nodenet:NODENET_TAG"), []byte(nodenetImage(b.tag)))
 	setup, _ := files.ReadFile("files/node-setup.sh")
 	write := map[string][]byte{
-		"kind/version":                   []byte(v.Kubernetes),
+		"kind/version":                    []byte(v.Kubernetes),
 		"kind/manifests/default-cni.yaml": cni,
-		"kind/node-setup.sh":             setup,
+		"kind/node-setup.sh":              setup,
 	}
 	for p, data := range write {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(ctxDir, p)), 0o755); err != nil {
@@ -619,4 +619,3 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	}
 	return os.Chmod(dst, mode)
 }
-
