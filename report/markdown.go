@@ -1,0 +1,128 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+func pct(x float64) string { return fmt.Sprintf("%.3f%%", 100*x) }
+
+func optDur(d *Duration) string {
+	if d == nil {
+		return "-"
+	}
+	return d.String()
+}
+
+// Summary is a one-line summary of r.
+func Summary(r *Result) string {
+	var parts []string
+	parts = append(parts, fmt.Sprintf("%-13s %-22s", strings.ToUpper(string(r.Verdict)), r.Scenario))
+	parts = append(parts, fmt.Sprintf("avail %s", pct(r.Availability)))
+	parts = append(parts, fmt.Sprintf("budget %.2f", r.Budget.Consumed))
+	for _, f := range r.Faults {
+		parts = append(parts, fmt.Sprintf("%s recovery %s", f.ID, optDur(f.Recovery)))
+	}
+	for _, p := range r.Phases {
+		if (p.Name == "baseline" || p.Name == "steady") && p.New != nil {
+			parts = append(parts, fmt.Sprintf("jain %.3f", p.New.Jain))
+		}
+	}
+	return strings.Join(parts, "  ")
+}
+
+// WriteMarkdown writes a human-readable report.
+func WriteMarkdown(w io.Writer, r *Result) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# aftershock: %s — %s\n\n", r.Scenario, strings.ToUpper(string(r.Verdict)))
+	for _, why := range r.Reasons {
+		fmt.Fprintf(&b, "- %s\n", why)
+	}
+	fmt.Fprintf(&b, "\n| | |\n|---|---|\n")
+	fmt.Fprintf(&b, "| seed | %d |\n| started | %s |\n| duration | %s |\n| window | %s |\n", r.Seed, r.Start.UTC().Format(time.RFC3339), fmtDur(r.End.Sub(r.Start)), r.Window)
+	if r.NodeImage != "" {
+		fmt.Fprintf(&b, "| node image | `%s` |\n", r.NodeImage)
+	}
+	if r.Cluster != "" {
+		fmt.Fprintf(&b, "| cluster | %s |\n", r.Cluster)
+	}
+	for _, k := range sortedKeys(r.Info) {
+		fmt.Fprintf(&b, "| %s | %s |\n", k, r.Info[k])
+	}
+	fmt.Fprintf(&b, "| requests | %d (%d failed) |\n| availability | %s (SLO %s) |\n", r.Requests, r.Failed, pct(r.Availability), pct(r.SLO.Availability))
+	fmt.Fprintf(&b, "| error budget consumed | %.2f (max burn rate %.1f) |\n", r.Budget.Consumed, r.Budget.MaxBurnRate)
+
+	fmt.Fprintf(&b, "\n## Checks\n\n| check | status | value | limit |\n|---|---|---|---|\n")
+	for _, c := range r.Checks {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Name, c.Status, mdEscape(c.Value), mdEscape(c.Limit))
+	}
+
+	fmt.Fprintf(&b, "\n## Phases\n\n| phase | duration | requests | availability | burn rate | p50 | p90 | p99 | max | Jain (new) | χ² p (new) | Jain (reused) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, p := range r.Phases {
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", p.Name, fmtDur(p.End.Sub(p.Start)), p.Requests, pct(p.Availability), p.BurnRate,
+			p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.Max, jain(p.New), pval(p.New), jain(p.Reused))
+	}
+	for _, p := range r.Phases {
+		if p.New == nil && p.Reused == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "\n### Traffic per pod, %s\n\n| pod | new | share | reused | share |\n|---|---|---|---|---|\n", p.Name)
+		rows := map[string][4]string{}
+		for i, e := range []*Evenness{p.New, p.Reused} {
+			if e == nil {
+				continue
+			}
+			for _, s := range e.Pods {
+				row := rows[s.Pod]
+				row[2*i], row[2*i+1] = fmt.Sprint(s.Requests), fmt.Sprintf("%.1f%%", 100*s.Share)
+				rows[s.Pod] = row
+			}
+		}
+		for _, pod := range sortedKeys(rows) {
+			row := rows[pod]
+			for i := range row {
+				if row[i] == "" {
+					row[i] = "-"
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", pod, row[0], row[1], row[2], row[3])
+		}
+	}
+
+	if len(r.Faults) > 0 {
+		fmt.Fprintf(&b, "\n## Faults\n\n| fault | type | target | method | landed | client recovery | cluster recovery | first error | disruption | longest bad run |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, f := range r.Faults {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %v | %s | %s | %s | %s | %s |\n", f.ID, f.Type, mdEscape(f.Target), f.Method, f.LandedVerdict,
+				optDur(f.Recovery), optDur(f.ClusterRecovery), optDur(f.FirstError), f.Disruption, f.LongestBadRun)
+		}
+		for _, f := range r.Faults {
+			fmt.Fprintf(&b, "\n- **%s**: %s\n", f.ID, mdEscape(f.LandedWhy))
+		}
+	}
+	if len(r.Timeline) > 0 {
+		fmt.Fprintf(&b, "\n## Timeline\n\n| t | fault | event | detail |\n|---|---|---|---|\n")
+		for _, e := range r.Timeline {
+			fmt.Fprintf(&b, "| +%s | %s | %s | %s |\n", fmtDur(e.At.Sub(r.Start)), e.Fault, e.Kind, mdEscape(e.Detail))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func jain(e *Evenness) string {
+	if e == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", e.Jain)
+}
+
+func pval(e *Evenness) string {
+	if e == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3g", e.PValue)
+}
+
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }

@@ -1,0 +1,188 @@
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Files written by WriteDir.
+const (
+	FileJSON     = "result.json"
+	FileJUnit    = "junit.xml"
+	FileMarkdown = "report.md"
+	FileHTML     = "report.html"
+)
+
+// WriteJSON writes r as indented JSON (result.json).
+func WriteJSON(w io.Writer, r *Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// ReadJSON reads a result.json, checking its schema version.
+func ReadJSON(rd io.Reader) (*Result, error) {
+	var r Result
+	dec := json.NewDecoder(rd)
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("result.json: %w", err)
+	}
+	if r.Schema != SchemaVersion {
+		return nil, fmt.Errorf("result.json: schema %q, this aftershock reads %q", r.Schema, SchemaVersion)
+	}
+	return &r, nil
+}
+
+// ReadFile reads a result.json file (or the one inside a report folder).
+func ReadFile(path string) (*Result, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, FileJSON)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := ReadJSON(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// WriteDir writes result.json, junit.xml, report.md and report.html into dir.
+func WriteDir(dir string, r *Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	writers := []struct {
+		name string
+		fn   func(io.Writer) error
+	}{
+		{FileJSON, func(w io.Writer) error { return WriteJSON(w, r) }},
+		{FileJUnit, func(w io.Writer) error { return WriteJUnit(w, r) }},
+		{FileMarkdown, func(w io.Writer) error { return WriteMarkdown(w, r) }},
+		{FileHTML, func(w io.Writer) error { return WriteHTML(w, r) }},
+	}
+	var errs []error
+	for _, wr := range writers {
+		f, err := os.Create(filepath.Join(dir, wr.name))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := wr.fn(f); err != nil {
+			errs = append(errs, fmt.Errorf("write %s: %w", wr.name, err))
+		}
+		if err := f.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// JUnit XML (the subset CI systems read).
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Name    string       `xml:"name,attr"`
+	Tests   int          `xml:"tests,attr"`
+	Fails   int          `xml:"failures,attr"`
+	Skipped int          `xml:"skipped,attr"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Fails     int         `xml:"failures,attr"`
+	Skipped   int         `xml:"skipped,attr"`
+	Time      string      `xml:"time,attr"`
+	Timestamp string      `xml:"timestamp,attr"`
+	Props     []junitProp `xml:"properties>property,omitempty"`
+	Cases     []junitCase `xml:"testcase"`
+}
+
+type junitProp struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// WriteJUnit writes one testsuite per result: a testcase for the scenario's
+// verdict and one per SLO check. Inconclusive shows as skipped.
+func WriteJUnit(w io.Writer, results ...*Result) error {
+	all := junitSuites{Name: "aftershock"}
+	for _, r := range results {
+		s := junitSuite{Name: r.Scenario, Time: fmt.Sprintf("%.3f", r.End.Sub(r.Start).Seconds()), Timestamp: r.Start.UTC().Format("2006-01-02T15:04:05")}
+		s.Props = []junitProp{{"seed", fmt.Sprint(r.Seed)}, {"verdict", string(r.Verdict)}}
+		if r.NodeImage != "" {
+			s.Props = append(s.Props, junitProp{"nodeImage", r.NodeImage})
+		}
+		sc := junitCase{Name: "scenario " + r.Scenario, Classname: "aftershock." + r.Scenario, Time: s.Time, SystemOut: strings.Join(r.Reasons, "\n")}
+		switch r.Verdict {
+		case Fail:
+			sc.Failure = &junitMessage{Message: "verdict fail", Text: strings.Join(r.Reasons, "\n")}
+		case Inconclusive:
+			sc.Skipped = &junitMessage{Message: "verdict inconclusive: " + strings.Join(r.Reasons, "; ")}
+		}
+		s.Cases = append(s.Cases, sc)
+		for _, c := range r.Checks {
+			jc := junitCase{Name: c.Name, Classname: "aftershock." + r.Scenario, Time: "0"}
+			msg := fmt.Sprintf("%s: %s (limit %s)", c.Name, c.Value, c.Limit)
+			if c.Detail != "" {
+				msg += "; " + c.Detail
+			}
+			switch c.Status {
+			case "fail":
+				jc.Failure = &junitMessage{Message: msg, Text: msg}
+			case "skipped":
+				jc.Skipped = &junitMessage{Message: msg}
+			default:
+				jc.SystemOut = msg
+			}
+			s.Cases = append(s.Cases, jc)
+		}
+		for _, c := range s.Cases {
+			s.Tests++
+			if c.Failure != nil {
+				s.Fails++
+			}
+			if c.Skipped != nil {
+				s.Skipped++
+			}
+		}
+		all.Tests += s.Tests
+		all.Fails += s.Fails
+		all.Skipped += s.Skipped
+		all.Suites = append(all.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(all); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}

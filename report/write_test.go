@@ -1,0 +1,168 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// fixture is a deterministic run: 3 pods, a 1 s outage after a pod kill,
+// then a delay fault.
+func fixture() *Result {
+	inject := t0.Add(10 * time.Second)
+	delayAt, delayEnd := t0.Add(20*time.Second), t0.Add(25*time.Second)
+	ss := synth(100, 30*time.Second, 42, func(i int, at time.Time, r *rand.Rand) Sample {
+		pod := []string{"app-a", "app-b", "app-c"}[i%3]
+		switch {
+		case !at.Before(inject) && at.Before(inject.Add(time.Second)):
+			return Sample{Error: "connection refused"}
+		case !at.Before(delayAt) && at.Before(delayEnd):
+			return Sample{Status: 200, Latency: 205 * time.Millisecond, Pod: pod}
+		}
+		return Sample{Status: 200, Latency: 3 * time.Millisecond, Pod: pod, Reused: i%2 == 0}
+	})
+	rec := record(500*time.Millisecond, ss)
+	yes := true
+	return Analyze(rec, Input{
+		Scenario: "golden", Seed: 42, NodeImage: "aftershock/node:test", Cluster: "aftershock-test",
+		Info:  map[string]string{"node-monitor-grace-period": "20s"},
+		Start: t0, End: t0.Add(30 * time.Second),
+		SLO:   SLO{Availability: 0.99, P99: Duration(500 * time.Millisecond), Recovery: Duration(5 * time.Second), Jain: 0.9},
+		Faults: []Fault{
+			{ID: "pod-kill-1", Type: "pod-kill", Target: "app-b", Inject: inject, Landed: &yes, Evidence: "pod app-b deleted"},
+			{ID: "delay-1", Type: "network-delay", Target: "app-a", Method: "userspace proxy", Inject: delayAt, Revert: delayEnd, ExpectedDelay: Duration(200 * time.Millisecond)},
+		},
+		Timeline:  []Event{{At: inject, Fault: "pod-kill-1", Kind: "inject", Detail: "delete pod app-b"}, {At: delayAt, Fault: "delay-1", Kind: "inject"}},
+		ReadyPods: []string{"app-a", "app-b", "app-c"},
+	})
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		require.NoError(t, os.MkdirAll("testdata", 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test ./report -run %s -update to create it", t.Name())
+	assert.Equal(t, string(want), string(got), "differs from %s (run with -update to accept)", path)
+}
+
+func TestJUnitGolden(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, WriteJUnit(&b, fixture()))
+	golden(t, "junit.xml", b.Bytes())
+	assert.Contains(t, b.String(), `<testsuite name="golden"`)
+	assert.Contains(t, b.String(), `<failure message="error budget`)
+}
+
+func TestMarkdownGolden(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, WriteMarkdown(&b, fixture()))
+	golden(t, "report.md", b.Bytes())
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	r := fixture()
+	var b bytes.Buffer
+	require.NoError(t, WriteJSON(&b, r))
+	back, err := ReadJSON(&b)
+	require.NoError(t, err)
+	assert.Equal(t, r.Verdict, back.Verdict)
+	assert.Equal(t, r.Faults[0].Recovery, back.Faults[0].Recovery)
+	assert.Equal(t, r.Phases[0].Latency, back.Phases[0].Latency)
+	assert.Len(t, back.Windows, len(r.Windows))
+	// re-rendering from result.json gives the same Markdown
+	var m1, m2 bytes.Buffer
+	require.NoError(t, WriteMarkdown(&m1, r))
+	require.NoError(t, WriteMarkdown(&m2, back))
+	assert.Equal(t, m1.String(), m2.String())
+
+	_, err = ReadJSON(strings.NewReader(`{"schema":"other/v9"}`))
+	require.ErrorContains(t, err, `schema "other/v9"`)
+}
+
+func TestHTMLIsWellFormedWithPlots(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, WriteHTML(&b, fixture()))
+	doc, err := html.Parse(bytes.NewReader(b.Bytes()))
+	require.NoError(t, err)
+	ids := map[string]bool{}
+	svgs := 0
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			if n.Data == "svg" {
+				svgs++
+			}
+			for _, a := range n.Attr {
+				if a.Key == "id" {
+					ids[a.Val] = true
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	assert.Equal(t, 3, svgs, "availability, p99 and share plots")
+	for _, id := range []string{"title", "checks", "plot-availability", "plot-p99", "plot-shares"} {
+		assert.True(t, ids[id], "element #%s", id)
+	}
+	for _, bad := range []string{"<script", `src="http`, `href="http`, "@import"} {
+		assert.False(t, strings.Contains(b.String(), bad), "self-contained: found %q", bad)
+	}
+	assert.Equal(t, 4, strings.Count(b.String(), "fill-opacity"), "two translucent fault bands in each of the two time plots")
+}
+
+func TestWriteDirAndReadFile(t *testing.T) {
+	dir := t.TempDir()
+	r := fixture()
+	require.NoError(t, WriteDir(dir, r))
+	for _, f := range []string{FileJSON, FileJUnit, FileMarkdown, FileHTML} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		require.NoError(t, err)
+		assert.Positive(t, fi.Size(), f)
+	}
+	back, err := ReadFile(dir)
+	require.NoError(t, err)
+	assert.Equal(t, r.Scenario, back.Scenario)
+	assert.Contains(t, Summary(back), "FAIL")
+}
+
+// TestIntegrationHTMLInChromium opens the report in headless Chromium and
+// checks that it renders the plots without console errors.
+func TestIntegrationHTMLInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Chromium; skipped under -short")
+	}
+	bin, err := exec.LookPath("chromium")
+	require.NoError(t, err, "needs Debian's chromium (apt-get install chromium); .ci/prepare-docker installs it")
+	dir := t.TempDir()
+	require.NoError(t, WriteDir(dir, fixture()))
+	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir="+t.TempDir(),
+		"--enable-logging=stderr", "--v=0", "--dump-dom", "file://"+filepath.Join(dir, FileHTML))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	dom := stdout.String()
+	assert.Contains(t, dom, `id="plot-availability"`)
+	assert.Equal(t, 3, strings.Count(dom, "<svg"), "three plots rendered in the DOM")
+	assert.NotContains(t, stderr.String(), "Uncaught", "console errors")
+	assert.NotContains(t, stderr.String(), ":CONSOLE(", "console messages from the page")
+}
