@@ -1,0 +1,228 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+// Response headers that name the serving pod and node (set by cmd/sampleapp).
+const (
+	HeaderPod  = "X-Aftershock-Pod"
+	HeaderNode = "X-Aftershock-Node"
+	// headerReused is set by our transport on each response, never sent.
+	headerReused = "X-Aftershock-Conn-Reused"
+)
+
+// Defaults.
+const (
+	DefaultTimeout    = 2 * time.Second
+	DefaultMaxWorkers = 512
+)
+
+// Options configure an attack. URL, Rate (or MaxRate) and Duration are
+// required.
+type Options struct {
+	URL string // a loopback URL, e.g. http://127.0.0.1:34567/
+	// Rate is requests per second. With RampFrom > 0 the rate ramps linearly
+	// from RampFrom to Rate over the duration.
+	Rate     int
+	RampFrom int
+	// MaxRate sends as fast as Workers allow (Rate is then ignored).
+	MaxRate bool
+	// Duration bounds the attack in time (required, > 0).
+	Duration time.Duration
+	// MaxRequests bounds it in count; 0 means 2 x the planned count.
+	MaxRequests uint64
+	// KeepAlive reuses connections; false opens a new one per request.
+	KeepAlive bool
+	// Timeout per request (default DefaultTimeout).
+	Timeout time.Duration
+	// Workers is the initial worker count (default 8); MaxWorkers caps it
+	// (default DefaultMaxWorkers).
+	Workers, MaxWorkers uint64
+}
+
+// Stats summarise an attack.
+type Stats struct {
+	Requests uint64
+	Elapsed  time.Duration
+}
+
+// Rate is requests per second achieved.
+func (s Stats) Rate() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Requests) / s.Elapsed.Seconds()
+}
+
+func (o *Options) validate() (*url.URL, error) {
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("load target %q: want an http(s) URL", o.URL)
+	}
+	if err := CheckLoopback(u.Hostname()); err != nil {
+		return nil, fmt.Errorf("load target %q: %w", o.URL, err)
+	}
+	if o.Duration <= 0 {
+		return nil, fmt.Errorf("load duration %s: must be > 0 (every attack is bounded in time)", o.Duration)
+	}
+	if !o.MaxRate && o.Rate <= 0 {
+		return nil, fmt.Errorf("load rate %d/s: must be > 0", o.Rate)
+	}
+	if o.RampFrom < 0 || (o.RampFrom > 0 && o.MaxRate) {
+		return nil, fmt.Errorf("load ramp from %d/s: needs a positive start and a fixed rate", o.RampFrom)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Workers == 0 {
+		o.Workers = 8
+	}
+	if o.MaxWorkers == 0 {
+		o.MaxWorkers = DefaultMaxWorkers
+	}
+	if o.MaxRequests == 0 {
+		planned := uint64(float64(max(o.Rate, o.RampFrom)) * o.Duration.Seconds())
+		if o.MaxRate {
+			planned = uint64(200_000 * o.Duration.Seconds()) // far above what localhost serves
+		}
+		o.MaxRequests = 2*planned + 100
+	}
+	return u, nil
+}
+
+// CheckLoopback accepts only loopback hosts: load never leaves this machine.
+func CheckLoopback(host string) error {
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("host %q is not a loopback address; aftershock sends load only to 127.0.0.1 (publish the port on 127.0.0.1)", host)
+	}
+	return nil
+}
+
+// reuseTransport records on each response whether its connection was reused.
+type reuseTransport struct{ base http.RoundTripper }
+
+func (t reuseTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reused bool
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	resp, err := t.base.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	if resp != nil {
+		if reused {
+			resp.Header.Set(headerReused, "1")
+		} else {
+			resp.Header.Del(headerReused)
+		}
+	}
+	return resp, err
+}
+
+func client(o Options) *http.Client {
+	dialer := &net.Dialer{Timeout: o.Timeout}
+	if o.KeepAlive {
+		dialer.KeepAlive = 30 * time.Second
+	} else {
+		dialer.KeepAlive = -1
+	}
+	tr := &http.Transport{
+		DialContext:         dialer.DialContext,
+		DisableKeepAlives:   !o.KeepAlive,
+		MaxIdleConnsPerHost: 10000,
+		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	return &http.Client{Timeout: o.Timeout, Transport: reuseTransport{tr}}
+}
+
+// Sample converts one vegeta result.
+func Sample(r *vegeta.Result) report.Sample {
+	s := report.Sample{Start: r.Timestamp, Latency: r.Latency, Status: int(r.Code)}
+	if r.Code == 0 {
+		s.Error = r.Error
+		if s.Error == "" {
+			s.Error = "no response"
+		}
+	}
+	if r.Headers != nil {
+		s.Pod = r.Headers.Get(HeaderPod)
+		s.Node = r.Headers.Get(HeaderNode)
+		s.Reused = r.Headers.Get(headerReused) == "1"
+	}
+	return s
+}
+
+// Attack sends load as o says and hands every sample to sink, in completion
+// order, from one goroutine. It returns when the duration or request bound
+// is reached or ctx is cancelled; a cancelled attack returns ctx's error
+// along with the stats so far.
+func Attack(ctx context.Context, o Options, sink func(report.Sample)) (Stats, error) {
+	u, err := o.validate()
+	if err != nil {
+		return Stats{}, err
+	}
+	var pacer vegeta.Pacer = vegeta.ConstantPacer{Freq: o.Rate, Per: time.Second}
+	switch {
+	case o.MaxRate:
+		pacer = vegeta.ConstantPacer{} // as fast as workers allow
+	case o.RampFrom > 0:
+		pacer = vegeta.LinearPacer{
+			StartAt: vegeta.ConstantPacer{Freq: o.RampFrom, Per: time.Second},
+			Slope:   float64(o.Rate-o.RampFrom) / o.Duration.Seconds(),
+		}
+	}
+	workers := o.Workers
+	if o.MaxRate {
+		workers = o.MaxWorkers
+	}
+	atk := vegeta.NewAttacker(
+		vegeta.Client(client(o)),
+		vegeta.Workers(workers),
+		vegeta.MaxWorkers(o.MaxWorkers),
+		vegeta.MaxBody(0),
+		vegeta.Redirects(vegeta.NoFollow),
+	)
+	target := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: u.String()})
+	start := time.Now()
+	results := atk.Attack(countingTargeter(target, o.MaxRequests), pacer, o.Duration, "aftershock")
+	stop := context.AfterFunc(ctx, func() { atk.Stop() })
+	defer stop()
+	var st Stats
+	for r := range results {
+		if r.Error == vegeta.ErrNoTargets.Error() && r.Code == 0 {
+			continue // the count bound was reached
+		}
+		st.Requests++
+		sink(Sample(r))
+	}
+	st.Elapsed = time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return st, fmt.Errorf("load stopped early: %w", err)
+	}
+	return st, nil
+}
+
+// countingTargeter stops the attack after n targets (vegeta calls
+// targeters from many workers at once).
+func countingTargeter(t vegeta.Targeter, n uint64) vegeta.Targeter {
+	var sent atomic.Uint64
+	return func(tgt *vegeta.Target) error {
+		if sent.Add(1) > n {
+			return vegeta.ErrNoTargets
+		}
+		return t(tgt)
+	}
+}

@@ -1,0 +1,146 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+// podServer answers like the sample app, naming pods round-robin.
+func podServer(t testing.TB, pods ...string) *httptest.Server {
+	var n atomic.Uint64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := n.Add(1) - 1
+		w.Header().Set(HeaderPod, pods[i%uint64(len(pods))])
+		w.Header().Set(HeaderNode, "node-1")
+		fmt.Fprintln(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func collect(t *testing.T, o Options) ([]report.Sample, Stats) {
+	t.Helper()
+	var ss []report.Sample
+	st, err := Attack(context.Background(), o, func(s report.Sample) { ss = append(ss, s) })
+	require.NoError(t, err)
+	return ss, st
+}
+
+func TestSamplesCarryPodNodeAndConnectionReuse(t *testing.T) {
+	srv := podServer(t, "a", "b")
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprint("keepAlive=", keep), func(t *testing.T) {
+			ss, st := collect(t, Options{URL: srv.URL, Rate: 100, Duration: 500 * time.Millisecond, KeepAlive: keep})
+			require.InDelta(t, 50, len(ss), 3)
+			assert.EqualValues(t, len(ss), st.Requests)
+			reused := 0
+			pods := map[string]int{}
+			for _, s := range ss {
+				require.True(t, s.OK(), "%+v", s)
+				assert.Equal(t, "node-1", s.Node)
+				pods[s.Pod]++
+				if s.Reused {
+					reused++
+				}
+			}
+			assert.Len(t, pods, 2)
+			if keep {
+				assert.Greater(t, reused, len(ss)*8/10, "keep-alive reuses connections")
+			} else {
+				assert.Zero(t, reused, "every request on a new connection")
+			}
+		})
+	}
+}
+
+func TestOnlyLoopbackAndBounded(t *testing.T) {
+	bad := []Options{
+		{URL: "http://10.0.0.1:80/", Rate: 1, Duration: time.Second},
+		{URL: "http://example.com/", Rate: 1, Duration: time.Second},
+		{URL: "http://172.18.0.2:30080/", Rate: 1, Duration: time.Second},
+		{URL: "http://127.0.0.1:1/", Rate: 1},
+		{URL: "http://127.0.0.1:1/", Duration: time.Second},
+		{URL: "ftp://127.0.0.1/", Rate: 1, Duration: time.Second},
+	}
+	for _, o := range bad {
+		_, err := Attack(context.Background(), o, func(report.Sample) {})
+		require.Error(t, err, "%+v", o)
+	}
+	_, err := Attack(context.Background(), Options{URL: "http://192.168.1.1/", Rate: 1, Duration: time.Second}, func(report.Sample) {})
+	require.ErrorContains(t, err, "not a loopback address")
+	require.NoError(t, CheckLoopback("::1"))
+	require.NoError(t, CheckLoopback("127.0.0.1"))
+
+	srv := podServer(t, "a")
+	start := time.Now()
+	ss, _ := collect(t, Options{URL: srv.URL, Rate: 1000, Duration: 10 * time.Second, MaxRequests: 50})
+	assert.Len(t, ss, 50, "count bound")
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+func TestCancelStops(t *testing.T) {
+	srv := podServer(t, "a")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	n := 0
+	_, err := Attack(ctx, Options{URL: srv.URL, Rate: 100, Duration: time.Minute}, func(report.Sample) { n++ })
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.InDelta(t, 30, n, 10)
+}
+
+func TestFailuresAreSamples(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "nope", http.StatusServiceUnavailable)
+	}))
+	ss, _ := collect(t, Options{URL: srv.URL, Rate: 50, Duration: 200 * time.Millisecond})
+	require.NotEmpty(t, ss)
+	assert.Equal(t, 503, ss[0].Status)
+	assert.Empty(t, ss[0].Error, "an HTTP error status is not a transport error")
+	assert.False(t, ss[0].OK())
+	srv.Close()
+	ss, _ = collect(t, Options{URL: srv.URL, Rate: 50, Duration: 200 * time.Millisecond})
+	require.NotEmpty(t, ss)
+	assert.Zero(t, ss[0].Status)
+	assert.Contains(t, ss[0].Error, "connection refused")
+}
+
+// TestScriptedOutageEndToEnd drives 200 rps through loadgen at a server
+// that fails every request for exactly 1.0 s, and checks what report sees.
+func TestScriptedOutageEndToEnd(t *testing.T) {
+	var outFrom, outTo atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now().UnixNano()
+		if now >= outFrom.Load() && now < outTo.Load() {
+			http.Error(w, "outage", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set(HeaderPod, "a")
+	}))
+	defer srv.Close()
+	start := time.Now()
+	inject := start.Add(2 * time.Second)
+	outFrom.Store(inject.UnixNano())
+	outTo.Store(inject.Add(time.Second).UnixNano())
+	rec := report.NewRecorder(start, 100*time.Millisecond)
+	_, err := Attack(context.Background(), Options{URL: srv.URL, Rate: 200, Duration: 6 * time.Second}, rec.Add)
+	require.NoError(t, err)
+	res := report.Analyze(rec, report.Input{Start: start, End: time.Now(), SLO: report.SLO{Availability: 0.99, RecoveryWindows: report.Duration(2 * time.Second)},
+		Faults: []report.Fault{{ID: "outage", Type: "scripted", Inject: inject}}})
+	f := res.Faults[0]
+	require.True(t, f.Recovered, "%+v", f)
+	assert.InDelta(t, 1.0, f.Recovery.D().Seconds(), 0.1)
+	assert.InDelta(t, 1.0, f.Disruption.D().Seconds(), 0.1)
+	assert.InDelta(t, 200, res.Failed, 10)
+}
