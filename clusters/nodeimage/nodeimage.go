@@ -22,6 +22,11 @@ import (
 //go:embed files
 var files embed.FS
 
+// recipeSource is this file: a change to the build steps changes the tag.
+//
+//go:embed nodeimage.go
+var recipeSource []byte
+
 // Versions are the component versions baked into the image. The zero value is
 // not useful; start from DefaultVersions.
 type Versions struct {
@@ -137,7 +142,7 @@ func Tag(opts Options) (string, error) {
 
 func inputsDigest(opts Options) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "recipe %s\n%+v\n", recipeRevision, opts.Versions)
+	fmt.Fprintf(h, "recipe %s %x\n%+v\n", recipeRevision, sha256.Sum256(recipeSource), opts.Versions)
 	err := fs.WalkDir(files, "files", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -558,7 +563,9 @@ func (b *builder) assemble(ctx context.Context) error {
 	}
 	defer func() { _ = exec.Command("docker", "rmi", rootfsImage).Run() }()
 	name := "aftershock-nodeimage-build-" + fmt.Sprint(time.Now().UnixNano())
-	if err := run(ctx, "", nil, "docker", "run", "-d", "--name", name, "--network", "none", "--entrypoint", "sleep", rootfsImage, "infinity"); err != nil {
+	if err := run(ctx, "", nil, "docker", "run", "-d", "--name", name, "--network", "none",
+		// commit keeps the container's config: docker 20.10 cannot --change STOPSIGNAL
+		"--stop-signal", "SIGRTMIN+3", "--entrypoint", "sleep", rootfsImage, "infinity"); err != nil {
 		return err
 	}
 	// always remove the build container, also when ctx is cancelled
@@ -573,7 +580,6 @@ func (b *builder) assemble(ctx context.Context) error {
 		"--change", `ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]`,
 		"--change", `CMD []`,
 		"--change", `ENV container=docker`,
-		"--change", `STOPSIGNAL SIGRTMIN+3`,
 		"--change", `LABEL io.aftershock.node-image.inputs=`+strings.SplitN(b.tag, ":", 2)[1],
 		name, b.tag)
 }
