@@ -1,0 +1,63 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+
+	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
+)
+
+// agentPath is where the userspace network agent lives in a node container.
+const agentPath = "/usr/local/bin/aftershock-agent"
+
+var (
+	agentOnce sync.Once
+	agentBin  []byte
+	agentErr  error
+)
+
+// agentBinary compiles cmd/aftershock-agent (once per process).
+func agentBinary(ctx context.Context) ([]byte, error) {
+	agentOnce.Do(func() {
+		src, err := nodeimage.FindSourceDir()
+		if err != nil {
+			agentErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "aftershock-agent-")
+		if err != nil {
+			agentErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		out := filepath.Join(dir, "aftershock-agent")
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./cmd/aftershock-agent")
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		var log bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Run(); err != nil {
+			agentErr = fmt.Errorf("compile aftershock-agent: %w\n%s", err, log.String())
+			return
+		}
+		agentBin, agentErr = os.ReadFile(out)
+	})
+	return agentBin, agentErr
+}
+
+// ensureAgent puts the agent into a node container if it is not there.
+func ensureAgent(ctx context.Context, node string) error {
+	if _, err := nodeExec(ctx, node, "test", "-x", agentPath); err == nil {
+		return nil
+	}
+	bin, err := agentBinary(ctx)
+	if err != nil {
+		return err
+	}
+	return copyToNode(ctx, node, agentPath, bin)
+}

@@ -1,0 +1,126 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/moby/moby/client"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aftershock-dev/aftershock/clusters"
+)
+
+// nodeScan lists (and with fix=1 removes) what faults leave inside a node:
+// delay agents, iptables rules tagged aftershock (the node's own and every
+// pod's network namespace) and netem qdiscs in pods.
+const nodeScan = `
+fix=$1
+rules() { for t in filter nat; do iptables-save -t $t 2>/dev/null | grep -F -- "aftershock:" | sed "s/^/$t /"; done; }
+unrule() { for t in filter nat; do iptables-save -t $t | grep -F -- "aftershock:" | sed 's/^-A /-D /' | while read -r r; do eval iptables -w -t $t $r; done; done; }
+for p in $(pgrep -f 'aftershock-agent delay'); do echo "agent process $p: $(tr '\0' ' ' < /proc/$p/cmdline)"; done
+[ "$fix" = 1 ] && pkill -f 'aftershock-agent delay'
+rules | sed 's/^/node iptables: /'
+[ "$fix" = 1 ] && unrule
+for id in $(crictl ps -q 2>/dev/null); do
+  pid=$(crictl inspect --output go-template --template '{{.info.pid}}' $id 2>/dev/null) || continue
+  [ -n "$pid" ] && [ "$pid" != 0 ] || continue
+  nsenter -t $pid -n sh -c "$(declare -f rules); rules" | sed "s/^/container $id iptables: /"
+  [ "$fix" = 1 ] && nsenter -t $pid -n sh -c "$(declare -f unrule); unrule"
+  if nsenter -t $pid -n tc qdisc show dev eth0 2>/dev/null | grep -q netem; then
+    echo "container $id: netem qdisc"
+    [ "$fix" = 1 ] && nsenter -t $pid -n tc qdisc del dev eth0 root
+  fi
+done
+exit 0
+`
+
+// Leftovers lists everything a fault could have left on a kind cluster
+// aftershock created: cordoned or marked nodes, paused or stopped node
+// containers, tagged iptables rules, netem qdiscs, delay agents. Empty means
+// clean.
+func Leftovers(ctx context.Context, c *clusters.Cluster) ([]string, error) {
+	return scan(ctx, c, false)
+}
+
+// Clean removes every leftover Leftovers finds (after a SIGKILLed run, say)
+// and returns what it removed.
+func Clean(ctx context.Context, c *clusters.Cluster) ([]string, error) {
+	if !c.Managed || !c.Kind {
+		return nil, fmt.Errorf("clean cluster %q: not a kind cluster aftershock created; refusing", c.Name)
+	}
+	return scan(ctx, c, true)
+}
+
+func scan(ctx context.Context, c *clusters.Cluster, fix bool) ([]string, error) {
+	var found []string
+	var errs []error
+	env := &Env{Cluster: c}
+	containers, err := c.NodeContainers()
+	if err != nil {
+		return nil, err
+	}
+	d, err := docker(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range containers {
+		st, err := containerState(ctx, n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if st == "running" {
+			continue
+		}
+		found = append(found, fmt.Sprintf("node container %s is %s", n, st))
+		if !fix {
+			continue
+		}
+		switch st {
+		case "paused":
+			_, err = d.ContainerUnpause(ctx, n, client.ContainerUnpauseOptions{})
+		default:
+			_, err = d.ContainerStart(ctx, n, client.ContainerStartOptions{})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("restore node container %s: %w", n, err))
+		} else if _, ok := waitNodeReady(ctx, env, n, true); !ok {
+			errs = append(errs, fmt.Errorf("node %s not Ready after restoring its container", n))
+		}
+	}
+	nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return found, errors.Join(append(errs, err)...)
+	}
+	for _, n := range nodes.Items {
+		_, marked := n.Annotations[Marker]
+		if !n.Spec.Unschedulable && !marked {
+			continue
+		}
+		found = append(found, fmt.Sprintf("node %s cordoned=%v marked=%v", n.Name, n.Spec.Unschedulable, marked))
+		if fix {
+			if err := uncordon(ctx, env, n.Name); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	arg := "0"
+	if fix {
+		arg = "1"
+	}
+	for _, n := range containers {
+		out, err := nodeExec(ctx, n, "bash", "-c", nodeScan, "bash", arg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if line != "" {
+				found = append(found, n+": "+line)
+			}
+		}
+	}
+	return found, errors.Join(errs...)
+}

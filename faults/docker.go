@@ -1,0 +1,131 @@
+package faults
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+)
+
+var (
+	dockerOnce sync.Once
+	dockerCli  *testcontainers.DockerClient
+	dockerErr  error
+)
+
+// docker returns the Docker API client (testcontainers-go's), shared.
+func docker(ctx context.Context) (*testcontainers.DockerClient, error) {
+	dockerOnce.Do(func() {
+		tclog.SetDefault(tclog.NewNoopLogger()) // quiet by default
+		dockerCli, dockerErr = testcontainers.NewDockerClientWithOpts(ctx)
+	})
+	if dockerErr != nil {
+		return nil, fmt.Errorf("docker API: %w", dockerErr)
+	}
+	return dockerCli, nil
+}
+
+// ExecError carries a failed command and its output.
+type ExecError struct {
+	Node   string
+	Cmd    []string
+	Code   int
+	Output string
+}
+
+func (e *ExecError) Error() string {
+	return fmt.Sprintf("on node %s: %s: exit %d: %s", e.Node, strings.Join(e.Cmd, " "), e.Code, strings.TrimSpace(e.Output))
+}
+
+// nodeExec runs cmd in a kind node's container (privileged, as kind does)
+// and returns its stdout.
+func nodeExec(ctx context.Context, node string, cmd ...string) (string, error) {
+	d, err := docker(ctx)
+	if err != nil {
+		return "", err
+	}
+	ex, err := d.ExecCreate(ctx, node, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true, Privileged: true})
+	if err != nil {
+		return "", fmt.Errorf("exec on node %s: %w", node, err)
+	}
+	att, err := d.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return "", fmt.Errorf("exec on node %s: %w", node, err)
+	}
+	defer att.Close()
+	var stdout, stderr bytes.Buffer
+	if _, err := stdcopy.StdCopy(&stdout, &stderr, att.Reader); err != nil {
+		return "", fmt.Errorf("exec on node %s: read output: %w", node, err)
+	}
+	ins, err := d.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("exec on node %s: %w", node, err)
+	}
+	if ins.ExitCode != 0 {
+		return stdout.String(), &ExecError{Node: node, Cmd: cmd, Code: ins.ExitCode, Output: stderr.String() + stdout.String()}
+	}
+	return stdout.String(), nil
+}
+
+// nodeExecDetached starts cmd in a node's container and returns at once.
+func nodeExecDetached(ctx context.Context, node string, cmd ...string) error {
+	d, err := docker(ctx)
+	if err != nil {
+		return err
+	}
+	ex, err := d.ExecCreate(ctx, node, client.ExecCreateOptions{Cmd: cmd, Privileged: true})
+	if err != nil {
+		return fmt.Errorf("exec on node %s: %w", node, err)
+	}
+	if _, err := d.ExecStart(ctx, ex.ID, client.ExecStartOptions{Detach: true}); err != nil {
+		return fmt.Errorf("exec on node %s: %w", node, err)
+	}
+	return nil
+}
+
+// copyToNode writes data as a file at path (mode 0755) in a node's container.
+func copyToNode(ctx context.Context, node, path string, data []byte) error {
+	d, err := docker(ctx)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dir, name := path[:strings.LastIndex(path, "/")+1], path[strings.LastIndex(path, "/")+1:]
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(data))}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(data); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if _, err := d.CopyToContainer(ctx, node, client.CopyToContainerOptions{DestinationPath: dir, Content: &buf}); err != nil {
+		return fmt.Errorf("copy %s to node %s: %w", path, node, err)
+	}
+	return nil
+}
+
+// containerState is a node container's state: running, paused, exited...
+func containerState(ctx context.Context, node string) (string, error) {
+	d, err := docker(ctx)
+	if err != nil {
+		return "", err
+	}
+	res, err := d.ContainerInspect(ctx, node, client.ContainerInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspect node container %s: %w", node, err)
+	}
+	if res.Container.State == nil {
+		return "", fmt.Errorf("inspect node container %s: no state", node)
+	}
+	return string(res.Container.State.Status), nil
+}

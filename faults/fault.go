@@ -1,0 +1,168 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+// Marker is put on everything a fault leaves in a cluster while it is
+// active (annotation key, iptables comment prefix, agent name), so Clean can
+// find leftovers.
+const Marker = "aftershock.dev/fault"
+
+// Fault is one change to a running cluster.
+type Fault interface {
+	// Inject makes the change. Whatever part of it was made, Revert undoes,
+	// also when Inject fails half-way.
+	Inject(ctx context.Context) (Injected, error)
+	// Revert undoes Inject. It is idempotent and safe before Inject.
+	Revert(ctx context.Context) error
+}
+
+// Injected says what Inject did.
+type Injected struct {
+	Target        string        // e.g. pod or node names
+	Method        string        // how, e.g. "tc netem" or "userspace proxy (toxiproxy)"
+	ExpectedDelay time.Duration // latency faults: what clients should see added
+	// Verify waits (bounded by ctx) until the fault's effect is observed in
+	// the cluster and says whether it was, with evidence. Nil: not checkable.
+	Verify func(ctx context.Context) (bool, string)
+}
+
+// Env is what faults act on.
+type Env struct {
+	Cluster   *clusters.Cluster
+	Namespace string // the scenario's namespace
+	Selector  string // label selector of the app's pods
+	Rand      *rand.Rand
+	Log       *slog.Logger
+	// AllowForeignCluster permits destructive faults on clusters aftershock
+	// did not create.
+	AllowForeignCluster bool
+	// AllowNamespaces lists namespaces besides Namespace that faults may
+	// touch. kube-system is never touched unless listed here.
+	AllowNamespaces []string
+	// RunID marks what this run leaves behind (defaults to a random id).
+	RunID string
+}
+
+func (e *Env) log() *slog.Logger {
+	if e.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Log
+}
+
+// checkNamespace refuses namespaces the fault may not touch.
+func (e *Env) checkNamespace(ns string) error {
+	if ns == e.Namespace && ns != "kube-system" {
+		return nil
+	}
+	if slices.Contains(e.AllowNamespaces, ns) {
+		return nil
+	}
+	return fmt.Errorf("namespace %q: faults touch only the scenario's namespace %q unless allowed", ns, e.Namespace)
+}
+
+// checkDestructive refuses clusters aftershock did not create.
+func (e *Env) checkDestructive(what string) error {
+	if e.Cluster == nil {
+		return errors.New(what + ": no cluster")
+	}
+	if !e.Cluster.Managed && !e.AllowForeignCluster {
+		return fmt.Errorf("%s: cluster %q was not created by aftershock; refusing without the explicit allow flag", what, e.Cluster.Name)
+	}
+	return nil
+}
+
+// checkKind refuses faults that need kind node containers on other clusters.
+func (e *Env) checkKind(what string) error {
+	if err := e.checkDestructive(what); err != nil {
+		return err
+	}
+	if !e.Cluster.Kind {
+		return fmt.Errorf("%s: needs a kind cluster (nodes are Docker containers)", what)
+	}
+	return nil
+}
+
+// Reverts is a stack of revert functions. Register before Inject; RevertAll
+// runs every one (last first) and joins their errors. Safe for concurrent use.
+type Reverts struct {
+	mu  sync.Mutex
+	fns []revertFn
+}
+
+type revertFn struct {
+	name string
+	fn   func(context.Context) error
+	done bool
+}
+
+// Push registers a revert; it returns a func that runs it now (once).
+func (r *Reverts) Push(name string, fn func(context.Context) error) func(context.Context) error {
+	r.mu.Lock()
+	r.fns = append(r.fns, revertFn{name: name, fn: fn})
+	i := len(r.fns) - 1
+	r.mu.Unlock()
+	return func(ctx context.Context) error { return r.run(ctx, i) }
+}
+
+func (r *Reverts) run(ctx context.Context, i int) error {
+	r.mu.Lock()
+	f := r.fns[i]
+	if f.done {
+		r.mu.Unlock()
+		return nil
+	}
+	r.fns[i].done = true
+	r.mu.Unlock()
+	if err := f.fn(ctx); err != nil {
+		return fmt.Errorf("revert %s: %w", f.name, err)
+	}
+	return nil
+}
+
+// Pending is the number of reverts not run yet.
+func (r *Reverts) Pending() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, f := range r.fns {
+		if !f.done {
+			n++
+		}
+	}
+	return n
+}
+
+// RevertTimeout bounds RevertAll.
+const RevertTimeout = 3 * time.Minute
+
+// RevertAll runs every pending revert with a fresh context (the caller's may
+// already be cancelled), last registered first, and joins every error.
+func (r *Reverts) RevertAll() error {
+	ctx, cancel := context.WithTimeout(context.Background(), RevertTimeout)
+	defer cancel()
+	var errs []error
+	r.mu.Lock()
+	n := len(r.fns)
+	r.mu.Unlock()
+	for i := n - 1; i >= 0; i-- {
+		errs = append(errs, r.run(ctx, i))
+	}
+	return errors.Join(errs...)
+}
+
+// Event is a timeline entry (alias of report.Event: faults produce them,
+// report reads them).
+type Event = report.Event

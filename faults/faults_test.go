@@ -1,0 +1,284 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/aftershock-dev/aftershock/clusters"
+)
+
+func pod(name, node string, ready bool) *corev1.Pod {
+	st := corev1.ConditionFalse
+	if ready {
+		st = corev1.ConditionTrue
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: map[string]string{"app": "web"}, UID: types.UID("uid-" + name)},
+		Spec:       corev1.PodSpec{NodeName: node},
+		Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: st}}},
+	}
+}
+
+func node(name string, cp bool) *corev1.Node {
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{}}}
+	if cp {
+		n.Labels["node-role.kubernetes.io/control-plane"] = ""
+	}
+	return n
+}
+
+func env(objs ...runtime.Object) (*Env, *fake.Clientset) {
+	cs := fake.NewClientset(objs...)
+	return &Env{Cluster: &clusters.Cluster{Name: "aftershock-test", Clientset: cs, Managed: true, Kind: true}, Namespace: "ns", Selector: "app=web", Rand: rand.New(rand.NewPCG(42, 0)), RunID: "run1"}, cs
+}
+
+func TestPickPodsIsSeededAndSkipsUnready(t *testing.T) {
+	objs := []runtime.Object{pod("a", "w1", true), pod("b", "w1", true), pod("c", "w2", true), pod("d", "w2", false), pod("e", "w2", true)}
+	choose := func(seed uint64, count, pct int) []string {
+		e, cs := env(objs...)
+		got, err := pickPods(context.Background(), cs, "ns", "app=web", count, pct, rand.New(rand.NewPCG(seed, 0)))
+		require.NoError(t, err)
+		_ = e
+		return podNames(got)
+	}
+	assert.Equal(t, choose(7, 2, 0), choose(7, 2, 0), "same seed, same victims")
+	assert.Len(t, choose(7, 2, 0), 2)
+	assert.Len(t, choose(7, 0, 50), 2, "50% of 4 ready pods")
+	assert.Len(t, choose(7, 0, 0), 1, "default one pod")
+	assert.Len(t, choose(7, 10, 0), 4, "never more than the ready pods")
+	for seed := uint64(0); seed < 20; seed++ {
+		assert.NotContains(t, choose(seed, 3, 0), "d", "unready pods are never victims")
+	}
+	seen := map[string]bool{}
+	for seed := uint64(0); seed < 40; seed++ {
+		seen[choose(seed, 1, 0)[0]] = true
+	}
+	assert.Len(t, seen, 4, "every ready pod can be chosen")
+}
+
+func TestPickNode(t *testing.T) {
+	_, cs := env(node("cp", true), node("w1", false), node("w2", false), node("w3", false), pod("a", "w1", true), pod("b", "w2", true))
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := 0; i < 20; i++ {
+		n, err := pickNode(context.Background(), cs, "", "ns", "app=web", r)
+		require.NoError(t, err)
+		assert.Contains(t, []string{"w1", "w2"}, n.Name, "a worker that runs app pods")
+	}
+	_, err := pickNode(context.Background(), cs, "cp", "ns", "app=web", r)
+	require.ErrorContains(t, err, "control-plane")
+	_, err = pickNode(context.Background(), cs, "nope", "ns", "app=web", r)
+	require.ErrorContains(t, err, `node "nope" not found`)
+	n, err := pickNode(context.Background(), cs, "w3", "ns", "app=web", r)
+	require.NoError(t, err)
+	assert.Equal(t, "w3", n.Name)
+}
+
+func TestPodKillDeletesChosenPodsWithGrace(t *testing.T) {
+	e, cs := env(pod("a", "w1", true), pod("b", "w1", true), pod("c", "w2", true))
+	var graces []int64
+	cs.PrependReactor("delete", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		d := a.(k8stesting.DeleteAction)
+		graces = append(graces, *d.GetDeleteOptions().GracePeriodSeconds)
+		return false, nil, nil
+	})
+	g := 5 * time.Second
+	f, err := New(Spec{Type: PodKill, Pods: 2, GracePeriod: &g}, e)
+	require.NoError(t, err)
+	inj, err := f.Inject(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []int64{5, 5}, graces)
+	left, _ := cs.CoreV1().Pods("ns").List(context.Background(), metav1.ListOptions{})
+	assert.Len(t, left.Items, 1)
+	ok, why := inj.Verify(context.Background())
+	assert.True(t, ok, why)
+	require.NoError(t, f.Revert(context.Background()))
+}
+
+func TestSafetyRefusals(t *testing.T) {
+	e, _ := env(pod("a", "w1", true), node("w1", false))
+	e.Cluster.Managed = false
+	for _, typ := range []string{NodeDrain, NodeStop, NodePause, NetworkDelay, ContainerKill} {
+		s := Spec{Type: typ, Delay: time.Millisecond}
+		f, err := New(s, e)
+		require.NoError(t, err)
+		_, err = f.Inject(context.Background())
+		require.ErrorContains(t, err, "not created by aftershock", typ)
+	}
+	e.AllowForeignCluster = true
+	e.Cluster.Kind = false
+	f, _ := New(Spec{Type: NodeStop}, e)
+	_, err := f.Inject(context.Background())
+	require.ErrorContains(t, err, "needs a kind cluster")
+
+	e2, _ := env()
+	e2.Namespace = "kube-system"
+	require.ErrorContains(t, e2.checkNamespace("kube-system"), "only the scenario's namespace")
+	e2.AllowNamespaces = []string{"kube-system"}
+	require.NoError(t, e2.checkNamespace("kube-system"))
+	e3, _ := env()
+	require.Error(t, e3.checkNamespace("other"))
+	require.NoError(t, e3.checkNamespace("ns"))
+}
+
+func TestDrainEvictsOnlyScenarioPodsAndUncordons(t *testing.T) {
+	sys := pod("coredns", "w1", true)
+	sys.Namespace = "kube-system"
+	e, cs := env(node("cp", true), node("w1", false), node("w2", false), pod("a", "w1", true), pod("b", "w2", true), sys,
+		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}})
+	var evicted []string
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "eviction" {
+			return false, nil, nil
+		}
+		ev := a.(k8stesting.CreateAction).GetObject().(*policyv1.Eviction)
+		evicted = append(evicted, ev.Namespace+"/"+ev.Name)
+		return true, nil, cs.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), ev.Namespace, ev.Name)
+	})
+	cs.Resources = []*metav1.APIResourceList{{GroupVersion: "v1", APIResources: []metav1.APIResource{{Name: "pods/eviction", Kind: "Eviction", Group: "policy", Version: "v1"}}}}
+	// the fake clientset ignores field selectors; drain lists by node
+	cs.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		fs := a.(k8stesting.ListAction).GetListRestrictions().Fields
+		if fs.Empty() {
+			return false, nil, nil
+		}
+		all, err := cs.Tracker().List(corev1.SchemeGroupVersion.WithResource("pods"), corev1.SchemeGroupVersion.WithKind("Pod"), a.GetNamespace())
+		if err != nil {
+			return true, nil, err
+		}
+		out := &corev1.PodList{}
+		for _, p := range all.(*corev1.PodList).Items {
+			if fs.Matches(fields.Set{"spec.nodeName": p.Spec.NodeName}) {
+				out.Items = append(out.Items, p)
+			}
+		}
+		return true, out, nil
+	})
+	f, err := New(Spec{Type: NodeDrain, Node: "w1"}, e)
+	require.NoError(t, err)
+	_, err = f.Inject(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ns/a"}, evicted, "kube-system pods are never evicted")
+	n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w1", metav1.GetOptions{})
+	assert.True(t, n.Spec.Unschedulable)
+	assert.Equal(t, "drain:run1", n.Annotations[Marker])
+
+	require.NoError(t, f.Revert(context.Background()))
+	require.NoError(t, f.Revert(context.Background()), "idempotent")
+	n, _ = cs.CoreV1().Nodes().Get(context.Background(), "w1", metav1.GetOptions{})
+	assert.False(t, n.Spec.Unschedulable)
+	assert.NotContains(t, n.Annotations, Marker)
+}
+
+func TestSpecValidation(t *testing.T) {
+	tests := []struct {
+		spec Spec
+		err  string
+	}{
+		{Spec{Type: "pod-kil"}, `type "pod-kil": want one of`},
+		{Spec{Type: PodKill, Count: 3}, "count 3 needs every > 0"},
+		{Spec{Type: PodKill, For: time.Second}, "cannot be undone"},
+		{Spec{Type: NetworkDelay}, "network-delay needs delay > 0"},
+		{Spec{Type: NetworkDelay, Delay: time.Millisecond, Jitter: time.Second}, "jitter 1s: must not exceed delay 1ms"},
+		{Spec{Type: NetworkLoss, Loss: 1.5}, "loss 1.5"},
+		{Spec{Type: PodKill, Pods: 1, Percent: 10}, "give one, not both"},
+		{Spec{Type: NodeDrain, Every: 10 * time.Second, Count: 2, For: 20 * time.Second}, "occurrences of one fault must not overlap"},
+		{Spec{Type: NodeStop, Scope: "node"}, "only network-partition has a scope"},
+		{Spec{Type: NetworkPartition, Scope: "zone"}, `scope "zone"`},
+		{Spec{Type: PodKill, At: -time.Second}, "must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.err, func(t *testing.T) { require.ErrorContains(t, tt.spec.Validate(), tt.err) })
+	}
+	require.NoError(t, Spec{Type: NetworkPartition, Scope: ScopeNode}.Validate())
+}
+
+func TestPlan(t *testing.T) {
+	plan := Plan([]Spec{
+		{Type: PodKill, At: 20 * time.Second, Every: 20 * time.Second, Count: 3},
+		{Type: NetworkDelay, At: 5 * time.Second, For: 10 * time.Second, Delay: time.Millisecond},
+	})
+	require.Len(t, plan, 4)
+	var ids []string
+	for _, o := range plan {
+		ids = append(ids, fmt.Sprintf("%s@%s+%s", o.ID, o.At, o.For))
+	}
+	assert.Equal(t, []string{"network-delay-1@5s+10s", "pod-kill-1@20s+0s", "pod-kill-2@40s+0s", "pod-kill-3@1m0s+0s"}, ids)
+	assert.Equal(t, 60*time.Second, End(plan))
+	assert.Equal(t, DefaultFor, Plan([]Spec{{Type: NodeStop}})[0].For)
+}
+
+// fakeFault records calls; injectErr makes Inject fail half-way.
+type fakeFault struct {
+	log       *[]string
+	id        string
+	injectErr error
+}
+
+func (f *fakeFault) Inject(context.Context) (Injected, error) {
+	*f.log = append(*f.log, "inject "+f.id)
+	return Injected{Target: f.id}, f.injectErr
+}
+
+func (f *fakeFault) Revert(context.Context) error {
+	*f.log = append(*f.log, "revert "+f.id)
+	return nil
+}
+
+func TestRevertsRunOnceLastFirstWithFreshContext(t *testing.T) {
+	var r Reverts
+	var got []string
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the caller's context is gone; reverts must still run
+	_ = ctx
+	r.Push("a", func(ctx context.Context) error { got = append(got, "a"); return ctx.Err() })
+	now := r.Push("b", func(ctx context.Context) error { got = append(got, "b"); return errors.New("b failed") })
+	r.Push("c", func(ctx context.Context) error { got = append(got, "c"); return errors.New("c failed") })
+	require.ErrorContains(t, now(context.Background()), "revert b: b failed")
+	assert.Equal(t, 2, r.Pending())
+	err := r.RevertAll()
+	require.ErrorContains(t, err, "revert c: c failed")
+	assert.NotContains(t, err.Error(), "b failed", "b ran already")
+	assert.Equal(t, []string{"b", "c", "a"}, got, "each once, last registered first")
+	assert.Zero(t, r.Pending())
+	require.NoError(t, r.RevertAll())
+}
+
+func TestRevertsSurvivePanic(t *testing.T) {
+	var r Reverts
+	reverted := false
+	func() {
+		defer func() { _ = recover() }()
+		defer func() { _ = r.RevertAll() }()
+		r.Push("x", func(context.Context) error { reverted = true; return nil })
+		panic("boom")
+	}()
+	assert.True(t, reverted)
+}
+
+func TestClusterRecovery(t *testing.T) {
+	t0 := time.Now()
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	series := []readiness{
+		{at(0), 3, 3, 3}, {at(10.2), 2, 3, 3}, {at(10.3), 2, 2, 3}, {at(12.5), 3, 2, 3}, {at(13.1), 3, 3, 3},
+	}
+	d := clusterRecovery(series, at(10), at(60))
+	require.NotNil(t, d)
+	assert.InDelta(t, 3.1, d.Seconds(), 0.01)
+	assert.Nil(t, clusterRecovery(series[:1], at(10), at(60)), "never fell short")
+	assert.Nil(t, clusterRecovery(series[:3], at(10), at(60)), "never came back")
+}

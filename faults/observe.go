@@ -1,0 +1,240 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+
+	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+// Observer watches the app's Deployment, pods and EndpointSlices and the
+// nodes, and writes what changes to a Timeline. It also keeps a series of
+// (ready replicas, ready endpoints) to compute cluster-seen recovery.
+type Observer struct {
+	tl      *Timeline
+	app     string
+	mu      sync.Mutex
+	series  []readiness
+	desired int32
+	ready   int32
+	eps     map[string]int // EndpointSlice name -> ready endpoints
+	podRdy  map[string]bool
+	nodeRdy map[string]bool
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+type readiness struct {
+	at               time.Time
+	ready, endpoints int
+	desired          int
+}
+
+// Observe starts watching. app is the Deployment and Service name. Stop it
+// with Stop.
+func Observe(ctx context.Context, c *clusters.Cluster, ns, app string, tl *Timeline) (*Observer, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	o := &Observer{tl: tl, app: app, eps: map[string]int{}, podRdy: map[string]bool{}, nodeRdy: map[string]bool{}, stop: cancel, done: make(chan struct{})}
+	nsf := informers.NewSharedInformerFactoryWithOptions(c.Clientset, 0, informers.WithNamespace(ns))
+	all := informers.NewSharedInformerFactory(c.Clientset, 0)
+	handlers := []struct {
+		inf cache.SharedIndexInformer
+		h   cache.ResourceEventHandler
+	}{
+		{nsf.Apps().V1().Deployments().Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { o.deployment(obj.(*appsv1.Deployment)) },
+			UpdateFunc: func(_, obj any) { o.deployment(obj.(*appsv1.Deployment)) },
+		}},
+		{nsf.Core().V1().Pods().Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { o.pod(obj.(*corev1.Pod), false) },
+			UpdateFunc: func(_, obj any) { o.pod(obj.(*corev1.Pod), false) },
+			DeleteFunc: func(obj any) {
+				if p, ok := obj.(*corev1.Pod); ok {
+					o.pod(p, true)
+				}
+			},
+		}},
+		{nsf.Discovery().V1().EndpointSlices().Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { o.slice(obj.(*discoveryv1.EndpointSlice), false) },
+			UpdateFunc: func(_, obj any) { o.slice(obj.(*discoveryv1.EndpointSlice), false) },
+			DeleteFunc: func(obj any) {
+				if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+					o.slice(s, true)
+				}
+			},
+		}},
+		{all.Core().V1().Nodes().Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { o.node(obj.(*corev1.Node)) },
+			UpdateFunc: func(_, obj any) { o.node(obj.(*corev1.Node)) },
+		}},
+	}
+	for _, h := range handlers {
+		if _, err := h.inf.AddEventHandler(h.h); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	nsf.Start(ctx.Done())
+	all.Start(ctx.Done())
+	for _, ok := range nsf.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			cancel()
+			return nil, fmt.Errorf("observe %s: caches did not sync", ns)
+		}
+	}
+	all.WaitForCacheSync(ctx.Done())
+	go func() {
+		<-ctx.Done()
+		nsf.Shutdown()
+		all.Shutdown()
+		close(o.done)
+	}()
+	return o, nil
+}
+
+// Stop ends the watches.
+func (o *Observer) Stop() {
+	o.stop()
+	<-o.done
+}
+
+func (o *Observer) add(kind, detail string) {
+	o.tl.Add(report.Event{At: time.Now(), Kind: kind, Detail: detail})
+}
+
+// record appends a readiness point; callers hold o.mu.
+func (o *Observer) record() {
+	total := 0
+	for _, n := range o.eps {
+		total += n
+	}
+	o.series = append(o.series, readiness{at: time.Now(), ready: int(o.ready), endpoints: total, desired: int(o.desired)})
+}
+
+func (o *Observer) deployment(d *appsv1.Deployment) {
+	if d.Name != o.app {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	desired := ptr.Deref(d.Spec.Replicas, 1)
+	if desired != o.desired || d.Status.ReadyReplicas != o.ready {
+		o.desired, o.ready = desired, d.Status.ReadyReplicas
+		o.record()
+		o.add("deployment", fmt.Sprintf("%s ready %d/%d", d.Name, o.ready, o.desired))
+	}
+}
+
+func (o *Observer) pod(p *corev1.Pod, deleted bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	was, seen := o.podRdy[p.Name]
+	switch {
+	case deleted:
+		delete(o.podRdy, p.Name)
+		o.add("pod-deleted", p.Name)
+		return
+	case !seen:
+		o.add("pod-added", fmt.Sprintf("%s on %s", p.Name, p.Spec.NodeName))
+	}
+	rdy := isReady(p)
+	if p.DeletionTimestamp != nil && (!seen || was) && !rdy {
+		o.add("pod-terminating", p.Name)
+	}
+	if rdy != was || !seen {
+		o.podRdy[p.Name] = rdy
+		if seen || rdy {
+			o.add(map[bool]string{true: "pod-ready", false: "pod-not-ready"}[rdy], fmt.Sprintf("%s on %s", p.Name, p.Spec.NodeName))
+		}
+	}
+}
+
+func (o *Observer) slice(s *discoveryv1.EndpointSlice, deleted bool) {
+	if s.Labels[discoveryv1.LabelServiceName] != o.app {
+		return
+	}
+	n := 0
+	if !deleted {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready == nil || *e.Conditions.Ready {
+				n++
+			}
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if old, ok := o.eps[s.Name]; ok && old == n && !deleted {
+		return
+	}
+	o.eps[s.Name] = n
+	if deleted {
+		delete(o.eps, s.Name)
+	}
+	o.record()
+	total := 0
+	for _, v := range o.eps {
+		total += v
+	}
+	o.add("endpoints", fmt.Sprintf("%s: %d ready", o.app, total))
+}
+
+func (o *Observer) node(n *corev1.Node) {
+	r := nodeReady(n)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	was, seen := o.nodeRdy[n.Name]
+	o.nodeRdy[n.Name] = r
+	if seen && was != r {
+		o.add(map[bool]string{true: "node-ready", false: "node-not-ready"}[r], n.Name)
+	}
+}
+
+// ReadyEndpoints is the number of ready endpoints of the app's Service now.
+func (o *Observer) ReadyEndpoints() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t := 0
+	for _, v := range o.eps {
+		t += v
+	}
+	return t
+}
+
+// ClusterRecovery is, for a fault injected at inject, the time from inject
+// until the Deployment had all desired replicas ready and the Service that
+// many ready endpoints again, after having fallen short; nil when it never
+// fell short between inject and until (or never came back).
+func (o *Observer) ClusterRecovery(inject, until time.Time) *time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return clusterRecovery(o.series, inject, until)
+}
+
+func clusterRecovery(series []readiness, inject, until time.Time) *time.Duration {
+	short := false
+	for _, p := range series {
+		if p.at.Before(inject) || p.at.After(until) {
+			continue
+		}
+		full := p.desired > 0 && p.ready >= p.desired && p.endpoints >= p.desired
+		if !full {
+			short = true
+			continue
+		}
+		if short {
+			d := p.at.Sub(inject)
+			return &d
+		}
+	}
+	return nil
+}

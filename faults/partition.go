@@ -1,0 +1,80 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// nodePartition cuts a worker node off from every other node with iptables
+// DROP rules in the node container's own network namespace.
+type nodePartition struct {
+	env  *Env
+	spec Spec
+	tag  string
+	node string
+}
+
+func (f *nodePartition) Inject(ctx context.Context) (Injected, error) {
+	if err := f.env.checkKind(NetworkPartition); err != nil {
+		return Injected{}, err
+	}
+	n, err := pickNode(ctx, f.env.Cluster.Clientset, f.spec.Node, f.env.Namespace, f.env.Selector, f.env.Rand)
+	if err != nil {
+		return Injected{}, err
+	}
+	ips, err := nodeIPs(ctx, f.env)
+	if err != nil {
+		return Injected{}, err
+	}
+	var others []string
+	for name, ip := range ips {
+		if name != n.Name {
+			others = append(others, ip)
+		}
+	}
+	sort.Strings(others)
+	f.node = n.Name
+	inj := Injected{Target: fmt.Sprintf("node %s from %s", n.Name, strings.Join(others, ",")), Method: "iptables DROP in the node's network namespace"}
+	comment := []string{"-m", "comment", "--comment", f.tag}
+	for _, ip := range others {
+		for _, r := range [][]string{
+			append(append([]string{"iptables", "-w", "-I", "INPUT", "-s", ip}, comment...), "-j", "DROP"),
+			append(append([]string{"iptables", "-w", "-I", "OUTPUT", "-d", ip}, comment...), "-j", "DROP"),
+		} {
+			if _, err := nodeExec(ctx, n.Name, r...); err != nil {
+				return inj, err
+			}
+		}
+	}
+	inj.Verify = func(ctx context.Context) (bool, string) {
+		for {
+			c, err := ruleCounter(ctx, n.Name, "", f.tag)
+			if err == nil && c > 0 {
+				return true, fmt.Sprintf("%d packet(s) dropped between node %s and the others", c, n.Name)
+			}
+			select {
+			case <-ctx.Done():
+				return false, fmt.Sprintf("no packet dropped on node %s (err %v)", n.Name, err)
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+	return inj, nil
+}
+
+func (f *nodePartition) Revert(ctx context.Context) error {
+	if f.node == "" {
+		return nil
+	}
+	if err := deleteRules(ctx, f.node, "", f.tag); err != nil {
+		return fmt.Errorf("node %s: remove partition rules: %w", f.node, err)
+	}
+	if _, ok := waitNodeReady(ctx, f.env, f.node, true); !ok {
+		return errors.New("node " + f.node + " not Ready again after the partition")
+	}
+	return nil
+}

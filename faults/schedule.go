@@ -1,0 +1,291 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+// Types of fault.
+const (
+	PodKill          = "pod-kill"
+	ContainerKill    = "container-kill"
+	NodeDrain        = "node-drain"
+	NodeStop         = "node-stop"
+	NodePause        = "node-pause"
+	NetworkDelay     = "network-delay"
+	NetworkLoss      = "network-loss"
+	NetworkPartition = "network-partition"
+)
+
+// Types lists every fault type.
+var Types = []string{PodKill, ContainerKill, NodeDrain, NodeStop, NodePause, NetworkDelay, NetworkLoss, NetworkPartition}
+
+// Spec is one fault entry of a scenario: what, on which targets, when.
+type Spec struct {
+	Type string
+	// Schedule: first at At (from the start of load), then every Every,
+	// Count times (default 1); each lasts For (reversible faults only;
+	// default DefaultFor).
+	At, Every, For time.Duration
+	Count          int
+	// Pod targets (pod-kill, container-kill, network-*): how many of the
+	// app's pods, by count or percent (default 1 pod).
+	Pods    int
+	Percent int
+	// GracePeriod for pod-kill; nil means the pod's own.
+	GracePeriod *time.Duration
+	// Node targets (node-*): a worker chosen with the seed among those that
+	// run app pods; Node names one explicitly.
+	Node string
+	// Delay and Jitter for network-delay; Loss (0..1) for network-loss.
+	Delay, Jitter time.Duration
+	Loss          float64
+	// Scope of a network-partition: "pods" (default: the chosen pods from
+	// everything) or "node" (a worker from every other node).
+	Scope string
+}
+
+// DefaultFor is how long a reversible fault lasts when For is zero.
+const DefaultFor = 20 * time.Second
+
+// Reversible reports whether a type is undone after For (a killed pod is
+// not "undone": its Deployment replaces it).
+func Reversible(typ string) bool {
+	return typ != PodKill && typ != ContainerKill
+}
+
+// Validate checks a spec on its own; field names in errors are the YAML ones.
+func (s Spec) Validate() error {
+	known := false
+	for _, t := range Types {
+		known = known || t == s.Type
+	}
+	switch {
+	case !known:
+		return fmt.Errorf("type %q: want one of %s", s.Type, strings.Join(Types, ", "))
+	case s.At < 0:
+		return fmt.Errorf("at %s: must not be negative", s.At)
+	case s.Count < 0:
+		return fmt.Errorf("count %d: must not be negative", s.Count)
+	case s.Count > 1 && s.Every <= 0:
+		return fmt.Errorf("count %d needs every > 0", s.Count)
+	case s.Pods < 0 || s.Percent < 0 || s.Percent > 100:
+		return fmt.Errorf("pods %d / percent %d: want pods >= 0 and percent in 0..100", s.Pods, s.Percent)
+	case s.Pods > 0 && s.Percent > 0:
+		return fmt.Errorf("pods %d and percent %d: give one, not both", s.Pods, s.Percent)
+	case s.Type == NetworkDelay && s.Delay <= 0:
+		return fmt.Errorf("delay %s: network-delay needs delay > 0", s.Delay)
+	case s.Type == NetworkDelay && s.Jitter > s.Delay:
+		return fmt.Errorf("jitter %s: must not exceed delay %s", s.Jitter, s.Delay)
+	case s.Type == NetworkLoss && (s.Loss <= 0 || s.Loss > 1):
+		return fmt.Errorf("loss %v: network-loss needs a fraction in (0, 1]", s.Loss)
+	case s.Scope != "" && s.Scope != ScopePods && s.Scope != ScopeNode:
+		return fmt.Errorf("scope %q: want %q or %q", s.Scope, ScopePods, ScopeNode)
+	case s.Scope != "" && s.Type != NetworkPartition:
+		return fmt.Errorf("scope %q: only network-partition has a scope", s.Scope)
+	case !Reversible(s.Type) && s.For > 0:
+		return fmt.Errorf("for %s: %s cannot be undone, so it has no duration", s.For, s.Type)
+	case Reversible(s.Type) && s.Every > 0 && s.Every <= s.duration():
+		return fmt.Errorf("every %s: must be longer than for %s (occurrences of one fault must not overlap)", s.Every, s.duration())
+	}
+	return nil
+}
+
+func (s Spec) duration() time.Duration {
+	if !Reversible(s.Type) {
+		return 0
+	}
+	if s.For > 0 {
+		return s.For
+	}
+	return DefaultFor
+}
+
+// Occurrence is one scheduled injection.
+type Occurrence struct {
+	ID   string // e.g. pod-kill-1
+	Spec Spec
+	At   time.Duration // from the start of load
+	For  time.Duration // 0 for faults that are not reverted after a while
+}
+
+// Plan expands specs into occurrences sorted by time, each with an ID of
+// its type and ordinal.
+func Plan(specs []Spec) []Occurrence {
+	var out []Occurrence
+	for _, s := range specs {
+		n := max(s.Count, 1)
+		for k := 0; k < n; k++ {
+			out = append(out, Occurrence{Spec: s, At: s.At + time.Duration(k)*s.Every, For: s.duration()})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
+	seen := map[string]int{}
+	for i := range out {
+		seen[out[i].Spec.Type]++
+		out[i].ID = fmt.Sprintf("%s-%d", out[i].Spec.Type, seen[out[i].Spec.Type])
+	}
+	return out
+}
+
+// End is when the last occurrence of the plan is over (from the start).
+func End(plan []Occurrence) time.Duration {
+	var end time.Duration
+	for _, o := range plan {
+		end = max(end, o.At+o.For)
+	}
+	return end
+}
+
+// Timeline collects events from many goroutines.
+type Timeline struct {
+	mu     sync.Mutex
+	events []report.Event
+	notify func(report.Event)
+}
+
+// NewTimeline returns a timeline that also calls notify (may be nil) for
+// each event, e.g. to print progress.
+func NewTimeline(notify func(report.Event)) *Timeline { return &Timeline{notify: notify} }
+
+// Add records an event.
+func (t *Timeline) Add(e report.Event) {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	t.mu.Lock()
+	t.events = append(t.events, e)
+	t.mu.Unlock()
+	if t.notify != nil {
+		t.notify(e)
+	}
+}
+
+// Events returns a sorted copy.
+func (t *Timeline) Events() []report.Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := append([]report.Event(nil), t.events...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out
+}
+
+// Runner applies a plan to a cluster.
+type Runner struct {
+	Env      *Env
+	Reverts  *Reverts
+	Timeline *Timeline
+	// VerifyTimeout bounds each fault's Verify (default 90s).
+	VerifyTimeout time.Duration
+}
+
+// Run applies plan relative to start: it waits for each occurrence,
+// registers its revert, injects, verifies in the background, and reverts
+// after its duration. It returns the faults as report.Fault once all are
+// done or ctx is cancelled (then the caller's Reverts.RevertAll undoes what
+// is still active). Occurrences run one after another in time order.
+func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([]report.Fault, error) {
+	if r.VerifyTimeout == 0 {
+		r.VerifyTimeout = 90 * time.Second
+	}
+	var (
+		mu  sync.Mutex
+		out = make([]report.Fault, len(plan))
+		wg  sync.WaitGroup
+	)
+	defer wg.Wait()
+	for i, occ := range plan {
+		if err := sleepUntil(ctx, start.Add(occ.At)); err != nil {
+			return out[:i], err
+		}
+		f, err := New(occ.Spec, r.Env)
+		if err != nil {
+			return out[:i], fmt.Errorf("fault %s: %w", occ.ID, err)
+		}
+		revert := r.Reverts.Push(occ.ID, f.Revert)
+		injectAt := time.Now()
+		r.Timeline.Add(report.Event{At: injectAt, Fault: occ.ID, Kind: "inject", Detail: occ.Spec.Type})
+		inj, err := f.Inject(ctx)
+		rf := report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay)}
+		if err != nil {
+			r.Timeline.Add(report.Event{Fault: occ.ID, Kind: "inject-failed", Detail: err.Error()})
+			rerr := revert(context.WithoutCancel(ctx))
+			out[i] = rf
+			return out[:i+1], fmt.Errorf("inject %s: %w", occ.ID, errorsJoin(err, rerr))
+		}
+		r.Timeline.Add(report.Event{Fault: occ.ID, Kind: "injected", Detail: fmt.Sprintf("%s (%s) in %s", inj.Target, inj.Method, time.Since(injectAt).Round(time.Millisecond))})
+		out[i] = rf
+		if inj.Verify != nil {
+			wg.Add(1)
+			go func(i int, id string) {
+				defer wg.Done()
+				vctx, cancel := context.WithTimeout(ctx, r.VerifyTimeout)
+				defer cancel()
+				ok, why := inj.Verify(vctx)
+				mu.Lock()
+				out[i].Landed, out[i].Evidence = &ok, why
+				mu.Unlock()
+				kind := "landed"
+				if !ok {
+					kind = "not-landed"
+				}
+				r.Timeline.Add(report.Event{Fault: id, Kind: kind, Detail: why})
+			}(i, occ.ID)
+		}
+		if occ.For > 0 {
+			if err := sleepUntil(ctx, injectAt.Add(occ.For)); err != nil {
+				return out[:i+1], err
+			}
+			revertAt := time.Now()
+			if err := revert(ctx); err != nil {
+				r.Timeline.Add(report.Event{Fault: occ.ID, Kind: "revert-failed", Detail: err.Error()})
+				return out[:i+1], err
+			}
+			mu.Lock()
+			out[i].Revert = revertAt
+			mu.Unlock()
+			r.Timeline.Add(report.Event{At: revertAt, Fault: occ.ID, Kind: "revert", Detail: fmt.Sprintf("reverted in %s", time.Since(revertAt).Round(time.Millisecond))})
+		}
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]report.Fault(nil), out...), nil
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func errorsJoin(errs ...error) error {
+	var keep []error
+	for _, e := range errs {
+		if e != nil {
+			keep = append(keep, e)
+		}
+	}
+	switch len(keep) {
+	case 0:
+		return nil
+	case 1:
+		return keep[0]
+	}
+	return fmt.Errorf("%w (and revert: %w)", keep[0], keep[1])
+}

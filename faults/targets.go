@@ -1,0 +1,118 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// isReady reports whether a pod is Ready and not terminating.
+func isReady(p *corev1.Pod) bool {
+	if p.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// howMany is the number of victims among n for a count or percent (at least
+// 1 when n > 0, at most n).
+func howMany(n, count, percent int) int {
+	k := count
+	if percent > 0 {
+		k = int(math.Ceil(float64(n) * float64(percent) / 100))
+	}
+	if k <= 0 {
+		k = 1
+	}
+	return min(k, n)
+}
+
+// pickPods chooses victims among the ready pods matching selector in ns,
+// seeded by r: the same seed and the same pods give the same choice.
+func pickPods(ctx context.Context, cs kubernetes.Interface, ns, selector string, count, percent int, r *rand.Rand) ([]corev1.Pod, error) {
+	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, fmt.Errorf("list pods %s in %s: %w", selector, ns, err)
+	}
+	var ready []corev1.Pod
+	for i := range list.Items {
+		if isReady(&list.Items[i]) {
+			ready = append(ready, list.Items[i])
+		}
+	}
+	if len(ready) == 0 {
+		return nil, fmt.Errorf("no ready pod matches %q in namespace %s", selector, ns)
+	}
+	sort.Slice(ready, func(i, j int) bool { return ready[i].Name < ready[j].Name })
+	r.Shuffle(len(ready), func(i, j int) { ready[i], ready[j] = ready[j], ready[i] })
+	return ready[:howMany(len(ready), count, percent)], nil
+}
+
+// isControlPlane reports whether a node is a control-plane node.
+func isControlPlane(n *corev1.Node) bool {
+	_, a := n.Labels["node-role.kubernetes.io/control-plane"]
+	return a
+}
+
+// pickNode chooses a worker node: name if given (it must exist and not be a
+// control-plane node), else one of the workers that run pods matching
+// selector in ns, seeded by r.
+func pickNode(ctx context.Context, cs kubernetes.Interface, name, ns, selector string, r *rand.Rand) (*corev1.Node, error) {
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	if name != "" {
+		for i := range nodes.Items {
+			n := &nodes.Items[i]
+			if n.Name == name {
+				if isControlPlane(n) {
+					return nil, fmt.Errorf("node %q is a control-plane node; aftershock only disrupts workers", name)
+				}
+				return n, nil
+			}
+		}
+		return nil, fmt.Errorf("node %q not found", name)
+	}
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, fmt.Errorf("list pods %s in %s: %w", selector, ns, err)
+	}
+	hosting := map[string]bool{}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName != "" {
+			hosting[p.Spec.NodeName] = true
+		}
+	}
+	var cands []*corev1.Node
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		if !isControlPlane(n) && hosting[n.Name] {
+			cands = append(cands, n)
+		}
+	}
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("no worker node runs pods matching %q in %s", selector, ns)
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].Name < cands[j].Name })
+	return cands[r.IntN(len(cands))], nil
+}
+
+func podNames(pods []corev1.Pod) []string {
+	out := make([]string, len(pods))
+	for i, p := range pods {
+		out[i] = p.Name
+	}
+	return out
+}
