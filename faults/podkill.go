@@ -72,4 +72,3 @@ func waitPodsGone(ctx context.Context, env *Env, victims []corev1.Pod, start tim
 
 // Revert does nothing: a deleted pod is replaced by its controller.
 func (f *podKill) Revert(context.Context) error { return nil }
-

@@ -39,7 +39,7 @@ func fixture() *Result {
 		Scenario: "golden", Seed: 42, NodeImage: "aftershock/node:test", Cluster: "aftershock-test",
 		Info:  map[string]string{"node-monitor-grace-period": "20s"},
 		Start: t0, End: t0.Add(30 * time.Second),
-		SLO:   SLO{Availability: 0.99, P99: Duration(500 * time.Millisecond), Recovery: Duration(5 * time.Second), Jain: 0.9},
+		SLO: SLO{Availability: 0.99, P99: Duration(500 * time.Millisecond), Recovery: Duration(5 * time.Second), Jain: 0.9},
 		Faults: []Fault{
 			{ID: "pod-kill-1", Type: "pod-kill", Target: "app-b", Inject: inject, Landed: &yes, Evidence: "pod app-b deleted"},
 			{ID: "delay-1", Type: "network-delay", Target: "app-a", Method: "userspace proxy", Inject: delayAt, Revert: delayEnd, ExpectedDelay: Duration(200 * time.Millisecond)},
