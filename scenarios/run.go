@@ -1,0 +1,272 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/faults"
+	"github.com/aftershock-dev/aftershock/loadgen"
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+// Options configure a run. Zero values are documented per field.
+type Options struct {
+	// Cluster to run on; nil makes Env create one (see Env).
+	Env *Env
+	// Out is the report folder; empty writes none.
+	Out string
+	// Seed overrides the spec's seed when non-zero.
+	Seed int64
+	// KeepNamespace leaves the scenario's namespace (and app) in place.
+	KeepNamespace bool
+	// Progress receives one line per phase; nil discards.
+	Progress io.Writer
+	Logger   *slog.Logger
+}
+
+// Env is where scenarios run: one cluster reused by every scenario of a
+// process, and the app image loaded into it once.
+type Env struct {
+	NodeImage string // for clusters Env creates
+	// Cluster, when set, is used as is (its workers and grace period are
+	// then what they are; the report says so).
+	Cluster *clusters.Cluster
+	// AllowForeignCluster permits destructive faults on a cluster
+	// aftershock did not create (--kubeconfig with the allow flag).
+	AllowForeignCluster bool
+	// KeepCluster leaves a cluster Env created running at Close.
+	KeepCluster bool
+	Logger      *slog.Logger
+
+	mu      sync.Mutex
+	created bool
+	image   *clusters.AppImage
+}
+
+// GracePeriod is the node-monitor-grace-period of clusters Env creates: short
+// enough that node-loss scenarios fit in a test (Kubernetes' default is 40s).
+const GracePeriod = 20 * time.Second
+
+// ensure returns the cluster, creating it on first use.
+func (e *Env) ensure(ctx context.Context, s *Spec, progress io.Writer) (*clusters.Cluster, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.Cluster == nil {
+		if e.NodeImage == "" {
+			return nil, errors.New("no cluster and no node image to create one with")
+		}
+		fmt.Fprintf(progress, "cluster: creating 1 control plane + %d workers from %s ...\n", s.Cluster.Workers, e.NodeImage)
+		start := time.Now()
+		c, err := clusters.Create(ctx, clusters.Options{NodeImage: e.NodeImage, Workers: s.Cluster.Workers, NodeMonitorGracePeriod: GracePeriod, Logger: e.Logger})
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(progress, "cluster: %s ready in %s (app port 127.0.0.1:%d)\n", c.Name, time.Since(start).Round(100*time.Millisecond), c.AppPort)
+		e.Cluster, e.created = c, true
+	}
+	if e.image == nil {
+		dir, err := os.MkdirTemp("", "aftershock-app-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		img, err := clusters.BuildAppImage(ctx, dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.Cluster.LoadImage(ctx, img); err != nil {
+			return nil, err
+		}
+		e.image = &img
+	}
+	return e.Cluster, nil
+}
+
+// Close deletes the cluster Env created, unless KeepCluster.
+func (e *Env) Close(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.Cluster == nil || !e.created || e.KeepCluster {
+		return nil
+	}
+	err := e.Cluster.Delete(ctx)
+	e.Cluster, e.created, e.image = nil, false, nil
+	return err
+}
+
+func (s *Spec) appArgs() []string {
+	a := s.App
+	var args []string
+	if a.Latency > 0 {
+		args = append(args, "-latency="+a.Latency.String())
+	}
+	if a.ErrorRate > 0 {
+		args = append(args, fmt.Sprintf("-error-rate=%g", a.ErrorRate))
+	}
+	if a.NoGracefulShutdown {
+		args = append(args, "-graceful=false")
+	}
+	if a.ShutdownDelay > 0 {
+		args = append(args, "-shutdown-delay="+a.ShutdownDelay.String())
+	}
+	return args
+}
+
+// Run runs one scenario end to end and returns its result (also written to
+// opts.Out). Every fault is reverted before Run returns, whatever happens.
+func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	say := func(format string, a ...any) {
+		fmt.Fprintf(progress, "%s: "+format+"\n", append([]any{s.Name}, a...)...)
+	}
+	if opts.Env == nil {
+		return nil, errors.New("run: no Env")
+	}
+	seed := s.Seed
+	if opts.Seed != 0 {
+		seed = opts.Seed
+	}
+	setupStart := time.Now()
+	c, err := opts.Env.ensure(ctx, s, progress)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: cluster: %w", s.Name, err)
+	}
+	ns := fmt.Sprintf("as-%s-%s", s.Name, faults.NewRunID()[:6])
+	if len(ns) > 63 {
+		ns = ns[:63]
+	}
+	app := clusters.App{
+		Namespace: ns, Image: opts.Env.image.Ref, Replicas: s.App.Replicas, Args: s.appArgs(),
+		NoReadinessProbe: s.App.NoReadinessProbe, PDBMinAvailable: s.App.PDBMinAvailable,
+		TolerationSeconds: s.App.TolerationSeconds, TerminationGracePeriod: s.App.TerminationGracePeriod,
+	}
+	if !opts.KeepNamespace {
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+			defer cancel()
+			if derr := c.DeleteNamespace(dctx, ns, 2*time.Minute); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}()
+	}
+	say("deploying %d replicas in namespace %s", app.Replicas, ns)
+	if err := c.DeployApp(ctx, app); err != nil {
+		return nil, err
+	}
+	check, err := c.WaitTrafficReachesAll(ctx, ns, app.Selector(), 2*time.Minute, 20000)
+	if err != nil {
+		return nil, err
+	}
+	setup := time.Since(setupStart)
+	say("app ready: traffic reached all %d pods %s after rollout (%d requests); setup %s", len(check.Pods), check.Took.Round(10*time.Millisecond), check.Requests, setup.Round(100*time.Millisecond))
+
+	tl := faults.NewTimeline(func(e report.Event) {
+		if e.Fault != "" {
+			say("%s %s %s", e.Fault, e.Kind, e.Detail)
+		}
+	})
+	obs, err := faults.Observe(ctx, c, ns, "sampleapp", tl)
+	if err != nil {
+		return nil, err
+	}
+	defer obs.Stop()
+
+	reverts := &faults.Reverts{}
+	// every fault is reverted: success, failure, timeout, panic, Ctrl-C
+	defer func() {
+		if rerr := reverts.RevertAll(); rerr != nil {
+			err = errors.Join(err, rerr)
+			say("REVERT FAILED: %v (run `aftershock clean`)", rerr)
+		}
+	}()
+	fenv := &faults.Env{Cluster: c, Namespace: ns, Selector: app.Selector(), Rand: rand.New(rand.NewPCG(uint64(seed), 0x5eed)),
+		Log: opts.Logger, AllowForeignCluster: opts.Env.AllowForeignCluster}
+	runner := &faults.Runner{Env: fenv, Reverts: reverts, Timeline: tl}
+	plan := faults.Plan(s.Faults)
+
+	url, err := c.AppURL()
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	rec := report.NewRecorder(start, s.Load.Window)
+	tl.Add(report.Event{At: start, Kind: "phase", Detail: "load started"})
+	say("load: %d/s for %s, keep-alive %v; %d fault(s) scheduled", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, len(plan))
+
+	var (
+		wg        sync.WaitGroup
+		faultsOut []report.Fault
+		faultErr  error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		faultsOut, faultErr = runner.Run(runCtx, start, plan)
+		if faultErr != nil && runCtx.Err() == nil {
+			cancel() // a fault failed: stop the load too
+		}
+	}()
+	var mu sync.Mutex
+	stats, loadErr := loadgen.Attack(runCtx, loadgen.Options{
+		URL: url, Rate: s.Load.Rate, RampFrom: s.Load.RampFrom, Duration: s.Load.Duration,
+		KeepAlive: s.Load.KeepAlive, Timeout: s.Load.Timeout,
+	}, func(smp report.Sample) {
+		mu.Lock()
+		rec.Add(smp)
+		mu.Unlock()
+	})
+	end := time.Now()
+	wg.Wait()
+	tl.Add(report.Event{At: end, Kind: "phase", Detail: fmt.Sprintf("load stopped: %d requests at %.0f/s", stats.Requests, stats.Rate())})
+	if faultErr != nil {
+		return nil, fmt.Errorf("scenario %s: %w", s.Name, faultErr)
+	}
+	if loadErr != nil {
+		return nil, fmt.Errorf("scenario %s: %w", s.Name, loadErr)
+	}
+	if err := reverts.RevertAll(); err != nil {
+		return nil, err
+	}
+	for i := range faultsOut {
+		if d := obs.ClusterRecovery(faultsOut[i].Inject, end); d != nil {
+			cr := report.Duration(*d)
+			faultsOut[i].ClusterRecovery = &cr
+		}
+	}
+	info := map[string]string{
+		"setup (reused cluster)":    setup.Round(100 * time.Millisecond).String(),
+		"traffic on all pods after": check.Took.Round(10*time.Millisecond).String() + " past rollout",
+		"load":                      fmt.Sprintf("%d/s for %s, keep-alive %v (achieved %.0f/s)", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, stats.Rate()),
+		"app":                       fmt.Sprintf("%d replicas %s", app.Replicas, strings.Join(app.Args, " ")),
+		"namespace":                 ns,
+	}
+	if opts.Env.created {
+		info["node-monitor-grace-period"] = GracePeriod.String() + " (shortened from 40s so node loss is detected within the test)"
+	}
+	res = report.Analyze(rec, report.Input{
+		Scenario: s.Name, Seed: seed, NodeImage: opts.Env.NodeImage, Cluster: c.Name, Info: info,
+		Start: start, End: end, SLO: s.SLO, Faults: faultsOut, Timeline: tl.Events(), ReadyPods: check.Pods,
+	})
+	say("verdict %s: %s", strings.ToUpper(string(res.Verdict)), strings.Join(res.Reasons, "; "))
+	if opts.Out != "" {
+		if err := report.WriteDir(opts.Out, res); err != nil {
+			return res, err
+		}
+		say("report: %s", opts.Out)
+	}
+	return res, nil
+}

@@ -1,0 +1,69 @@
+package scenarios_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/scenarios"
+)
+
+func TestMain(m *testing.M) { clustertest.Main(m) }
+
+var env *scenarios.Env
+
+// TestScenarios runs every scenarios/*.yaml on one shared kind cluster and
+// asserts each reaches the verdict it expects (pass, or fail for the
+// negative control), with every report file written.
+func TestScenarios(t *testing.T) {
+	files, err := scenarios.Files(".")
+	require.NoError(t, err)
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			s, err := scenarios.ParseFile(f)
+			require.NoError(t, err)
+			c := clustertest.Shared(t)
+			if env == nil {
+				img, err := clustertest.NodeImage(context.Background())
+				require.NoError(t, err)
+				env = &scenarios.Env{Cluster: c, NodeImage: img}
+			}
+			out := filepath.Join(outDir(t), s.Name)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Progress: tWriter{t}})
+			require.NoError(t, err)
+			t.Logf("%s", report.Summary(res))
+			for _, fl := range []string{report.FileJSON, report.FileJUnit, report.FileMarkdown, report.FileHTML} {
+				fi, err := os.Stat(filepath.Join(out, fl))
+				require.NoError(t, err)
+				assert.Positive(t, fi.Size())
+			}
+			assert.Equal(t, s.Expect, res.Verdict, "verdict; reasons: %v", res.Reasons)
+		})
+	}
+}
+
+// outDir is where scenario reports go: $AFTERSHOCK_REPORTS or a temp dir.
+func outDir(t *testing.T) string {
+	if d := os.Getenv("AFTERSHOCK_REPORTS"); d != "" {
+		return d
+	}
+	return t.TempDir()
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

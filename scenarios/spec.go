@@ -1,0 +1,399 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/aftershock-dev/aftershock/faults"
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+// Spec is a scenario. Parse reads one from YAML; the zero values of optional
+// fields are documented on each.
+type Spec struct {
+	Name        string
+	Description string
+	Seed        int64 // victim choice; 0 means 1
+	Cluster     ClusterSpec
+	App         AppSpec
+	Load        LoadSpec
+	Faults      []faults.Spec
+	SLO         report.SLO
+	// Expect is the verdict the scenario is meant to reach (default pass).
+	// A negative control expects fail: `go test` asserts the verdict.
+	Expect report.Verdict
+	// File is where the spec was read from (empty for Go-built specs).
+	File string
+}
+
+// ClusterSpec says what cluster a scenario needs.
+type ClusterSpec struct {
+	Workers int // default 2
+	// NodeMonitorGracePeriod for the controller manager (0: Kubernetes' 40s).
+	NodeMonitorGracePeriod time.Duration
+}
+
+// AppSpec describes the sample app deployment.
+type AppSpec struct {
+	Replicas               int32 // default 3
+	PDBMinAvailable        int32 // 0: no PodDisruptionBudget
+	NoReadinessProbe       bool
+	NoGracefulShutdown     bool          // the app exits at once on SIGTERM
+	ShutdownDelay          time.Duration // how long it keeps serving after SIGTERM (default 3s)
+	Latency                time.Duration // added to every response
+	ErrorRate              float64       // fraction of responses that are 500
+	TerminationGracePeriod time.Duration // default 30s
+	TolerationSeconds      int64         // not-ready/unreachable tolerations (default 10)
+}
+
+// LoadSpec is the traffic a scenario sends through the Service.
+type LoadSpec struct {
+	Rate      int // requests per second
+	RampFrom  int // optional linear ramp from this rate
+	Duration  time.Duration
+	KeepAlive bool
+	Timeout   time.Duration // per request (default 2s)
+	Window    time.Duration // metric window (default 1s, >= 100ms)
+}
+
+// raw* mirror the YAML with strings where units are written out, so every
+// error can name its field and value.
+type rawSpec struct {
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Seed        int64      `json:"seed"`
+	Cluster     rawCluster `json:"cluster"`
+	App         rawApp     `json:"app"`
+	Load        rawLoad    `json:"load"`
+	Faults      []rawFault `json:"faults"`
+	SLO         rawSLO     `json:"slo"`
+	Expect      string     `json:"expect"`
+}
+
+type rawCluster struct {
+	Workers                int    `json:"workers"`
+	NodeMonitorGracePeriod string `json:"nodeMonitorGracePeriod"`
+}
+
+type rawApp struct {
+	Replicas int32 `json:"replicas"`
+	PDB      *struct {
+		MinAvailable int32 `json:"minAvailable"`
+	} `json:"pdb"`
+	ReadinessProbe         *bool  `json:"readinessProbe"`
+	GracefulShutdown       *bool  `json:"gracefulShutdown"`
+	ShutdownDelay          string `json:"shutdownDelay"`
+	Latency                string `json:"latency"`
+	ErrorRate              string `json:"errorRate"`
+	TerminationGracePeriod string `json:"terminationGracePeriod"`
+	TolerationSeconds      int64  `json:"tolerationSeconds"`
+}
+
+type rawLoad struct {
+	Rate      string `json:"rate"`
+	RampFrom  string `json:"rampFrom"`
+	Duration  string `json:"duration"`
+	KeepAlive bool   `json:"keepAlive"`
+	Timeout   string `json:"timeout"`
+	Window    string `json:"window"`
+}
+
+type rawFault struct {
+	Type        string `json:"type"`
+	At          string `json:"at"`
+	Every       string `json:"every"`
+	For         string `json:"for"`
+	Count       int    `json:"count"`
+	Pods        int    `json:"pods"`
+	Percent     string `json:"percent"`
+	GracePeriod string `json:"gracePeriod"`
+	Node        string `json:"node"`
+	Delay       string `json:"delay"`
+	Jitter      string `json:"jitter"`
+	Loss        string `json:"loss"`
+	Scope       string `json:"scope"`
+}
+
+type rawSLO struct {
+	Availability      string  `json:"availability"`
+	P99               string  `json:"p99"`
+	Recovery          string  `json:"recovery"`
+	Jain              float64 `json:"jain"`
+	MaxBudgetConsumed float64 `json:"maxBudgetConsumed"`
+	RecoveryWindow    string  `json:"recoveryWindow"`
+}
+
+// FieldError names the file, field and value that are wrong.
+type FieldError struct {
+	File, Field, Value, Problem string
+}
+
+func (e *FieldError) Error() string {
+	loc := e.File
+	if loc == "" {
+		loc = "scenario"
+	}
+	if e.Value == "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Problem)
+	}
+	return fmt.Sprintf("%s: %s: %q: %s", loc, e.Field, e.Value, e.Problem)
+}
+
+// ParseFile reads and validates a scenario file.
+func ParseFile(path string) (*Spec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b, path)
+}
+
+var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
+
+// Parse reads a scenario from YAML (strict: unknown fields are errors) and
+// validates it. file names the source in errors.
+func Parse(b []byte, file string) (*Spec, error) {
+	var raw rawSpec
+	if err := yaml.UnmarshalStrict(b, &raw); err != nil {
+		if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
+			return nil, &FieldError{File: file, Field: m[1], Problem: "unknown field"}
+		}
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	p := &parser{file: file}
+	s := p.spec(raw)
+	if p.err != nil {
+		return nil, p.err
+	}
+	s.File = file
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+type parser struct {
+	file string
+	err  error
+}
+
+func (p *parser) fail(field, value, problem string) {
+	if p.err == nil {
+		p.err = &FieldError{File: p.file, Field: field, Value: value, Problem: problem}
+	}
+}
+
+func (p *parser) dur(field, v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		p.fail(field, v, "not a duration (like 500ms, 20s, 1m30s)")
+		return 0
+	}
+	if d < 0 {
+		p.fail(field, v, "must not be negative")
+	}
+	return d
+}
+
+// frac reads "99.5%" or "0.995" as a fraction.
+func (p *parser) frac(field, v string) float64 {
+	if v == "" {
+		return 0
+	}
+	s := strings.TrimSpace(v)
+	scale := 1.0
+	if strings.HasSuffix(s, "%") {
+		s, scale = strings.TrimSuffix(s, "%"), 0.01
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) {
+		p.fail(field, v, "not a number or percentage (like 99.5% or 0.995)")
+		return 0
+	}
+	f *= scale
+	if f < 0 || f > 1 {
+		p.fail(field, v, "must be between 0 and 100%")
+	}
+	return f
+}
+
+// rate reads "200/s", "200" or "12000/m" as requests per second.
+func (p *parser) rate(field, v string) int {
+	if v == "" {
+		return 0
+	}
+	s, per := strings.TrimSpace(v), 1.0
+	if i := strings.Index(s, "/"); i >= 0 {
+		switch s[i+1:] {
+		case "s":
+		case "m":
+			per = 60
+		default:
+			p.fail(field, v, "rate unit must be /s or /m")
+			return 0
+		}
+		s = s[:i]
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n <= 0 {
+		p.fail(field, v, "not a positive rate (like 200/s)")
+		return 0
+	}
+	r := int(math.Round(n / per))
+	if r < 1 {
+		p.fail(field, v, "below 1 request per second")
+	}
+	return r
+}
+
+func (p *parser) spec(r rawSpec) *Spec {
+	s := &Spec{Name: r.Name, Description: r.Description, Seed: r.Seed}
+	s.Cluster = ClusterSpec{Workers: r.Cluster.Workers, NodeMonitorGracePeriod: p.dur("cluster.nodeMonitorGracePeriod", r.Cluster.NodeMonitorGracePeriod)}
+	a := r.App
+	s.App = AppSpec{
+		Replicas: a.Replicas, TolerationSeconds: a.TolerationSeconds,
+		ShutdownDelay:          p.dur("app.shutdownDelay", a.ShutdownDelay),
+		Latency:                p.dur("app.latency", a.Latency),
+		ErrorRate:              p.frac("app.errorRate", a.ErrorRate),
+		TerminationGracePeriod: p.dur("app.terminationGracePeriod", a.TerminationGracePeriod),
+	}
+	if a.PDB != nil {
+		s.App.PDBMinAvailable = a.PDB.MinAvailable
+		if a.PDB.MinAvailable <= 0 {
+			p.fail("app.pdb.minAvailable", strconv.Itoa(int(a.PDB.MinAvailable)), "must be >= 1")
+		}
+	}
+	s.App.NoReadinessProbe = a.ReadinessProbe != nil && !*a.ReadinessProbe
+	s.App.NoGracefulShutdown = a.GracefulShutdown != nil && !*a.GracefulShutdown
+	s.Load = LoadSpec{
+		Rate: p.rate("load.rate", r.Load.Rate), RampFrom: p.rate("load.rampFrom", r.Load.RampFrom),
+		Duration: p.dur("load.duration", r.Load.Duration), KeepAlive: r.Load.KeepAlive,
+		Timeout: p.dur("load.timeout", r.Load.Timeout), Window: p.dur("load.window", r.Load.Window),
+	}
+	for i, f := range r.Faults {
+		fp := fmt.Sprintf("faults[%d].", i)
+		fs := faults.Spec{
+			Type: f.Type, At: p.dur(fp+"at", f.At), Every: p.dur(fp+"every", f.Every), For: p.dur(fp+"for", f.For),
+			Count: f.Count, Pods: f.Pods, Node: f.Node, Delay: p.dur(fp+"delay", f.Delay), Jitter: p.dur(fp+"jitter", f.Jitter),
+			Loss: p.frac(fp+"loss", f.Loss), Scope: f.Scope,
+		}
+		if f.Percent != "" {
+			fs.Percent = int(math.Round(100 * p.frac(fp+"percent", f.Percent)))
+		}
+		if f.GracePeriod != "" {
+			g := p.dur(fp+"gracePeriod", f.GracePeriod)
+			fs.GracePeriod = &g
+		}
+		s.Faults = append(s.Faults, fs)
+	}
+	s.SLO = report.SLO{
+		Availability:      p.frac("slo.availability", r.SLO.Availability),
+		P99:               report.Duration(p.dur("slo.p99", r.SLO.P99)),
+		Recovery:          report.Duration(p.dur("slo.recovery", r.SLO.Recovery)),
+		Jain:              r.SLO.Jain,
+		MaxBudgetConsumed: r.SLO.MaxBudgetConsumed,
+		RecoveryWindows:   report.Duration(p.dur("slo.recoveryWindow", r.SLO.RecoveryWindow)),
+	}
+	s.Expect = report.Verdict(r.Expect)
+	return s
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// Validate checks a spec (also one built in Go), filling in defaults.
+func (s *Spec) Validate() error {
+	fail := func(field, value, problem string) error {
+		return &FieldError{File: s.File, Field: field, Value: value, Problem: problem}
+	}
+	if s.Name == "" || !nameRE.MatchString(s.Name) || len(s.Name) > 40 {
+		return fail("name", s.Name, "want a DNS label: lower-case letters, digits and '-', at most 40")
+	}
+	if s.Seed == 0 {
+		s.Seed = 1
+	}
+	if s.Cluster.Workers < 0 || s.Cluster.Workers > 5 {
+		return fail("cluster.workers", strconv.Itoa(s.Cluster.Workers), "want 1..5 (0 means 2)")
+	}
+	if s.Cluster.Workers == 0 {
+		s.Cluster.Workers = 2
+	}
+	if s.App.Replicas < 0 || s.App.Replicas > 20 {
+		return fail("app.replicas", strconv.Itoa(int(s.App.Replicas)), "want 1..20 (0 means 3)")
+	}
+	if s.App.Replicas == 0 {
+		s.App.Replicas = 3
+	}
+	if s.App.PDBMinAvailable >= s.App.Replicas && s.App.PDBMinAvailable > 0 {
+		return fail("app.pdb.minAvailable", strconv.Itoa(int(s.App.PDBMinAvailable)), fmt.Sprintf("must be below app.replicas (%d), or no pod could ever be evicted", s.App.Replicas))
+	}
+	if s.Load.Rate <= 0 {
+		return fail("load.rate", "", "required (like 200/s)")
+	}
+	if s.Load.Rate > 5000 {
+		return fail("load.rate", strconv.Itoa(s.Load.Rate), "above 5000/s: more than a 2-core machine drives through kind")
+	}
+	if s.Load.Duration <= 0 {
+		return fail("load.duration", "", "required (like 60s)")
+	}
+	if s.Load.Duration > 30*time.Minute {
+		return fail("load.duration", s.Load.Duration.String(), "at most 30m")
+	}
+	if s.Load.Window != 0 && s.Load.Window < report.MinWindow {
+		return fail("load.window", s.Load.Window.String(), "at least 100ms")
+	}
+	if s.SLO.Availability <= 0 {
+		return fail("slo.availability", "", "required (like 99.5%)")
+	}
+	if s.SLO.Availability >= 1 {
+		return fail("slo.availability", fmt.Sprint(s.SLO.Availability), "100% leaves no error budget; use at most 99.99%")
+	}
+	if s.SLO.Jain < 0 || s.SLO.Jain > 1 {
+		return fail("slo.jain", fmt.Sprint(s.SLO.Jain), "want 0..1")
+	}
+	switch s.Expect {
+	case "":
+		s.Expect = report.Pass
+	case report.Pass, report.Fail, report.Inconclusive:
+	default:
+		return fail("expect", string(s.Expect), "want pass, fail or inconclusive")
+	}
+	for i, f := range s.Faults {
+		if err := f.Validate(); err != nil {
+			return fail(fmt.Sprintf("faults[%d]", i), "", err.Error())
+		}
+		if f.Type == faults.PodKill && s.App.Replicas == 1 && f.Pods > 1 {
+			return fail(fmt.Sprintf("faults[%d].pods", i), strconv.Itoa(f.Pods), "more than app.replicas")
+		}
+		if (f.Type == faults.NodeDrain || f.Type == faults.NodeStop || f.Type == faults.NodePause || f.Scope == faults.ScopeNode) && s.Cluster.Workers < 2 {
+			return fail(fmt.Sprintf("faults[%d].type", i), f.Type, "needs cluster.workers >= 2 (the app must have somewhere to go)")
+		}
+	}
+	if end := faults.End(faults.Plan(s.Faults)); end >= s.Load.Duration {
+		return fail("faults", "", fmt.Sprintf("the last fault ends at %s, not before load.duration %s: leave time to observe recovery", end, s.Load.Duration))
+	}
+	return nil
+}
+
+// Files lists the scenario files in dir.
+func Files(dir string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, errors.New("no scenario files (*.yaml) in " + dir)
+	}
+	return m, nil
+}

@@ -1,0 +1,88 @@
+package scenarios
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aftershock-dev/aftershock/faults"
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+func TestEveryShippedScenarioParses(t *testing.T) {
+	files, err := Files(".")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 6)
+	names := map[string]bool{}
+	for _, f := range files {
+		s, err := ParseFile(f)
+		require.NoError(t, err, f)
+		names[s.Name] = true
+		assert.Equal(t, f, s.File)
+	}
+	for _, n := range []string{"steady-state", "pod-kill", "node-drain", "node-stop", "network-delay", "fragile-pod-kill"} {
+		assert.True(t, names[n], n)
+	}
+}
+
+func TestParseFillsTypes(t *testing.T) {
+	s, err := Parse([]byte(`
+name: demo
+seed: 42
+cluster: {workers: 3, nodeMonitorGracePeriod: 20s}
+app: {replicas: 4, pdb: {minAvailable: 2}, readinessProbe: false, gracefulShutdown: false, latency: 5ms, errorRate: 1%}
+load: {rate: 12000/m, duration: 90s, keepAlive: true, window: 100ms}
+faults:
+  - {type: pod-kill, at: 20s, every: 20s, count: 3, percent: 50%, gracePeriod: 0s}
+  - {type: network-delay, at: 5s, for: 10s, delay: 200ms, jitter: 20ms}
+slo: {availability: 99.5%, p99: 500ms, recovery: 10s, jain: 0.9}
+expect: fail
+`), "demo.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, 200, s.Load.Rate)
+	assert.Equal(t, 100*time.Millisecond, s.Load.Window)
+	assert.True(t, s.App.NoReadinessProbe)
+	assert.True(t, s.App.NoGracefulShutdown)
+	assert.InDelta(t, 0.01, s.App.ErrorRate, 1e-9)
+	assert.InDelta(t, 0.995, s.SLO.Availability, 1e-9)
+	assert.Equal(t, report.Duration(500*time.Millisecond), s.SLO.P99)
+	require.Len(t, s.Faults, 2)
+	assert.Equal(t, 50, s.Faults[0].Percent)
+	require.NotNil(t, s.Faults[0].GracePeriod)
+	assert.Zero(t, *s.Faults[0].GracePeriod)
+	assert.Equal(t, faults.NetworkDelay, s.Faults[1].Type)
+	assert.Equal(t, report.Fail, s.Expect)
+	assert.Equal(t, []string{"-latency=5ms", "-error-rate=0.01", "-graceful=false"}, s.appArgs())
+}
+
+func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
+	base := "name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n"
+	tests := []struct {
+		yaml string
+		want string
+	}{
+		{base + "bogus: 1\n", `f.yaml: bogus: unknown field`},
+		{"name: x\nload: {rate: 10/s, duration: 60s, burst: 3}\nslo: {availability: 99%}\n", `f.yaml: burst: unknown field`},
+		{"name: x\nload: {rate: 10/s, duration: 6O s}\nslo: {availability: 99%}\n", `f.yaml: load.duration: "6O s": not a duration`},
+		{"name: x\nload: {rate: 10/h, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.rate: "10/h": rate unit must be /s or /m`},
+		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 199%}\n", `f.yaml: slo.availability: "199%": must be between 0 and 100%`},
+		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 100%}\n", `slo.availability: "1": 100% leaves no error budget`},
+		{base + "faults: [{type: pod-kill, at: 20x}]\n", `f.yaml: faults[0].at: "20x": not a duration`},
+		{base + "faults: [{type: pod-kil, at: 20s}]\n", `f.yaml: faults[0]: type "pod-kil": want one of`},
+		{base + "faults: [{type: node-drain, at: 50s, for: 20s}]\n", `f.yaml: faults: the last fault ends at 1m10s, not before load.duration 1m0s`},
+		{base + "app: {replicas: 2, pdb: {minAvailable: 2}}\n", `f.yaml: app.pdb.minAvailable: "2": must be below app.replicas (2)`},
+		{base + "cluster: {workers: 1}\nfaults: [{type: node-stop, at: 10s}]\n", `f.yaml: faults[0].type: "node-stop": needs cluster.workers >= 2`},
+		{"name: Bad_Name\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: name: "Bad_Name": want a DNS label`},
+		{"name: x\nslo: {availability: 99%}\n", `f.yaml: load.rate: required`},
+		{base + "expect: maybe\n", `f.yaml: expect: "maybe": want pass, fail or inconclusive`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), "f.yaml")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
