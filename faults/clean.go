@@ -19,8 +19,8 @@ const nodeScan = `
 fix=$1
 rules() { for t in filter nat; do iptables-save -t $t 2>/dev/null | grep -F -- "aftershock:" | sed "s/^/$t /"; done; }
 unrule() { for t in filter nat; do iptables-save -t $t | grep -F -- "aftershock:" | sed 's/^-A /-D /' | while read -r r; do eval iptables -w -t $t $r; done; done; }
-for p in $(pgrep -f 'aftershock-agent delay'); do echo "agent process $p: $(tr '\0' ' ' < /proc/$p/cmdline)"; done
-[ "$fix" = 1 ] && pkill -f 'aftershock-agent delay'
+for p in $(pgrep -f '[a]ftershock-agent delay'); do echo "agent process $p: $(tr '\0' ' ' < /proc/$p/cmdline)"; done
+[ "$fix" = 1 ] && pkill -f '[a]ftershock-agent delay'
 rules | sed 's/^/node iptables: /'
 [ "$fix" = 1 ] && unrule
 for id in $(crictl ps -q 2>/dev/null); do

@@ -292,7 +292,7 @@ func (f *podNetwork) Revert(ctx context.Context) error {
 
 // killAgents stops the delay agents carrying tag on a node; idempotent.
 func killAgents(ctx context.Context, node, tag string) error {
-	_, err := nodeExec(ctx, node, "sh", "-c", `pkill -f -- "aftershock-agent delay .*-tag $1"; for i in $(seq 1 50); do pgrep -f -- "aftershock-agent delay .*-tag $1" >/dev/null || exit 0; sleep 0.1; done; exit 1`, "sh", tag)
+	_, err := nodeExec(ctx, node, "sh", "-c", `pkill -f -- "[a]ftershock-agent delay .*-tag $1"; for i in $(seq 1 50); do pgrep -f -- "[a]ftershock-agent delay .*-tag $1" >/dev/null || exit 0; sleep 0.1; done; exit 1`, "sh", tag)
 	if err != nil {
 		return fmt.Errorf("node %s: stop delay agent %s: %w", node, tag, err)
 	}

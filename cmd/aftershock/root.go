@@ -17,7 +17,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newNodeImageCmd())
+	root.AddCommand(newRunCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newNodeImageCmd(), newCleanCmd())
 	return root
 }
 

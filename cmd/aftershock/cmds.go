@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/faults"
+	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/scenarios"
+)
+
+func newListCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List scenario files and the kind clusters aftershock created",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := cmd.OutOrStdout()
+			files, err := scenarios.Files(dir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w, "scenarios:")
+			for _, f := range files {
+				s, err := scenarios.ParseFile(f)
+				if err != nil {
+					fmt.Fprintf(w, "  %-40s INVALID: %v\n", f, err)
+					continue
+				}
+				var types []string
+				for _, ft := range s.Faults {
+					types = append(types, ft.Type)
+				}
+				fmt.Fprintf(w, "  %-40s %-18s faults: %-28s expect %s\n", f, s.Name, orDash(strings.Join(types, ",")), s.Expect)
+			}
+			names, err := clusters.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w, "clusters:")
+			for _, n := range names {
+				fmt.Fprintf(w, "  %s\n", n)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "scenarios", "folder of scenario files")
+	return cmd
+}
+
+func newReportCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "report RESULT.json|DIR",
+		Short: "Re-render junit.xml, report.md and report.html from a result.json",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := report.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = args[0]
+				if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
+					out = filepath.Dir(out)
+				}
+			}
+			if err := report.WriteDir(out, r); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), report.Summary(r))
+			fmt.Fprintln(cmd.OutOrStdout(), "written to", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "folder to write to (default: the result's folder)")
+	return cmd
+}
+
+func newCleanCmd() *cobra.Command {
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "clean [CLUSTER...]",
+		Short: "Remove what faults left behind (after a killed run) and delete aftershock's clusters",
+		Long: `For each aftershock kind cluster (or the named ones): uncordons marked nodes,
+restarts paused or stopped node containers, removes tagged iptables rules,
+netem qdiscs and delay agents, then deletes the cluster unless --keep.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names := args
+			if len(names) == 0 {
+				var err error
+				if names, err = clusters.List(cmd.Context()); err != nil {
+					return err
+				}
+			}
+			w := cmd.OutOrStdout()
+			var failed bool
+			for _, n := range names {
+				c, err := clusters.Open(cmd.Context(), n, nil)
+				if err != nil {
+					fmt.Fprintf(w, "%s: %v\n", n, err)
+					failed = true
+					continue
+				}
+				removed, err := faults.Clean(cmd.Context(), c)
+				for _, r := range removed {
+					fmt.Fprintf(w, "%s: removed %s\n", n, r)
+				}
+				if err != nil {
+					fmt.Fprintf(w, "%s: %v\n", n, err)
+					failed = true
+				}
+				if !keep {
+					if err := c.Delete(cmd.Context()); err != nil {
+						fmt.Fprintf(w, "%s: %v\n", n, err)
+						failed = true
+						continue
+					}
+					fmt.Fprintf(w, "%s: deleted\n", n)
+				}
+			}
+			if len(names) == 0 {
+				fmt.Fprintln(w, "no aftershock clusters")
+			}
+			if failed {
+				return exitError{exitFail}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&keep, "keep", false, "clean leftovers but keep the clusters")
+	return cmd
+}

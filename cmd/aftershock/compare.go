@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+// thresholds of compare: how much worse the new run may be.
+type thresholds struct {
+	recovery     float64 // seconds more client-seen recovery, per fault
+	budget       float64 // more error budget consumed
+	availability float64 // percentage points less availability
+	jain         float64 // lower Jain index
+	p99          float64 // factor of baseline p99
+}
+
+func newCompareCmd() *cobra.Command {
+	var th thresholds
+	cmd := &cobra.Command{
+		Use:   "compare BASE NEW",
+		Short: "Compare two results (result.json or report folders); exit 3 on regression",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			base, err := report.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			cur, err := report.ReadFile(args[1])
+			if err != nil {
+				return err
+			}
+			if regressions := compare(cmd.OutOrStdout(), base, cur, th); regressions > 0 {
+				return exitError{exitRegression}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.Float64Var(&th.recovery, "max-recovery-increase", 2, "seconds of extra client-seen recovery allowed per fault")
+	fl.Float64Var(&th.budget, "max-budget-increase", 0.25, "extra error budget consumed allowed")
+	fl.Float64Var(&th.availability, "max-availability-drop", 0.5, "percentage points of availability that may be lost")
+	fl.Float64Var(&th.jain, "max-jain-drop", 0.05, "drop of the baseline Jain index allowed")
+	fl.Float64Var(&th.p99, "max-p99-ratio", 1.5, "baseline p99 may grow by this factor")
+	return cmd
+}
+
+func baseline(r *report.Result) *report.Phase {
+	for i := range r.Phases {
+		if r.Phases[i].Name == "baseline" || r.Phases[i].Name == "steady" {
+			return &r.Phases[i]
+		}
+	}
+	return nil
+}
+
+// compare prints a row per metric and returns the number of regressions.
+func compare(w io.Writer, base, cur *report.Result, th thresholds) int {
+	n := 0
+	row := func(name, b, c string, bad bool) {
+		mark := "ok"
+		if bad {
+			mark = "REGRESSION"
+			n++
+		}
+		fmt.Fprintf(w, "%-28s %-14s %-14s %s\n", name, b, c, mark)
+	}
+	fmt.Fprintf(w, "%-28s %-14s %-14s\n", "metric", "base", "new")
+	if base.Scenario != cur.Scenario {
+		fmt.Fprintf(w, "note: comparing scenario %q with %q\n", base.Scenario, cur.Scenario)
+	}
+	row("verdict", string(base.Verdict), string(cur.Verdict), base.Verdict == report.Pass && cur.Verdict != report.Pass)
+	row("availability", fmt.Sprintf("%.3f%%", 100*base.Availability), fmt.Sprintf("%.3f%%", 100*cur.Availability), 100*(base.Availability-cur.Availability) > th.availability)
+	row("error budget consumed", fmt.Sprintf("%.2f", base.Budget.Consumed), fmt.Sprintf("%.2f", cur.Budget.Consumed), cur.Budget.Consumed-base.Budget.Consumed > th.budget)
+	if bp, cp := baseline(base), baseline(cur); bp != nil && cp != nil {
+		row("baseline p99", bp.Latency.P99.String(), cp.Latency.P99.String(), float64(cp.Latency.P99) > th.p99*float64(bp.Latency.P99) && bp.Latency.P99 > 0)
+		if bp.New != nil && cp.New != nil {
+			row("baseline Jain (new conns)", fmt.Sprintf("%.3f", bp.New.Jain), fmt.Sprintf("%.3f", cp.New.Jain), bp.New.Jain-cp.New.Jain > th.jain)
+		}
+	}
+	for i := range min(len(base.Faults), len(cur.Faults)) {
+		bf, cf := base.Faults[i], cur.Faults[i]
+		bad := false
+		switch {
+		case cf.Impact && !cf.Recovered:
+			bad = true
+		case cf.Recovery != nil && bf.Recovery != nil:
+			bad = cf.Recovery.D().Seconds()-bf.Recovery.D().Seconds() > th.recovery
+		case cf.Recovery != nil && bf.Recovery == nil:
+			bad = cf.Recovery.D().Seconds() > th.recovery
+		}
+		row("recovery "+cf.ID, durOr(bf.Recovery), durOr(cf.Recovery), bad)
+	}
+	if len(base.Faults) != len(cur.Faults) {
+		fmt.Fprintf(w, "note: %d faults in base, %d in new\n", len(base.Faults), len(cur.Faults))
+	}
+	return n
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
+	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/scenarios"
+)
+
+// Exit codes.
+const (
+	exitFail         = 1 // a scenario failed its SLO, or an error
+	exitInconclusive = 2 // no fail, but a fault could not be shown to have landed
+	exitRegression   = 3 // compare found a regression
+)
+
+type runFlags struct {
+	out          string
+	keepCluster  bool
+	seed         int64
+	repeat       int
+	nodeImage    string
+	kubeconfig   string
+	allowForeign bool
+	clusterName  string
+	verbose      bool
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run FILE...",
+		Short: "Run scenarios end to end and write reports; exit 1 on any fail",
+		Long: `Runs each scenario file on one kind cluster (created unless --cluster or
+--kubeconfig), one namespace per scenario, and writes result.json, junit.xml,
+report.md and report.html per run into --out. Prints one line per phase and a
+summary table. Exit code: 0 all pass, 1 any fail or error, 2 inconclusive.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScenarios(cmd.Context(), f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.out, "out", "reports", "folder for the reports (one subfolder per scenario and repetition)")
+	fl.BoolVar(&f.keepCluster, "keep-cluster", false, "leave the cluster running afterwards (to reproduce or inspect)")
+	fl.Int64Var(&f.seed, "seed", 0, "override every scenario's seed (victim choice)")
+	fl.IntVar(&f.repeat, "repeat", 1, "run each scenario N times; reports a 95% confidence interval of recovery time")
+	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default: build or reuse the offline one; kindest/node works where a registry is reachable)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "use this existing cluster instead of creating one (needs --allow-foreign-cluster)")
+	fl.BoolVar(&f.allowForeign, "allow-foreign-cluster", false, "allow faults on a cluster aftershock did not create")
+	fl.StringVar(&f.clusterName, "cluster", "", "reuse this aftershock kind cluster (see `aftershock list`)")
+	fl.BoolVar(&f.verbose, "verbose", false, "log what the libraries do")
+	return cmd
+}
+
+func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stderr io.Writer) error {
+	if f.repeat < 1 {
+		return fmt.Errorf("--repeat %d: must be >= 1", f.repeat)
+	}
+	var specs []*scenarios.Spec
+	for _, file := range files {
+		s, err := scenarios.ParseFile(file)
+		if err != nil {
+			return err
+		}
+		specs = append(specs, s)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if f.verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	env := &scenarios.Env{KeepCluster: f.keepCluster, AllowForeignCluster: f.allowForeign, Logger: logger}
+	switch {
+	case f.kubeconfig != "" && f.clusterName != "":
+		return errors.New("--kubeconfig and --cluster: give one")
+	case f.kubeconfig != "":
+		c, err := clusters.FromKubeconfig(f.kubeconfig, f.allowForeign)
+		if err != nil {
+			return err
+		}
+		env.Cluster = c
+	case f.clusterName != "":
+		c, err := clusters.Open(ctx, f.clusterName, logger)
+		if err != nil {
+			return err
+		}
+		env.Cluster = c
+	default:
+		img := f.nodeImage
+		if img == "" {
+			var err error
+			img, err = nodeimage.Ensure(ctx, nodeimage.Options{Progress: stderr})
+			if err != nil {
+				return err
+			}
+		}
+		env.NodeImage = img
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if env.Cluster != nil && f.keepCluster {
+			fmt.Fprintf(stderr, "cluster %s kept: KUBECONFIG=%s; reuse with --cluster %s; delete with `aftershock clean`\n", env.Cluster.Name, env.Cluster.Kubeconfig, env.Cluster.Name)
+		}
+		if err := env.Close(cctx); err != nil {
+			fmt.Fprintln(stderr, "aftershock: delete cluster:", err)
+		}
+	}()
+
+	var results []*report.Result
+	var runErr error
+	for _, s := range specs {
+		for i := 0; i < f.repeat; i++ {
+			out := filepath.Join(f.out, s.Name)
+			seed := f.seed
+			if f.repeat > 1 {
+				out = filepath.Join(f.out, fmt.Sprintf("%s-%d", s.Name, i+1))
+				if seed == 0 {
+					seed = s.Seed + int64(i)
+				}
+			}
+			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Seed: seed, Progress: stderr, Logger: logger})
+			if err != nil {
+				runErr = errors.Join(runErr, fmt.Errorf("%s: %w", s.Name, err))
+				if ctx.Err() != nil {
+					break
+				}
+				continue
+			}
+			results = append(results, res)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(results) > 0 {
+		if err := os.MkdirAll(f.out, 0o755); err == nil {
+			if jf, err := os.Create(filepath.Join(f.out, report.FileJUnit)); err == nil {
+				_ = report.WriteJUnit(jf, results...)
+				jf.Close()
+			}
+		}
+	}
+	summary(stdout, results, f.repeat)
+	if runErr != nil {
+		return runErr
+	}
+	code := 0
+	for _, r := range results {
+		switch r.Verdict {
+		case report.Fail:
+			code = exitFail
+		case report.Inconclusive:
+			if code == 0 {
+				code = exitInconclusive
+			}
+		}
+	}
+	if code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
+// summary prints one row per run and, with repeats, a recovery interval.
+func summary(w io.Writer, results []*report.Result, repeat int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tVERDICT\tREQUESTS\tAVAILABILITY\tBUDGET\tRECOVERY (client)\tRECOVERY (cluster)\tJAIN\tP99")
+	for _, r := range results {
+		var rec, crec []string
+		for _, f := range r.Faults {
+			rec = append(rec, durOr(f.Recovery))
+			crec = append(crec, durOr(f.ClusterRecovery))
+		}
+		jain, p99 := "-", "-"
+		for _, p := range r.Phases {
+			if (p.Name == "baseline" || p.Name == "steady") && p.New != nil {
+				jain = fmt.Sprintf("%.3f", p.New.Jain)
+			}
+		}
+		var all report.Latency
+		for _, p := range r.Phases {
+			if p.Latency.P99 > all.P99 {
+				all.P99 = p.Latency.P99
+			}
+		}
+		p99 = all.P99.String() + " (worst phase)"
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f%%\t%.2f\t%s\t%s\t%s\t%s\n", r.Scenario, strings.ToUpper(string(r.Verdict)), r.Requests, 100*r.Availability,
+			r.Budget.Consumed, orDash(strings.Join(rec, ",")), orDash(strings.Join(crec, ",")), jain, p99)
+	}
+	tw.Flush()
+	if repeat > 1 {
+		byName := map[string][]float64{}
+		for _, r := range results {
+			for _, f := range r.Faults {
+				if f.Recovery != nil {
+					byName[r.Scenario] = append(byName[r.Scenario], f.Recovery.D().Seconds())
+				}
+			}
+		}
+		names := make([]string, 0, len(byName))
+		for n := range byName {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			m, lo, hi := meanCI(byName[n])
+			fmt.Fprintf(w, "%s: client recovery mean %.2fs, 95%% CI [%.2fs, %.2fs] over %d fault(s)\n", n, m, lo, hi, len(byName[n]))
+		}
+	}
+}
+
+// meanCI is the mean and a 95% confidence interval (normal approximation,
+// t-quantiles for small n).
+func meanCI(xs []float64) (mean, lo, hi float64) {
+	n := float64(len(xs))
+	if n == 0 {
+		return 0, 0, 0
+	}
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= n
+	if n < 2 {
+		return mean, mean, mean
+	}
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	sd := math.Sqrt(ss / (n - 1))
+	t := []float64{0, 12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23}
+	q := 1.96
+	if int(n)-1 < len(t) {
+		q = t[int(n)-1]
+	}
+	h := q * sd / math.Sqrt(n)
+	return mean, mean - h, mean + h
+}
+
+func durOr(d *report.Duration) string {
+	if d == nil {
+		return "-"
+	}
+	return d.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
