@@ -282,3 +282,47 @@ func TestClusterRecovery(t *testing.T) {
 	assert.Nil(t, clusterRecovery(series[:1], at(10), at(60)), "never fell short")
 	assert.Nil(t, clusterRecovery(series[:3], at(10), at(60)), "never came back")
 }
+
+func TestRunnerFollowsThePlan(t *testing.T) {
+	e, cs := env(pod("a", "w1", true), pod("b", "w1", true), pod("c", "w2", true))
+	tl := NewTimeline(nil)
+	r := &Runner{Env: e, Reverts: &Reverts{}, Timeline: tl, VerifyTimeout: time.Second}
+	plan := Plan([]Spec{{Type: PodKill, At: 50 * time.Millisecond, Every: 150 * time.Millisecond, Count: 2}})
+	start := time.Now()
+	out, err := r.Run(context.Background(), start, plan)
+	require.NoError(t, err)
+	require.Len(t, out, 2)
+	assert.Equal(t, "pod-kill-1", out[0].ID)
+	assert.InDelta(t, 50, out[0].Inject.Sub(start).Milliseconds(), 30)
+	assert.InDelta(t, 200, out[1].Inject.Sub(start).Milliseconds(), 30)
+	for _, f := range out {
+		require.NotNil(t, f.Landed)
+		assert.True(t, *f.Landed, f.Evidence)
+	}
+	left, _ := cs.CoreV1().Pods("ns").List(context.Background(), metav1.ListOptions{})
+	assert.Len(t, left.Items, 1)
+	var kinds []string
+	for _, ev := range tl.Events() {
+		kinds = append(kinds, ev.Kind)
+	}
+	assert.Contains(t, kinds, "inject")
+	assert.Contains(t, kinds, "landed")
+}
+
+func TestRunnerStopsOnCancelAndInjectFailure(t *testing.T) {
+	e, _ := env(pod("a", "w1", true))
+	r := &Runner{Env: e, Reverts: &Reverts{}, Timeline: NewTimeline(nil)}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := r.Run(ctx, start, Plan([]Spec{{Type: PodKill, At: time.Hour}}))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second)
+
+	e2, _ := env() // no pods: inject fails, and is reverted
+	r2 := &Runner{Env: e2, Reverts: &Reverts{}, Timeline: NewTimeline(nil)}
+	out, err := r2.Run(context.Background(), time.Now(), Plan([]Spec{{Type: PodKill}}))
+	require.ErrorContains(t, err, "inject pod-kill-1: no ready pod")
+	require.Len(t, out, 1)
+	assert.Zero(t, r2.Reverts.Pending())
+}

@@ -187,40 +187,56 @@ type Runner struct {
 
 // Run applies plan relative to start: it waits for each occurrence,
 // registers its revert, injects, verifies in the background, and reverts
-// after its duration. It returns the faults as report.Fault once all are
-// done or ctx is cancelled (then the caller's Reverts.RevertAll undoes what
-// is still active). Occurrences run one after another in time order.
+// after its duration (occurrences of different specs may overlap). It
+// returns the faults as report.Fault once all are done or ctx is cancelled
+// (the caller's Reverts.RevertAll then undoes what is still active).
 func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([]report.Fault, error) {
 	if r.VerifyTimeout == 0 {
 		r.VerifyTimeout = 90 * time.Second
 	}
 	var (
-		mu  sync.Mutex
-		out = make([]report.Fault, len(plan))
-		wg  sync.WaitGroup
+		mu   sync.Mutex
+		out  []report.Fault
+		errs []error
+		wg   sync.WaitGroup
 	)
-	defer wg.Wait()
-	for i, occ := range plan {
+	result := func() ([]report.Fault, error) {
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]report.Fault(nil), out...), errorsJoin(errs...)
+	}
+	for _, occ := range plan {
 		if err := sleepUntil(ctx, start.Add(occ.At)); err != nil {
-			return out[:i], err
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			return result()
 		}
 		f, err := New(occ.Spec, r.Env)
 		if err != nil {
-			return out[:i], fmt.Errorf("fault %s: %w", occ.ID, err)
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("fault %s: %w", occ.ID, err))
+			mu.Unlock()
+			return result()
 		}
 		revert := r.Reverts.Push(occ.ID, f.Revert)
 		injectAt := time.Now()
 		r.Timeline.Add(report.Event{At: injectAt, Fault: occ.ID, Kind: "inject", Detail: occ.Spec.Type})
 		inj, err := f.Inject(ctx)
-		rf := report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay)}
+		mu.Lock()
+		i := len(out)
+		out = append(out, report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay)})
+		mu.Unlock()
 		if err != nil {
 			r.Timeline.Add(report.Event{Fault: occ.ID, Kind: "inject-failed", Detail: err.Error()})
 			rerr := revert(context.WithoutCancel(ctx))
-			out[i] = rf
-			return out[:i+1], fmt.Errorf("inject %s: %w", occ.ID, errorsJoin(err, rerr))
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("inject %s: %w", occ.ID, errorsJoin(err, rerr)))
+			mu.Unlock()
+			return result()
 		}
 		r.Timeline.Add(report.Event{Fault: occ.ID, Kind: "injected", Detail: fmt.Sprintf("%s (%s) in %s", inj.Target, inj.Method, time.Since(injectAt).Round(time.Millisecond))})
-		out[i] = rf
 		if inj.Verify != nil {
 			wg.Add(1)
 			go func(i int, id string) {
@@ -239,24 +255,32 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 			}(i, occ.ID)
 		}
 		if occ.For > 0 {
-			if err := sleepUntil(ctx, injectAt.Add(occ.For)); err != nil {
-				return out[:i+1], err
-			}
-			revertAt := time.Now()
-			if err := revert(ctx); err != nil {
-				r.Timeline.Add(report.Event{Fault: occ.ID, Kind: "revert-failed", Detail: err.Error()})
-				return out[:i+1], err
-			}
-			mu.Lock()
-			out[i].Revert = revertAt
-			mu.Unlock()
-			r.Timeline.Add(report.Event{At: revertAt, Fault: occ.ID, Kind: "revert", Detail: fmt.Sprintf("reverted in %s", time.Since(revertAt).Round(time.Millisecond))})
+			wg.Add(1)
+			go func(i int, id string, until time.Time) {
+				defer wg.Done()
+				if err := sleepUntil(ctx, until); err != nil {
+					return // cancelled: RevertAll undoes it
+				}
+				revertAt := time.Now()
+				if err := revert(ctx); err != nil {
+					r.Timeline.Add(report.Event{Fault: id, Kind: "revert-failed", Detail: err.Error()})
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+				mu.Lock()
+				out[i].Revert = revertAt
+				mu.Unlock()
+				r.Timeline.Add(report.Event{At: revertAt, Fault: id, Kind: "revert", Detail: fmt.Sprintf("reverted in %s", time.Since(revertAt).Round(time.Millisecond))})
+			}(i, occ.ID, injectAt.Add(occ.For))
 		}
 	}
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	return append([]report.Fault(nil), out...), nil
+	res, err := result()
+	if err == nil {
+		err = ctx.Err()
+	}
+	return res, err
 }
 
 func sleepUntil(ctx context.Context, t time.Time) error {

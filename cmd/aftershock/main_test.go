@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+func execute(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// result builds a small result with one fault recovering after rec.
+func result(t *testing.T, rec time.Duration, failEvery int) *report.Result {
+	t.Helper()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := report.NewRecorder(t0, time.Second)
+	inject := t0.Add(10 * time.Second)
+	for i := 0; i < 3000; i++ {
+		at := t0.Add(time.Duration(i) * 10 * time.Millisecond)
+		s := report.Sample{Start: at, Status: 200, Latency: time.Millisecond, Pod: []string{"a", "b"}[i%2]}
+		if (!at.Before(inject) && at.Before(inject.Add(rec))) || (failEvery > 0 && i%failEvery == 0) {
+			s = report.Sample{Start: at, Error: "refused"}
+		}
+		r.Add(s)
+	}
+	return report.Analyze(r, report.Input{Scenario: "s", Start: t0, End: t0.Add(30 * time.Second), SLO: report.SLO{Availability: 0.9, RecoveryWindows: report.Duration(3 * time.Second)},
+		Faults: []report.Fault{{ID: "pod-kill-1", Type: "pod-kill", Inject: inject}}})
+}
+
+func TestCompareFlagsRegressions(t *testing.T) {
+	dir := t.TempDir()
+	base, worse, same := filepath.Join(dir, "base"), filepath.Join(dir, "worse"), filepath.Join(dir, "same")
+	require.NoError(t, report.WriteDir(base, result(t, time.Second, 0)))
+	require.NoError(t, report.WriteDir(same, result(t, time.Second, 0)))
+	require.NoError(t, report.WriteDir(worse, result(t, 5*time.Second, 0)))
+
+	out, err := execute(t, "compare", base, same)
+	require.NoError(t, err, out)
+	assert.NotContains(t, out, "REGRESSION")
+
+	out, err = execute(t, "compare", base, worse)
+	var ee exitError
+	require.True(t, errors.As(err, &ee), "%v", err)
+	assert.Equal(t, exitRegression, ee.code)
+	assert.Contains(t, out, "recovery pod-kill-1")
+	assert.Contains(t, out, "REGRESSION")
+
+	// slightly worse, still passing: a regression only by the budget threshold
+	slightly := filepath.Join(dir, "slightly")
+	require.NoError(t, report.WriteDir(slightly, result(t, 2*time.Second, 0)))
+	out, err = execute(t, "compare", base, slightly)
+	require.Error(t, err, out)
+	assert.Contains(t, out, "error budget consumed        0.33           0.67           REGRESSION")
+	out, err = execute(t, "compare", "--max-budget-increase", "0.5", "--max-availability-drop", "5", base, slightly)
+	require.NoError(t, err, out)
+}
+
+func TestReportRerenders(t *testing.T) {
+	dir := t.TempDir()
+	r := result(t, time.Second, 0)
+	require.NoError(t, report.WriteDir(dir, r))
+	require.NoError(t, os.Remove(filepath.Join(dir, report.FileHTML)))
+	out, err := execute(t, "report", filepath.Join(dir, report.FileJSON))
+	require.NoError(t, err, out)
+	_, err = os.Stat(filepath.Join(dir, report.FileHTML))
+	require.NoError(t, err)
+	assert.Contains(t, out, strings.ToUpper(string(r.Verdict)))
+
+	_, err = execute(t, "report", filepath.Join(dir, "missing.json"))
+	require.Error(t, err)
+}
+
+func TestRunRejectsBadScenarioBeforeTouchingAnything(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(f, []byte("name: x\nload: {rate: 10/s, duration: 1 minute}\nslo: {availability: 99%}\n"), 0o644))
+	_, err := execute(t, "run", f)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), f+`: load.duration: "1 minute": not a duration`)
+	_, err = execute(t, "run", "--repeat", "0", f)
+	require.ErrorContains(t, err, "--repeat 0")
+	_, err = execute(t, "run", "--kubeconfig", "k", "--cluster", "c", "../../scenarios/pod-kill.yaml")
+	require.ErrorContains(t, err, "give one")
+	_, err = execute(t, "run", "--kubeconfig", "/nonexistent", "../../scenarios/pod-kill.yaml")
+	require.ErrorContains(t, err, "explicit allow flag")
+}
+
+func TestMeanCI(t *testing.T) {
+	m, lo, hi := meanCI([]float64{1, 2, 3, 4, 5})
+	assert.InDelta(t, 3, m, 1e-9)
+	// t(0.975, 4) = 2.78; sd = 1.58; h = 2.78*1.58/sqrt(5) = 1.96
+	assert.InDelta(t, 3-1.96, lo, 0.01)
+	assert.InDelta(t, 3+1.96, hi, 0.01)
+	m, lo, hi = meanCI([]float64{2})
+	assert.Equal(t, []float64{2, 2, 2}, []float64{m, lo, hi})
+}
+
+func TestSummaryTable(t *testing.T) {
+	var b bytes.Buffer
+	summary(&b, []*report.Result{result(t, time.Second, 0), result(t, 2*time.Second, 0)}, 2)
+	out := b.String()
+	assert.Contains(t, out, "SCENARIO")
+	assert.Contains(t, out, "RECOVERY (client)")
+	assert.Contains(t, out, "s: client recovery mean 1.50s")
+}
