@@ -4,9 +4,9 @@ OUT ?= reports/demo
 
 .PHONY: demo test test-short prepare node-image bench clean
 
-# Docker engine (installed and started if missing; needs root on a bare machine).
+# Docker engine, debootstrap, chromium (installed and started if missing; needs root on a bare machine).
 prepare:
-	.ci/prepare-docker
+	.ci/prepare
 
 # Offline kind node image: built once (about 10 min cold), reused in seconds.
 node-image: prepare
@@ -16,9 +16,10 @@ node-image: prepare
 demo: node-image
 	$(GO) run ./cmd/aftershock run --out $(OUT) scenarios/pod-kill.yaml
 
-# Every test: unit tests and end-to-end tests on real kind clusters.
-# -p 1: one package (one kind cluster) at a time on a 2-core machine.
+# Every test: unit tests, then everything (end-to-end tests on real kind
+# clusters included) with -p 1: one package, so one kind cluster, at a time.
 test: node-image
+	$(GO) test -short ./...
 	$(GO) test -p 1 -timeout 80m ./...
 
 # Unit tests only: fast, no Docker.

@@ -127,6 +127,15 @@ func shareBars(r *Result) (template.HTML, error) {
 	p.Y.Label.Text = "share %"
 	p.Y.Min = 0
 	w := vg.Points(14)
+	top := 0.0
+	for _, e := range []*Evenness{ph.New, ph.Reused} {
+		if e != nil {
+			for _, s := range e.Pods {
+				top = max(top, 100*s.Share)
+			}
+		}
+	}
+	p.Y.Max = top * 1.35 // room for the legend
 	for i, e := range []*Evenness{ph.New, ph.Reused} {
 		if e == nil {
 			continue
@@ -157,6 +166,7 @@ func shareBars(r *Result) (template.HTML, error) {
 		}
 	}
 	p.NominalX(short...)
+	p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4
 	p.Legend.Top = true
 	return svg(p, 18*vg.Centimeter, 7*vg.Centimeter)
 }

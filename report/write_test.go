@@ -151,7 +151,7 @@ func TestIntegrationHTMLInChromium(t *testing.T) {
 		t.Skip("needs Chromium; skipped under -short")
 	}
 	bin, err := exec.LookPath("chromium")
-	require.NoError(t, err, "needs Debian's chromium (apt-get install chromium); .ci/prepare-docker installs it")
+	require.NoError(t, err, "needs Debian's chromium (apt-get install chromium); .ci/prepare installs it")
 	dir := t.TempDir()
 	require.NoError(t, WriteDir(dir, fixture()))
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -32,7 +32,7 @@ func RequireDocker(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := clusters.DockerAvailable(ctx); err != nil {
-		t.Fatalf("this test needs a Docker engine (run `sudo .ci/prepare-docker`, or -short to skip): %v", err)
+		t.Fatalf("this test needs a Docker engine (run `sudo .ci/prepare`, or -short to skip): %v", err)
 	}
 }
 
