@@ -1,13 +1,11 @@
 package clusters
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
@@ -30,21 +28,12 @@ type AppImage struct {
 // packs it as an image with go-containerregistry (no Docker). The tag is the
 // binary's digest, so an unchanged app is not rebuilt or reloaded.
 func BuildAppImage(ctx context.Context, workDir string) (AppImage, error) {
-	src, err := nodeimage.FindSourceDir()
-	if err != nil {
-		return AppImage{}, err
-	}
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return AppImage{}, err
 	}
 	bin := filepath.Join(workDir, "sampleapp")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/sampleapp")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return AppImage{}, fmt.Errorf("compile sample app: %w\n%s", err, out.String())
+	if err := nodeimage.CompileCommand(ctx, "./cmd/sampleapp", bin); err != nil {
+		return AppImage{}, err
 	}
 	b, err := os.ReadFile(bin)
 	if err != nil {

@@ -1,11 +1,8 @@
 package faults
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 
@@ -24,11 +21,6 @@ var (
 // agentBinary compiles cmd/aftershock-agent (once per process).
 func agentBinary(ctx context.Context) ([]byte, error) {
 	agentOnce.Do(func() {
-		src, err := nodeimage.FindSourceDir()
-		if err != nil {
-			agentErr = err
-			return
-		}
 		dir, err := os.MkdirTemp("", "aftershock-agent-")
 		if err != nil {
 			agentErr = err
@@ -36,16 +28,9 @@ func agentBinary(ctx context.Context) ([]byte, error) {
 		}
 		defer os.RemoveAll(dir)
 		out := filepath.Join(dir, "aftershock-agent")
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./cmd/aftershock-agent")
-		cmd.Dir = src
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		var log bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Run(); err != nil {
-			agentErr = fmt.Errorf("compile aftershock-agent: %w\n%s", err, log.String())
-			return
+		if agentErr = nodeimage.CompileCommand(ctx, "./cmd/aftershock-agent", out); agentErr == nil {
+			agentBin, agentErr = os.ReadFile(out)
 		}
-		agentBin, agentErr = os.ReadFile(out)
 	})
 	return agentBin, agentErr
 }

@@ -25,13 +25,7 @@ func restarts(p *corev1.Pod) int32 {
 }
 
 func (f *containerKill) Inject(ctx context.Context) (Injected, error) {
-	if err := f.env.checkKind(ContainerKill); err != nil {
-		return Injected{}, err
-	}
-	if err := f.env.checkNamespace(f.env.Namespace); err != nil {
-		return Injected{}, err
-	}
-	pods, err := pickPods(ctx, f.env.Cluster.Clientset, f.env.Namespace, f.env.Selector, f.spec.Pods, f.spec.Percent, f.env.Rand)
+	pods, err := f.env.pickTargetPods(ctx, f.spec, true)
 	if err != nil {
 		return Injected{}, err
 	}

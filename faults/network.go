@@ -124,13 +124,7 @@ type podNetwork struct {
 }
 
 func (f *podNetwork) Inject(ctx context.Context) (Injected, error) {
-	if err := f.env.checkKind(f.spec.Type); err != nil {
-		return Injected{}, err
-	}
-	if err := f.env.checkNamespace(f.env.Namespace); err != nil {
-		return Injected{}, err
-	}
-	pods, err := pickPods(ctx, f.env.Cluster.Clientset, f.env.Namespace, f.env.Selector, f.spec.Pods, f.spec.Percent, f.env.Rand)
+	pods, err := f.env.pickTargetPods(ctx, f.spec, true)
 	if err != nil {
 		return Injected{}, err
 	}

@@ -20,11 +20,8 @@ type podKill struct {
 }
 
 func (f *podKill) Inject(ctx context.Context) (Injected, error) {
-	if err := f.env.checkNamespace(f.env.Namespace); err != nil {
-		return Injected{}, err
-	}
 	cs := f.env.Cluster.Clientset
-	victims, err := pickPods(ctx, cs, f.env.Namespace, f.env.Selector, f.spec.Pods, f.spec.Percent, f.env.Rand)
+	victims, err := f.env.pickTargetPods(ctx, f.spec, false)
 	if err != nil {
 		return Injected{}, err
 	}

@@ -116,3 +116,16 @@ func podNames(pods []corev1.Pod) []string {
 	}
 	return out
 }
+
+// pickTargetPods checks that a pod fault may act here and chooses its victims.
+func (e *Env) pickTargetPods(ctx context.Context, s Spec, needKind bool) ([]corev1.Pod, error) {
+	if needKind {
+		if err := e.checkKind(s.Type); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.checkNamespace(e.Namespace); err != nil {
+		return nil, err
+	}
+	return pickPods(ctx, e.Cluster.Clientset, e.Namespace, e.Selector, s.Pods, s.Percent, e.Rand)
+}

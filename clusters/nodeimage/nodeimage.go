@@ -110,23 +110,6 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// FindSourceDir finds the aftershock module root above the working directory.
-func FindSourceDir() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && bytes.Contains(b, []byte("module "+modulePath+"\n")) {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("aftershock source not found above %s (the node image build compiles cmd/nodenet from it; set Options.SourceDir)", wd)
-		}
-	}
-}
-
 // Tag returns the image reference Build produces for opts: Repository, the
 // Kubernetes version and a digest of every input.
 func Tag(opts Options) (string, error) {
@@ -425,8 +408,7 @@ func (b *builder) components(ctx context.Context) error {
 		}
 	}
 	// nodenet always comes from this source tree (its digest is in the tag)
-	dir := filepath.Join(b.bin, "nodenet")
-	return run(ctx, b.opts.SourceDir, cgo0, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, "nodenet"), "./cmd/nodenet")
+	return run(ctx, b.opts.SourceDir, cgo0, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(b.bin, "nodenet", "nodenet"), "./cmd/nodenet")
 }
 
 // rootfs makes the Debian root file system tarball with debootstrap.
