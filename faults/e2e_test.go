@@ -256,15 +256,17 @@ func TestIntegrationInterruptedRunLeavesNothing(t *testing.T) {
 	assert.Empty(t, left, "cancelled run reverted everything")
 
 	// SIGKILL: faults injected, never reverted; Clean finds and removes them
+	// (drain first: an eviction would take a pod's rules with it)
 	for _, s := range []faults.Spec{
+		{Type: faults.NodeDrain},
 		{Type: faults.NetworkDelay, Pods: 1, Delay: 100 * time.Millisecond},
 		{Type: faults.NetworkLoss, Pods: 1, Loss: 0.1},
-		{Type: faults.NodeDrain},
 	} {
 		f, err := faults.New(s, env)
 		require.NoError(t, err)
 		_, err = f.Inject(context.Background())
 		require.NoError(t, err)
+		require.NoError(t, c.WaitRolledOut(context.Background(), env.Namespace, "sampleapp", 2*time.Minute))
 	}
 	left, err = faults.Leftovers(context.Background(), c)
 	require.NoError(t, err)
