@@ -271,10 +271,18 @@ func (f *podNetwork) Revert(ctx context.Context) error {
 			}
 		}
 	}
-	// agents run in pod namespaces but are processes of the node
+	// agents run in pod namespaces but are processes of the node; with the
+	// REDIRECT gone no new connection reaches them: let the ones in flight
+	// (delayed by up to delay+jitter) finish before stopping them
 	nodes := map[string]bool{}
 	for _, t := range targets {
 		nodes[t.node] = true
+	}
+	if f.spec.Type == NetworkDelay && len(targets) > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(f.spec.Delay + f.spec.Jitter + time.Second):
+		}
 	}
 	for n := range nodes {
 		if err := killAgents(ctx, n, f.tag); err != nil {
