@@ -60,9 +60,10 @@ func (t netTarget) alive(ctx context.Context) bool {
 }
 
 // deleteRules removes every iptables rule carrying tag from the namespace
-// (the pod's, or the node's own when pid is empty); idempotent.
+// (the pod's, or the node's own when pid is empty); idempotent. Rules go
+// last first, so a bypass inserted in front of a rule outlives it.
 func deleteRules(ctx context.Context, node, pid, tag string) error {
-	script := `for t in filter nat; do iptables-save -t $t | grep -F -- "$1" | sed 's/^-A /-D /' | while read -r r; do eval iptables -w -t $t $r || exit 1; done; done; ! iptables-save | grep -qF -- "$1"`
+	script := `for t in filter nat; do iptables-save -t $t | grep -F -- "$1" | tac | sed 's/^-A /-D /' | while read -r r; do eval iptables -w -t $t $r || exit 1; done; done; ! iptables-save | grep -qF -- "$1"`
 	cmd := []string{"sh", "-c", script, "sh", tag}
 	if pid != "" {
 		cmd = append([]string{"nsenter", "-t", pid, "-n"}, cmd...)
@@ -250,39 +251,56 @@ func waitListening(ctx context.Context, t netTarget, port int) error {
 }
 
 // Revert removes rules, qdiscs and agents from every target; idempotent.
+//
+// A delay agent is retired in steps so that no request breaks: new
+// connections first bypass the REDIRECT (NAT is decided on a connection's
+// first packet, so the ones in flight keep going through the agent), then,
+// once those are done, the rules, conntrack's memory of them and the agent go.
 func (f *podNetwork) Revert(ctx context.Context) error {
 	f.mu.Lock()
 	targets := append([]netTarget(nil), f.targets...)
 	f.mu.Unlock()
-	var errs []error
+	var live []netTarget
 	for _, t := range targets {
-		if !t.alive(ctx) {
-			continue // the pod is gone, and its namespace with it
+		if t.alive(ctx) {
+			live = append(live, t) // a gone pod took its namespace with it
 		}
+	}
+	var errs []error
+	if f.spec.Type == NetworkDelay {
+		bypassed := false
+		for _, t := range live {
+			if f.usesNetem(t) {
+				continue
+			}
+			rule := []string{"iptables", "-w", "-t", "nat", "-I", "PREROUTING", "1", "-p", "tcp", "--dport", fmt.Sprint(AppPort), "-m", "comment", "--comment", f.tag, "-j", "ACCEPT"}
+			if _, err := nodeExec(ctx, t.node, t.nsenter(rule...)...); err != nil {
+				errs = append(errs, fmt.Errorf("pod %s: bypass the delay agent: %w", t.pod, err))
+				continue
+			}
+			bypassed = true
+		}
+		if bypassed {
+			select {
+			case <-ctx.Done():
+			case <-time.After(f.spec.Delay + f.spec.Jitter + time.Second):
+			}
+		}
+	}
+	for _, t := range live {
 		if err := deleteRules(ctx, t.node, t.pid, f.tag); err != nil {
 			errs = append(errs, fmt.Errorf("pod %s: remove iptables rules: %w", t.pod, err))
 		}
-		f.mu.Lock()
-		netem := f.netem[t.pod]
-		f.mu.Unlock()
-		if netem {
+		if f.usesNetem(t) {
 			if _, err := nodeExec(ctx, t.node, t.nsenter("tc", "qdisc", "del", "dev", "eth0", "root")...); err != nil && !strings.Contains(err.Error(), "No such file") {
 				errs = append(errs, fmt.Errorf("pod %s: remove netem: %w", t.pod, err))
 			}
 		}
 	}
-	// agents run in pod namespaces but are processes of the node; with the
-	// REDIRECT gone no new connection reaches them: let the ones in flight
-	// (delayed by up to delay+jitter) finish before stopping them
+	// agents run in pod namespaces but are processes of the node
 	nodes := map[string]bool{}
 	for _, t := range targets {
 		nodes[t.node] = true
-	}
-	if f.spec.Type == NetworkDelay && len(targets) > 0 {
-		select {
-		case <-ctx.Done():
-		case <-time.After(f.spec.Delay + f.spec.Jitter + time.Second):
-		}
 	}
 	for n := range nodes {
 		if err := killAgents(ctx, n, f.tag); err != nil {
@@ -290,6 +308,12 @@ func (f *podNetwork) Revert(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (f *podNetwork) usesNetem(t netTarget) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.netem[t.pod]
 }
 
 // killAgents stops the delay agents carrying tag on a node; idempotent.
