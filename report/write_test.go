@@ -5,7 +5,6 @@ import (
 	"flag"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
+
+	"github.com/aftershock-dev/aftershock/report/reporttest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -150,19 +151,7 @@ func TestIntegrationHTMLInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Chromium; skipped under -short")
 	}
-	bin, err := exec.LookPath("chromium")
-	require.NoError(t, err, "needs Debian's chromium (apt-get install chromium); .ci/prepare installs it")
 	dir := t.TempDir()
 	require.NoError(t, WriteDir(dir, fixture()))
-	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir="+t.TempDir(),
-		"--enable-logging=stderr", "--v=0", "--dump-dom", "file://"+filepath.Join(dir, FileHTML))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Run(), stderr.String())
-	dom := stdout.String()
-	assert.Contains(t, dom, `id="plot-availability"`)
-	assert.Equal(t, 3, strings.Count(dom, "<svg"), "three plots rendered in the DOM")
-	assert.NotContains(t, stderr.String(), "Uncaught", "console errors")
-	assert.NotContains(t, stderr.String(), ":CONSOLE(", "console messages from the page")
+	reporttest.CheckReport(t, filepath.Join(dir, FileHTML), 3)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
 	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/report/reporttest"
 	"github.com/aftershock-dev/aftershock/scenarios"
 )
 
@@ -48,9 +49,24 @@ func TestScenarios(t *testing.T) {
 				require.NoError(t, err)
 				assert.Positive(t, fi.Size())
 			}
+			// the HTML report renders, with its plots, in a real browser
+			svgs := 2 // availability and p99 over time
+			if hasBaseline(res) {
+				svgs++ // per-pod shares
+			}
+			reporttest.CheckReport(t, filepath.Join(out, report.FileHTML), svgs)
 			assert.Equal(t, s.Expect, res.Verdict, "verdict; reasons: %v", res.Reasons)
 		})
 	}
+}
+
+func hasBaseline(r *report.Result) bool {
+	for _, p := range r.Phases {
+		if (p.Name == "baseline" || p.Name == "steady") && (p.New != nil || p.Reused != nil) {
+			return true
+		}
+	}
+	return false
 }
 
 // outDir is where scenario reports go: $AFTERSHOCK_REPORTS or a temp dir.
