@@ -94,6 +94,22 @@ func ruleCounter(ctx context.Context, node, pid, tag string) (int, error) {
 	return total, nil
 }
 
+// waitDropped waits until the rules carrying tag have dropped a packet:
+// the evidence that a loss or partition fault landed.
+func waitDropped(ctx context.Context, node, pid, tag, where string) (bool, string) {
+	for {
+		n, err := ruleCounter(ctx, node, pid, tag)
+		if err == nil && n > 0 {
+			return true, fmt.Sprintf("%d packet(s) dropped by the rules %s", n, where)
+		}
+		select {
+		case <-ctx.Done():
+			return false, fmt.Sprintf("no packet dropped %s (err %v)", where, err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 // probeLatency is the median time of n requests from the node to the pod.
 func probeLatency(ctx context.Context, t netTarget, n int) (time.Duration, error) {
 	var ds []time.Duration
@@ -165,17 +181,7 @@ func (f *podNetwork) Inject(ctx context.Context) (Injected, error) {
 		}
 	default:
 		inj.Verify = func(ctx context.Context) (bool, string) {
-			for {
-				n, err := ruleCounter(ctx, first.node, first.pid, f.tag)
-				if err == nil && n > 0 {
-					return true, fmt.Sprintf("%d packet(s) dropped by the rules in pod %s", n, first.pod)
-				}
-				select {
-				case <-ctx.Done():
-					return false, fmt.Sprintf("no packet dropped in pod %s (err %v)", first.pod, err)
-				case <-time.After(500 * time.Millisecond):
-				}
-			}
+			return waitDropped(ctx, first.node, first.pid, f.tag, "in pod "+first.pod)
 		}
 	}
 	return inj, nil

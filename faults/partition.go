@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 )
 
 // nodePartition cuts a worker node off from every other node with iptables
@@ -51,17 +50,7 @@ func (f *nodePartition) Inject(ctx context.Context) (Injected, error) {
 		}
 	}
 	inj.Verify = func(ctx context.Context) (bool, string) {
-		for {
-			c, err := ruleCounter(ctx, n.Name, "", f.tag)
-			if err == nil && c > 0 {
-				return true, fmt.Sprintf("%d packet(s) dropped between node %s and the others", c, n.Name)
-			}
-			select {
-			case <-ctx.Done():
-				return false, fmt.Sprintf("no packet dropped on node %s (err %v)", n.Name, err)
-			case <-time.After(500 * time.Millisecond):
-			}
-		}
+		return waitDropped(ctx, n.Name, "", f.tag, fmt.Sprintf("between node %s and the others", n.Name))
 	}
 	return inj, nil
 }

@@ -41,7 +41,7 @@ func TestScenarios(t *testing.T) {
 			out := filepath.Join(outDir(t), s.Name)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
-			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Progress: tWriter{t}})
+			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Progress: clustertest.LogWriter(t)})
 			require.NoError(t, err)
 			t.Logf("%s", report.Summary(res))
 			for _, fl := range []string{report.FileJSON, report.FileJUnit, report.FileMarkdown, report.FileHTML} {
@@ -75,11 +75,4 @@ func outDir(t *testing.T) string {
 		return d
 	}
 	return t.TempDir()
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

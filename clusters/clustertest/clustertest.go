@@ -11,6 +11,7 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -109,8 +110,11 @@ func Main(m *testing.M) {
 
 // Logger returns a slog.Logger that writes to t.Log.
 func Logger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(slog.NewTextHandler(LogWriter(t), &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
+
+// LogWriter returns a writer whose every write becomes a t.Log line.
+func LogWriter(t testing.TB) io.Writer { return tWriter{t} }
 
 type tWriter struct{ t testing.TB }
 
