@@ -326,3 +326,18 @@ func TestRunnerStopsOnCancelAndInjectFailure(t *testing.T) {
 	require.Len(t, out, 1)
 	assert.Zero(t, r2.Reverts.Pending())
 }
+
+func TestUnstableSpans(t *testing.T) {
+	t0 := time.Now()
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	series := []readiness{
+		{at(0), 3, 3, 3}, {at(10.2), 3, 2, 3}, {at(10.3), 2, 2, 3}, {at(13.1), 3, 3, 3}, {at(30), 3, 2, 3},
+	}
+	spans := unstableSpans(series, at(0), at(40))
+	require.Len(t, spans, 2)
+	assert.Equal(t, at(10.2), spans[0].From)
+	assert.Equal(t, at(13.1).Add(SettleMargin), spans[0].To)
+	assert.Equal(t, at(30), spans[1].From)
+	assert.Equal(t, at(40), spans[1].To, "still open at the end")
+	assert.Empty(t, unstableSpans(series[:1], at(0), at(40)))
+}

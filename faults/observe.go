@@ -238,3 +238,42 @@ func clusterRecovery(series []readiness, inject, until time.Time) *time.Duration
 	}
 	return nil
 }
+
+// SettleMargin is added after the ready set is whole again: kube-proxy on
+// every node needs a moment to program the new endpoints.
+const SettleMargin = 2 * time.Second
+
+// UnstableSpans are the times between from and to when the app's ready set
+// was changing: from the first observation of fewer ready replicas or
+// endpoints than desired until they were all back, plus SettleMargin.
+func (o *Observer) UnstableSpans(from, to time.Time) []report.Span {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return unstableSpans(o.series, from, to)
+}
+
+func unstableSpans(series []readiness, from, to time.Time) []report.Span {
+	var out []report.Span
+	var open *report.Span
+	for _, p := range series {
+		if p.at.After(to) {
+			break
+		}
+		full := p.desired > 0 && p.ready >= p.desired && p.endpoints >= p.desired
+		switch {
+		case !full && open == nil:
+			open = &report.Span{From: p.at}
+		case full && open != nil:
+			open.To = p.at.Add(SettleMargin)
+			if open.To.After(from) {
+				out = append(out, *open)
+			}
+			open = nil
+		}
+	}
+	if open != nil {
+		open.To = to
+		out = append(out, *open)
+	}
+	return out
+}

@@ -25,6 +25,56 @@ type Input struct {
 	// ReadyPods are the pods ready during the baseline: evenness is tested
 	// against uniform over them, so a pod that got nothing counts.
 	ReadyPods []string
+	// Unstable are the times the ready set was changing (as the cluster
+	// saw it, plus a settle margin for kube-proxy): evenness leaves out the
+	// windows that overlap them. Availability and latency keep every window.
+	Unstable []Span
+}
+
+// Span is a time interval [From, To).
+type Span struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// segment accumulates per-pod counts over consecutive stable windows.
+type segment struct {
+	windows, requests int
+	newC, reusedC     map[string]int
+}
+
+func (g *segment) add(w *Window) {
+	if g.newC == nil {
+		g.newC, g.reusedC = map[string]int{}, map[string]int{}
+	}
+	g.windows++
+	for pod, c := range w.Pods {
+		g.requests += c.New + c.Reused
+		if c.New > 0 {
+			g.newC[pod] += c.New
+		}
+		if c.Reused > 0 {
+			g.reusedC[pod] += c.Reused
+		}
+	}
+}
+
+func (g segment) longer(o segment) segment {
+	if o.requests > g.requests {
+		return o
+	}
+	return g
+}
+
+// stable reports whether window i overlaps no unstable span.
+func (a *analysis) stable(i int) bool {
+	ws, we := a.rec.at(i), a.rec.at(i+1)
+	for _, u := range a.in.Unstable {
+		if ws.Before(u.To) && u.From.Before(we) {
+			return false
+		}
+	}
+	return true
 }
 
 // DefaultRecoveryWindows is W: how long windows must stay good to count as
@@ -153,20 +203,20 @@ func (a *analysis) phases() []Phase {
 	for i, s := range spans {
 		p := Phase{Name: names[i], Start: a.rec.at(s.from), End: a.rec.at(s.to)}
 		var h Histogram
-		newC, reusedC := map[string]int{}, map[string]int{}
-		for _, w := range a.w[s.from:s.to] {
+		// evenness: over the longest stretch of windows where the ready set
+		// was not changing (the whole phase when nothing changed)
+		var best, cur segment
+		for i, w := range a.w[s.from:s.to] {
 			p.Requests += w.Total
 			p.Failed += w.Total - w.OK
 			h.Merge(&w.Latency)
-			for pod, c := range w.Pods {
-				if c.New > 0 {
-					newC[pod] += c.New
-				}
-				if c.Reused > 0 {
-					reusedC[pod] += c.Reused
-				}
+			if !a.stable(s.from + i) {
+				best, cur = best.longer(cur), segment{}
+				continue
 			}
+			cur.add(w)
 		}
+		best = best.longer(cur)
 		p.Availability = ratio(p.Requests-p.Failed, p.Requests)
 		if a.slo.Availability < 1 {
 			p.BurnRate = (1 - p.Availability) / (1 - a.slo.Availability)
@@ -176,8 +226,9 @@ func (a *analysis) phases() []Phase {
 		if p.Name == "baseline" || p.Name == "steady" {
 			expect = a.in.ReadyPods
 		}
-		p.New = Even(newC, expect)
-		p.Reused = Even(reusedC, expect)
+		p.New = Even(best.newC, expect)
+		p.Reused = Even(best.reusedC, expect)
+		p.StableWindows = best.windows
 		out = append(out, p)
 	}
 	return out

@@ -232,3 +232,29 @@ func TestRecorderClampsWindowAndDropsEarlySamples(t *testing.T) {
 	assert.Equal(t, 1, rec.Windows()[2].Total)
 	assert.Equal(t, DefaultWindow, NewRecorder(t0, 0).Width())
 }
+
+func TestEvennessSkipsWindowsWhileTheReadySetChanges(t *testing.T) {
+	// pod c is replaced by d at 10 s; the set settles at 12 s
+	ss := synth(100, 20*time.Second, 11, func(i int, at time.Time, r *rand.Rand) Sample {
+		pods := []string{"a", "b", "c"}
+		switch {
+		case at.After(t0.Add(10 * time.Second)):
+			pods = []string{"a", "b", "d"}
+		}
+		return Sample{Status: 200, Pod: pods[i%3]}
+	})
+	in := Input{Start: t0, End: t0.Add(20 * time.Second), SLO: SLO{Availability: 0.99}}
+	mixed := Analyze(record(time.Second, ss), in).Phases[0].New
+	assert.Len(t, mixed.Pods, 4, "without stability info every pod seen counts")
+	assert.Less(t, mixed.Jain, 0.9)
+
+	in.Unstable = []Span{{From: t0.Add(9500 * time.Millisecond), To: t0.Add(12 * time.Second)}}
+	res := Analyze(record(time.Second, ss), in)
+	assert.Equal(t, 9, res.Phases[0].StableWindows, "windows 0-8: the longest stretch before the change")
+	e := res.Phases[0].New
+	require.NotNil(t, e)
+	assert.Equal(t, 900, e.Requests)
+	assert.Len(t, e.Pods, 3)
+	assert.Greater(t, e.Jain, 0.999)
+	assert.Equal(t, 2000, res.Phases[0].Requests, "availability still counts every window")
+}

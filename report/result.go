@@ -78,8 +78,11 @@ type Phase struct {
 	Availability float64   `json:"availability"`
 	BurnRate     float64   `json:"burnRate"`
 	Latency      Latency   `json:"latency"`
-	New          *Evenness `json:"newConnections,omitempty"`
-	Reused       *Evenness `json:"reusedConnections,omitempty"`
+	// StableWindows is how many windows evenness counts: the longest run of
+	// windows in the phase where the ready set was not changing.
+	StableWindows int       `json:"stableWindows"`
+	New           *Evenness `json:"newConnections,omitempty"`
+	Reused        *Evenness `json:"reusedConnections,omitempty"`
 }
 
 // Evenness is how evenly successful requests spread across pods.

@@ -139,6 +139,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		seed = opts.Seed
 	}
 	setupStart := time.Now()
+	created := opts.Env.Cluster == nil
 	c, err := opts.Env.ensure(ctx, s, progress)
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: cluster: %w", s.Name, err)
@@ -170,6 +171,10 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		return nil, err
 	}
 	setup := time.Since(setupStart)
+	setupNote := setup.Round(100 * time.Millisecond).String()
+	if created {
+		setupNote += " (includes creating the cluster)"
+	}
 	say("app ready: traffic reached all %d pods %s after rollout (%d requests); setup %s", len(check.Pods), check.Took.Round(10*time.Millisecond), check.Requests, setup.Round(100*time.Millisecond))
 
 	tl := faults.NewTimeline(func(e report.Event) {
@@ -248,10 +253,10 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		}
 	}
 	info := map[string]string{
-		"setup (reused cluster)":    setup.Round(100 * time.Millisecond).String(),
+		"setup":                     setupNote,
 		"traffic on all pods after": check.Took.Round(10*time.Millisecond).String() + " past rollout",
 		"load":                      fmt.Sprintf("%d/s for %s, keep-alive %v (achieved %.0f/s)", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, stats.Rate()),
-		"app":                       fmt.Sprintf("%d replicas %s", app.Replicas, strings.Join(app.Args, " ")),
+		"app":                       strings.TrimSpace(fmt.Sprintf("%d replicas %s", app.Replicas, strings.Join(app.Args, " "))),
 		"namespace":                 ns,
 	}
 	if opts.Env.created {
@@ -260,6 +265,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	res = report.Analyze(rec, report.Input{
 		Scenario: s.Name, Seed: seed, NodeImage: opts.Env.NodeImage, Cluster: c.Name, Info: info,
 		Start: start, End: end, SLO: s.SLO, Faults: faultsOut, Timeline: tl.Events(), ReadyPods: check.Pods,
+		Unstable: obs.UnstableSpans(start, end),
 	})
 	say("verdict %s: %s", strings.ToUpper(string(res.Verdict)), strings.Join(res.Reasons, "; "))
 	if opts.Out != "" {
