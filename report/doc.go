@@ -18,7 +18,8 @@
 //     longest bad run.
 //   - Evenness: per-pod share, max/min, coefficient of variation, Jain's index
 //     and a chi-square goodness-of-fit p-value against uniform over the ready
-//     pods (gonum distuv.ChiSquared).
+//     pods (gonum distuv.ChiSquared), over the longest stretch of a phase's
+//     windows where the ready set was not changing (Input.Unstable).
 //   - Latency percentiles per phase come from merged histograms, never from
 //     averaged percentiles.
 //   - Verdict: fail when an SLO check fails; inconclusive when every check
