@@ -17,10 +17,11 @@ demo: node-image
 	$(GO) run ./cmd/aftershock run --out $(OUT) scenarios/pod-kill.yaml
 
 # Every test: unit tests, then everything (end-to-end tests on real kind
-# clusters included) with -p 1: one package, so one kind cluster, at a time.
+# clusters included) with -p 1: one package, so one kind cluster, at a time,
+# and -count=1: results of tests that talk to a cluster are never cached.
 test: node-image
 	$(GO) test -short ./...
-	$(GO) test -p 1 -timeout 80m ./...
+	$(GO) test -count=1 -p 1 -timeout 80m ./...
 
 # Unit tests only: fast, no Docker.
 test-short:
