@@ -303,16 +303,26 @@ func fmtServed(m map[string]int) string {
 	return strings.Join(parts, " ")
 }
 
+// DeleteServices deletes every Service in ns at once, which frees their
+// NodePorts for the next scenario.
+func (c *Cluster) DeleteServices(ctx context.Context, ns string) error {
+	svcs, err := c.Clientset.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list services in %s: %w", ns, err)
+	}
+	for _, s := range svcs.Items {
+		if err := c.Clientset.CoreV1().Services(ns).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete service %s/%s: %w", ns, s.Name, err)
+		}
+	}
+	return nil
+}
+
 // DeleteNamespace deletes the app's Service at once (its NodePort is then
 // free for the next scenario) and the namespace, waiting until it is gone.
 func (c *Cluster) DeleteNamespace(ctx context.Context, ns string, timeout time.Duration) error {
 	cs := c.Clientset
-	svcs, err := cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
-	if err == nil {
-		for _, s := range svcs.Items {
-			_ = cs.CoreV1().Services(ns).Delete(ctx, s.Name, metav1.DeleteOptions{})
-		}
-	}
+	_ = c.DeleteServices(ctx, ns) // best effort: the namespace deletion removes them anyway
 	if err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete namespace %s: %w", ns, err)
 	}

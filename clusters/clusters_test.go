@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 	kindv1 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 )
 
@@ -82,4 +84,13 @@ func TestDeleteRefusesForeignClusters(t *testing.T) {
 	require.ErrorContains(t, c.Delete(t.Context()), "refusing")
 	_, err := FromKubeconfig("/nonexistent", false)
 	require.ErrorContains(t, err, "explicit allow flag")
+}
+
+func TestDeleteServicesFreesNodePorts(t *testing.T) {
+	_, svc, _ := App{Namespace: "ns", Image: "img"}.objects()
+	c := &Cluster{Clientset: fake.NewClientset(svc)}
+	require.NoError(t, c.DeleteServices(t.Context(), "ns"))
+	list, err := c.Clientset.CoreV1().Services("ns").List(t.Context(), metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, list.Items)
 }

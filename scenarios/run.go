@@ -26,7 +26,8 @@ type Options struct {
 	Out string
 	// Seed overrides the spec's seed when non-zero.
 	Seed int64
-	// KeepNamespace leaves the scenario's namespace (and app) in place.
+	// KeepNamespace leaves the scenario's namespace (and app) in place; only
+	// its Service goes, so the NodePort is free for the next scenario.
 	KeepNamespace bool
 	// Progress receives one line per phase; nil discards.
 	Progress io.Writer
@@ -153,15 +154,19 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		NoReadinessProbe: s.App.NoReadinessProbe, PDBMinAvailable: s.App.PDBMinAvailable,
 		TolerationSeconds: s.App.TolerationSeconds, TerminationGracePeriod: s.App.TerminationGracePeriod,
 	}
-	if !opts.KeepNamespace {
-		defer func() {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
-			defer cancel()
-			if derr := c.DeleteNamespace(dctx, ns, 2*time.Minute); derr != nil {
-				err = errors.Join(err, derr)
-			}
-		}()
-	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+		defer cancel()
+		var derr error
+		if opts.KeepNamespace {
+			// keep the app to inspect, but free the NodePort for the next run
+			derr = c.DeleteServices(dctx, ns)
+			say("namespace %s kept (its Service is deleted to free the NodePort)", ns)
+		} else {
+			derr = c.DeleteNamespace(dctx, ns, 2*time.Minute)
+		}
+		err = errors.Join(err, derr)
+	}()
 	say("deploying %d replicas in namespace %s", app.Replicas, ns)
 	if err := c.DeployApp(ctx, app); err != nil {
 		return nil, err

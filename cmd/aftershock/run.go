@@ -57,7 +57,7 @@ summary table. Exit code: 0 all pass, 1 any fail or error, 2 inconclusive.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "reports", "folder for the reports (one subfolder per scenario and repetition)")
-	fl.BoolVar(&f.keepCluster, "keep-cluster", false, "leave the cluster running afterwards (to reproduce or inspect)")
+	fl.BoolVar(&f.keepCluster, "keep-cluster", false, "leave the cluster and each scenario's namespace (the app as the run left it) in place, to inspect or replay")
 	fl.Int64Var(&f.seed, "seed", 0, "override every scenario's seed (victim choice)")
 	fl.IntVar(&f.repeat, "repeat", 1, "run each scenario N times; reports a 95% confidence interval of recovery time")
 	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default: build or reuse the offline one; kindest/node works where a registry is reachable)")
@@ -134,7 +134,7 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 					seed = s.Seed + int64(i)
 				}
 			}
-			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Seed: seed, Progress: stderr, Logger: logger})
+			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Seed: seed, KeepNamespace: f.keepCluster, Progress: stderr, Logger: logger})
 			if err != nil {
 				runErr = errors.Join(runErr, fmt.Errorf("%s: %w", s.Name, err))
 				if ctx.Err() != nil {
