@@ -223,7 +223,7 @@ func (a *analysis) phases() []Phase {
 		}
 		p.Latency = Latency{P50: Duration(h.Quantile(0.5)), P90: Duration(h.Quantile(0.9)), P99: Duration(h.Quantile(0.99)), Max: Duration(h.Max())}
 		var expect []string
-		if p.Name == "baseline" || p.Name == "steady" {
+		if p.undisturbed() {
 			expect = a.in.ReadyPods
 		}
 		p.New = Even(best.newC, expect)
@@ -282,10 +282,8 @@ func (a *analysis) faults(phases []Phase) []FaultResult {
 	fs := append([]Fault(nil), a.in.Faults...)
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Inject.Before(fs[j].Inject) })
 	var baseP50 time.Duration
-	for _, p := range phases {
-		if p.Name == "baseline" {
-			baseP50 = p.Latency.P50.D()
-		}
+	if b := baselineOf(phases); b != nil {
+		baseP50 = b.Latency.P50.D()
 	}
 	need := int(math.Ceil(float64(a.slo.RecoveryWindows.D()) / float64(a.rec.Width())))
 	out := make([]FaultResult, 0, len(fs))
@@ -432,10 +430,7 @@ func (a *analysis) verdict(res *Result) {
 	}
 	if slo.Jain > 0 {
 		c := Check{Name: "evenness (Jain)", Limit: fmt.Sprintf(">= %.2f", slo.Jain), Status: "skipped", Value: "no baseline traffic"}
-		for _, p := range res.Phases {
-			if p.Name != "baseline" && p.Name != "steady" {
-				continue
-			}
+		if p := res.Baseline(); p != nil {
 			e, kind := p.New, "new connections"
 			if e == nil {
 				e, kind = p.Reused, "reused connections"

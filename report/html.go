@@ -104,12 +104,7 @@ func timePlot(r *Result, title, ylabel string, val func(WindowStat) (float64, bo
 }
 
 func shareBars(r *Result) (template.HTML, error) {
-	var ph *Phase
-	for i := range r.Phases {
-		if r.Phases[i].Name == "baseline" || r.Phases[i].Name == "steady" {
-			ph = &r.Phases[i]
-		}
-	}
+	ph := r.Baseline()
 	if ph == nil || (ph.New == nil && ph.Reused == nil) {
 		return "", nil
 	}

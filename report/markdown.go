@@ -25,10 +25,8 @@ func Summary(r *Result) string {
 	for _, f := range r.Faults {
 		parts = append(parts, fmt.Sprintf("%s recovery %s", f.ID, optDur(f.Recovery)))
 	}
-	for _, p := range r.Phases {
-		if (p.Name == "baseline" || p.Name == "steady") && p.New != nil {
-			parts = append(parts, fmt.Sprintf("jain %.3f", p.New.Jain))
-		}
+	if p := r.Baseline(); p != nil && p.New != nil {
+		parts = append(parts, fmt.Sprintf("jain %.3f", p.New.Jain))
 	}
 	return strings.Join(parts, "  ")
 }

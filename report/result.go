@@ -44,6 +44,23 @@ type Result struct {
 	Windows  []WindowStat  `json:"windows"`
 }
 
+// undisturbed reports whether p is the phase before any fault: "baseline",
+// or "steady" in a run without faults.
+func (p Phase) undisturbed() bool { return p.Name == "baseline" || p.Name == "steady" }
+
+// Baseline is the phase before any fault (see undisturbed); nil when the
+// run has none.
+func (r *Result) Baseline() *Phase { return baselineOf(r.Phases) }
+
+func baselineOf(phases []Phase) *Phase {
+	for i := range phases {
+		if phases[i].undisturbed() {
+			return &phases[i]
+		}
+	}
+	return nil
+}
+
 // Check is one SLO check: one JUnit testcase.
 type Check struct {
 	Name   string `json:"name"`

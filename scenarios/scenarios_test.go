@@ -51,22 +51,13 @@ func TestScenarios(t *testing.T) {
 			}
 			// the HTML report renders, with its plots, in a real browser
 			svgs := 2 // availability and p99 over time
-			if hasBaseline(res) {
+			if b := res.Baseline(); b != nil && (b.New != nil || b.Reused != nil) {
 				svgs++ // per-pod shares
 			}
 			reporttest.CheckReport(t, filepath.Join(out, report.FileHTML), svgs)
 			assert.Equal(t, s.Expect, res.Verdict, "verdict; reasons: %v", res.Reasons)
 		})
 	}
-}
-
-func hasBaseline(r *report.Result) bool {
-	for _, p := range r.Phases {
-		if (p.Name == "baseline" || p.Name == "steady") && (p.New != nil || p.Reused != nil) {
-			return true
-		}
-	}
-	return false
 }
 
 // outDir is where scenario reports go: $AFTERSHOCK_REPORTS or a temp dir.

@@ -48,15 +48,6 @@ func newCompareCmd() *cobra.Command {
 	return cmd
 }
 
-func baseline(r *report.Result) *report.Phase {
-	for i := range r.Phases {
-		if r.Phases[i].Name == "baseline" || r.Phases[i].Name == "steady" {
-			return &r.Phases[i]
-		}
-	}
-	return nil
-}
-
 // compare prints a row per metric and returns the number of regressions.
 func compare(w io.Writer, base, cur *report.Result, th thresholds) int {
 	n := 0
@@ -75,7 +66,7 @@ func compare(w io.Writer, base, cur *report.Result, th thresholds) int {
 	row("verdict", string(base.Verdict), string(cur.Verdict), base.Verdict == report.Pass && cur.Verdict != report.Pass)
 	row("availability", fmt.Sprintf("%.3f%%", 100*base.Availability), fmt.Sprintf("%.3f%%", 100*cur.Availability), 100*(base.Availability-cur.Availability) > th.availability)
 	row("error budget consumed", fmt.Sprintf("%.2f", base.Budget.Consumed), fmt.Sprintf("%.2f", cur.Budget.Consumed), cur.Budget.Consumed-base.Budget.Consumed > th.budget)
-	if bp, cp := baseline(base), baseline(cur); bp != nil && cp != nil {
+	if bp, cp := base.Baseline(), cur.Baseline(); bp != nil && cp != nil {
 		row("baseline p99", bp.Latency.P99.String(), cp.Latency.P99.String(), float64(cp.Latency.P99) > th.p99*float64(bp.Latency.P99) && bp.Latency.P99 > 0)
 		if bp.New != nil && cp.New != nil {
 			row("baseline Jain (new conns)", fmt.Sprintf("%.3f", bp.New.Jain), fmt.Sprintf("%.3f", cp.New.Jain), bp.New.Jain-cp.New.Jain > th.jain)

@@ -187,19 +187,15 @@ func summary(w io.Writer, results []*report.Result, repeat int) {
 			rec = append(rec, durOr(f.Recovery))
 			crec = append(crec, durOr(f.ClusterRecovery))
 		}
-		jain, p99 := "-", "-"
-		for _, p := range r.Phases {
-			if (p.Name == "baseline" || p.Name == "steady") && p.New != nil {
-				jain = fmt.Sprintf("%.3f", p.New.Jain)
-			}
+		jain := "-"
+		if p := r.Baseline(); p != nil && p.New != nil {
+			jain = fmt.Sprintf("%.3f", p.New.Jain)
 		}
-		var all report.Latency
+		var worst report.Duration
 		for _, p := range r.Phases {
-			if p.Latency.P99 > all.P99 {
-				all.P99 = p.Latency.P99
-			}
+			worst = max(worst, p.Latency.P99)
 		}
-		p99 = all.P99.String() + " (worst phase)"
+		p99 := worst.String() + " (worst phase)"
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f%%\t%.2f\t%s\t%s\t%s\t%s\n", r.Scenario, strings.ToUpper(string(r.Verdict)), r.Requests, 100*r.Availability,
 			r.Budget.Consumed, orDash(strings.Join(rec, ",")), orDash(strings.Join(crec, ",")), jain, p99)
 	}
