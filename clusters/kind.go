@@ -108,13 +108,23 @@ func (o *Options) defaults() error {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.KubeconfigDir == "" {
-		d, err := os.UserCacheDir()
+		d, err := defaultKubeconfigDir()
 		if err != nil {
 			return err
 		}
-		o.KubeconfigDir = filepath.Join(d, "aftershock", "kubeconfig")
+		o.KubeconfigDir = d
 	}
 	return nil
+}
+
+// defaultKubeconfigDir is where the kubeconfig of each aftershock cluster
+// lives unless Options.KubeconfigDir says otherwise.
+func defaultKubeconfigDir() (string, error) {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig dir: %w", err)
+	}
+	return filepath.Join(d, "aftershock", "kubeconfig"), nil
 }
 
 // kindConfig is the kind cluster configuration for opts and the host port
@@ -229,11 +239,10 @@ func Open(ctx context.Context, name string, log *slog.Logger) (*Cluster, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open cluster %q: kubeconfig: %w", name, err)
 	}
-	d, err := os.UserCacheDir()
+	dir, err := defaultKubeconfigDir()
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(d, "aftershock", "kubeconfig")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -285,7 +294,7 @@ func (c *Cluster) Delete(ctx context.Context) error {
 	if !c.Managed || !c.Kind {
 		return fmt.Errorf("delete cluster %q: not created by aftershock; refusing", c.Name)
 	}
-	return DeleteByName(c.Name)
+	return deleteCluster(c.Name, c.Kubeconfig)
 }
 
 // DeleteByName deletes an aftershock kind cluster by name.
@@ -293,8 +302,15 @@ func DeleteByName(name string) error {
 	if !strings.HasPrefix(name, NamePrefix) {
 		return fmt.Errorf("delete cluster %q: not an aftershock cluster; refusing", name)
 	}
-	d, _ := os.UserCacheDir()
-	kcfg := filepath.Join(d, "aftershock", "kubeconfig", name)
+	dir, err := defaultKubeconfigDir()
+	if err != nil {
+		return err
+	}
+	return deleteCluster(name, filepath.Join(dir, name))
+}
+
+// deleteCluster deletes a kind cluster and its kubeconfig file.
+func deleteCluster(name, kcfg string) error {
 	if err := provider(nil).Delete(name, kcfg); err != nil {
 		return fmt.Errorf("delete cluster %q: %w", name, err)
 	}
