@@ -86,7 +86,7 @@ func scan(ctx context.Context, c *clusters.Cluster, fix bool) ([]string, error) 
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("restore node container %s: %w", n, err))
-		} else if _, ok := waitNodeReady(ctx, env, n, true); !ok {
+		} else if !waitNodeReady(ctx, env, n, true) {
 			errs = append(errs, fmt.Errorf("node %s not Ready after restoring its container", n))
 		}
 	}

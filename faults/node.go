@@ -68,7 +68,7 @@ func (f *nodeContainer) Inject(ctx context.Context) (Injected, error) {
 		}
 		// the container is down; now watch for the control plane to notice
 		ev := fmt.Sprintf("node container %s %s", n.Name, st)
-		if _, ok := waitNodeReady(ctx, f.env, n.Name, false); ok {
+		if waitNodeReady(ctx, f.env, n.Name, false) {
 			return true, fmt.Sprintf("%s; node NotReady %s after inject", ev, (time.Since(start)).Round(100*time.Millisecond))
 		}
 		return true, ev + "; node still Ready when verification ended (node-monitor-grace-period not yet over)"
@@ -99,7 +99,7 @@ func (f *nodeContainer) Revert(ctx context.Context) error {
 			return fmt.Errorf("start node %s: %w", f.node, err)
 		}
 	}
-	if _, ok := waitNodeReady(ctx, f.env, f.node, true); !ok {
+	if !waitNodeReady(ctx, f.env, f.node, true) {
 		return fmt.Errorf("node %s not Ready again after %s", f.node, f.what())
 	}
 	return nil
@@ -116,9 +116,8 @@ func nodeReady(n *corev1.Node) bool {
 }
 
 // waitNodeReady waits (bounded by ctx, at most 3 minutes) until the node's
-// Ready condition equals ready, returning how long that took.
-func waitNodeReady(ctx context.Context, env *Env, node string, ready bool) (time.Duration, bool) {
-	start := time.Now()
+// Ready condition equals ready.
+func waitNodeReady(ctx context.Context, env *Env, node string, ready bool) bool {
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		n, err := env.Cluster.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 		if err != nil {
@@ -126,5 +125,5 @@ func waitNodeReady(ctx context.Context, env *Env, node string, ready bool) (time
 		}
 		return nodeReady(n) == ready, nil
 	})
-	return time.Since(start), err == nil
+	return err == nil
 }

@@ -62,7 +62,7 @@ func (f *nodePartition) Revert(ctx context.Context) error {
 	if err := deleteRules(ctx, f.node, "", f.tag); err != nil {
 		return fmt.Errorf("node %s: remove partition rules: %w", f.node, err)
 	}
-	if _, ok := waitNodeReady(ctx, f.env, f.node, true); !ok {
+	if !waitNodeReady(ctx, f.env, f.node, true) {
 		return errors.New("node " + f.node + " not Ready again after the partition")
 	}
 	return nil
