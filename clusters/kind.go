@@ -32,6 +32,10 @@ const (
 	AppNodePort = 30080
 	// DefaultWorkers is the number of worker nodes of a new cluster.
 	DefaultWorkers = 2
+	// ShortNodeMonitorGracePeriod is what scenarios and tests set as
+	// Options.NodeMonitorGracePeriod, so node loss is noticed within a test
+	// (Kubernetes' default is 40s).
+	ShortNodeMonitorGracePeriod = 20 * time.Second
 )
 
 // Options configure Create. The zero value is 1 control plane + 2 workers

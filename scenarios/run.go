@@ -55,7 +55,7 @@ type Env struct {
 
 // GracePeriod is the node-monitor-grace-period of clusters Env creates: short
 // enough that node-loss scenarios fit in a test (Kubernetes' default is 40s).
-const GracePeriod = 20 * time.Second
+const GracePeriod = clusters.ShortNodeMonitorGracePeriod
 
 // ensure returns the cluster, creating it on first use.
 func (e *Env) ensure(ctx context.Context, s *Spec, progress io.Writer) (*clusters.Cluster, error) {

@@ -65,7 +65,7 @@ func Shared(t testing.TB) *clusters.Cluster {
 			return
 		}
 		start := time.Now()
-		shared, errOnce = clusters.Create(ctx, clusters.Options{NodeImage: img, NodeMonitorGracePeriod: 20 * time.Second})
+		shared, errOnce = clusters.Create(ctx, clusters.Options{NodeImage: img, NodeMonitorGracePeriod: clusters.ShortNodeMonitorGracePeriod})
 		if errOnce == nil {
 			fmt.Fprintf(os.Stderr, "clustertest: cluster %s created in %s (app port 127.0.0.1:%d)\n", shared.Name, time.Since(start).Round(100*time.Millisecond), shared.AppPort)
 		}
