@@ -18,6 +18,8 @@ import (
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
 )
 
+func TestMain(m *testing.M) { clustertest.Main(m) }
+
 // TestIntegrationClusterSpreadsTraffic is issue 2's acceptance test: a real
 // 1+2 kind cluster from the offline node image, 4 replicas over both
 // workers, 400 new-connection requests through the NodePort on 127.0.0.1,

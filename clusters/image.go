@@ -5,13 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"github.com/aftershock-dev/aftershock/clusters/internal/ociutil"
-	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
+	"github.com/aftershock-dev/aftershock/clusters/multicall"
 )
 
 // AppImageRepository is where the sample app's image is tagged.
@@ -24,29 +25,60 @@ type AppImage struct {
 	Archive string
 }
 
-// BuildAppImage compiles cmd/sampleapp from the aftershock source tree and
-// packs it as an image with go-containerregistry (no Docker). The tag is the
-// binary's digest, so an unchanged app is not rebuilt or reloaded.
+// BuildAppImage packs the running executable as the sample app's image
+// with go-containerregistry (no Docker, no Go toolchain): the executable at
+// /sampleapp, so it runs its sampleapp role (clusters/multicall; the program
+// must call multicall.Main first), plus its ELF interpreter and libraries
+// when it is dynamically linked. The tag is the executable's digest, so an
+// unchanged executable is not rebuilt or reloaded; the archive is cached in
+// workDir.
 func BuildAppImage(ctx context.Context, workDir string) (AppImage, error) {
+	b, err := multicall.Executable()
+	if err != nil {
+		return AppImage{}, fmt.Errorf("sample app image: %w", err)
+	}
+	return buildAppImage(ctx, workDir, b)
+}
+
+func buildAppImage(ctx context.Context, workDir string, b multicall.Bundle) (AppImage, error) {
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return AppImage{}, err
 	}
-	bin := filepath.Join(workDir, "sampleapp")
-	if err := nodeimage.CompileCommand(ctx, "./cmd/sampleapp", bin); err != nil {
-		return AppImage{}, err
-	}
-	b, err := os.ReadFile(bin)
+	sum, err := fileDigest(b.Exe)
 	if err != nil {
+		return AppImage{}, fmt.Errorf("sample app image: %w", err)
+	}
+	tag := sum[:12]
+	img := AppImage{Ref: AppImageRepository + ":" + tag, Archive: filepath.Join(workDir, "sampleapp-"+tag+".tar")}
+	if _, err := os.Stat(img.Archive); err == nil {
+		return img, nil
+	}
+	files := []ociutil.File{{Src: b.Exe, Dest: "/" + multicall.SampleApp}}
+	for _, l := range b.Libs {
+		files = append(files, ociutil.File{Src: l.Src, Dest: l.Dest})
+	}
+	if err := ctx.Err(); err != nil {
 		return AppImage{}, err
 	}
-	sum := sha256.Sum256(b)
-	img := AppImage{Ref: AppImageRepository + ":" + hex.EncodeToString(sum[:])[:12], Archive: filepath.Join(workDir, "sampleapp-image.tar")}
 	err = ociutil.WriteArchive(img.Archive, ociutil.Spec{
 		Ref:        img.Ref,
-		Files:      []ociutil.File{{Src: bin, Dest: "/sampleapp"}},
-		Entrypoint: []string{"/sampleapp"},
+		Files:      files,
+		Entrypoint: []string{"/" + multicall.SampleApp},
 	})
 	return img, err
+}
+
+func fileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("digest %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // LoadImage loads an image archive into every node of c (kind clusters only),

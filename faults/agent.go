@@ -2,47 +2,80 @@ package faults
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"os"
-	"path/filepath"
+	"path"
 	"sync"
 
-	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
+	"github.com/aftershock-dev/aftershock/clusters/multicall"
 )
 
-// agentPath is where the userspace network agent lives in a node container.
-const agentPath = "/usr/local/bin/aftershock-agent"
+// agentRoot is where the userspace network agent is copied in a node
+// container: the running executable (multi-call, run as aftershock-agent)
+// and, when it is dynamically linked, its loader and libraries, in a folder
+// named by the executable's digest.
+const agentRoot = "/usr/local/lib/aftershock"
 
 var (
-	agentOnce sync.Once
-	agentBin  []byte
-	agentErr  error
+	agentOnce   sync.Once
+	agentBundle multicall.Bundle
+	agentDir    string
+	agentErr    error
 )
 
-// agentBinary compiles cmd/aftershock-agent (once per process).
-func agentBinary(ctx context.Context) ([]byte, error) {
+// localAgent finds the running executable's bundle (once per process).
+func localAgent() (multicall.Bundle, string, error) {
 	agentOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "aftershock-agent-")
+		agentBundle, agentErr = multicall.Executable()
+		if agentErr != nil {
+			return
+		}
+		f, err := os.Open(agentBundle.Exe)
 		if err != nil {
 			agentErr = err
 			return
 		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "aftershock-agent")
-		if agentErr = nodeimage.CompileCommand(ctx, "./cmd/aftershock-agent", out); agentErr == nil {
-			agentBin, agentErr = os.ReadFile(out)
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			agentErr = err
+			return
 		}
+		agentDir = path.Join(agentRoot, hex.EncodeToString(h.Sum(nil))[:12])
 	})
-	return agentBin, agentErr
+	return agentBundle, agentDir, agentErr
 }
 
-// ensureAgent puts the agent into a node container if it is not there.
-func ensureAgent(ctx context.Context, node string) error {
-	if _, err := nodeExec(ctx, node, "test", "-x", agentPath); err == nil {
-		return nil
-	}
-	bin, err := agentBinary(ctx)
+// ensureAgent puts the agent into a node container if it is not there and
+// returns the command line that runs it with args.
+func ensureAgent(ctx context.Context, node string, args ...string) ([]string, error) {
+	b, dir, err := localAgent()
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("delay agent: %w", err)
 	}
-	return copyToNode(ctx, node, agentPath, bin)
+	cmd := b.Command(dir, multicall.Agent, args...)
+	if _, err := nodeExec(ctx, node, "test", "-x", path.Join(dir, multicall.Agent)); err == nil {
+		return cmd, nil
+	}
+	// libraries first, the executable last: its presence means complete
+	for _, l := range b.Libs {
+		data, err := os.ReadFile(l.Src)
+		if err != nil {
+			return nil, fmt.Errorf("delay agent: %w", err)
+		}
+		if err := copyToNode(ctx, node, path.Join(dir, "lib", path.Base(l.Dest)), data); err != nil {
+			return nil, err
+		}
+	}
+	data, err := os.ReadFile(b.Exe)
+	if err != nil {
+		return nil, fmt.Errorf("delay agent: %w", err)
+	}
+	if err := copyToNode(ctx, node, path.Join(dir, multicall.Agent), data); err != nil {
+		return nil, err
+	}
+	return cmd, nil
 }

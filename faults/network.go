@@ -202,12 +202,12 @@ func (f *podNetwork) injectOne(ctx context.Context, t netTarget) (string, error)
 			return "tc netem in the pod's network namespace", nil
 		}
 		// no sch_netem on this kernel: a userspace forwarder + REDIRECT
-		if err := ensureAgent(ctx, t.node); err != nil {
+		agent, err := ensureAgent(ctx, t.node, "delay", "-listen", fmt.Sprintf("0.0.0.0:%d", agentPort), "-upstream", fmt.Sprintf("127.0.0.1:%d", AppPort),
+			"-latency", f.spec.Delay.String(), "-jitter", f.spec.Jitter.String(), "-lifetime", (f.spec.duration() + 5*time.Minute).String(), "-tag", f.tag)
+		if err != nil {
 			return "", err
 		}
-		agent := t.nsenter(agentPath, "delay", "-listen", fmt.Sprintf("0.0.0.0:%d", agentPort), "-upstream", fmt.Sprintf("127.0.0.1:%d", AppPort),
-			"-latency", f.spec.Delay.String(), "-jitter", f.spec.Jitter.String(), "-lifetime", (f.spec.duration() + 5*time.Minute).String(), "-tag", f.tag)
-		if err := nodeExecDetached(ctx, t.node, agent...); err != nil {
+		if err := nodeExecDetached(ctx, t.node, t.nsenter(agent...)...); err != nil {
 			return "", err
 		}
 		if err := waitListening(ctx, t, agentPort); err != nil {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/clusters/multicall"
 	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
 )
 
@@ -92,8 +93,11 @@ func Namespace(t testing.TB) string {
 }
 
 // Main runs the tests and then deletes the shared cluster, unless
-// AFTERSHOCK_KEEP_CLUSTER=1. Use it from TestMain.
+// AFTERSHOCK_KEEP_CLUSTER=1. Use it from TestMain. It first makes the test
+// binary multi-call (clusters/multicall): the sample app image and the delay
+// agent are the test binary itself.
 func Main(m *testing.M) {
+	multicall.Main()
 	code := m.Run()
 	mu.Lock()
 	defer mu.Unlock()

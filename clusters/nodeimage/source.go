@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // FindSourceDir finds the aftershock module root above the working directory.
@@ -25,15 +27,21 @@ func FindSourceDir() (string, error) {
 	}
 }
 
-// CompileCommand compiles one of aftershock's commands (e.g.
-// "./cmd/sampleapp") from its source tree as a static Linux binary at out.
-func CompileCommand(ctx context.Context, pkg, out string) error {
-	src, err := FindSourceDir()
+// Newest returns the most recently built node image of this Kubernetes
+// version present in the Docker engine (for an installed aftershock that has
+// no source tree to compute the exact tag from), or an error that says how
+// to get one.
+func Newest(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", Repository).Output()
 	if err != nil {
-		return err
+		return "", fmt.Errorf("list node images: docker image ls %s: %w", Repository, err)
 	}
-	if err := run(ctx, src, []string{"CGO_ENABLED=0"}, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg); err != nil {
-		return fmt.Errorf("compile %s: %w", pkg, err)
+	// docker lists images newest first
+	prefix := Repository + ":" + DefaultVersions.Kubernetes + "-"
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), prefix) {
+			return strings.TrimSpace(l), nil
+		}
 	}
-	return nil
+	return "", fmt.Errorf("no node image %s* in the Docker engine: build one with `aftershock node-image` from the aftershock source tree (it compiles Kubernetes, so it needs the Go toolchain), or pass --node-image kindest/node:%s where a registry is reachable", prefix, DefaultVersions.Kubernetes)
 }

@@ -1,70 +1,12 @@
-// Command aftershock-agent is the userspace network-fault agent aftershock
-// starts inside a target pod's network namespace where the kernel has no
-// sch_netem: a TCP forwarder built on the toxiproxy library that adds
-// latency (and jitter) to everything the app sends back. Traffic reaches it
-// through an iptables REDIRECT that aftershock adds and removes.
-//
-// It exits by itself after -lifetime, so an agent left behind by a killed
-// run cannot outlive it for long; aftershock kills it on revert.
+// Command aftershock-agent is the userspace network-fault agent (see package
+// delay). The aftershock executable carries the same program: copied into a
+// node as aftershock-agent, it runs as the agent.
 package main
 
 import (
-	"bytes"
-	"context"
-	"flag"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
-	"github.com/Shopify/toxiproxy/v2"
-	"github.com/Shopify/toxiproxy/v2/collectors"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
+	"github.com/aftershock-dev/aftershock/cmd/aftershock-agent/delay"
 )
 
-func main() {
-	if len(os.Args) < 2 || os.Args[1] != "delay" {
-		fmt.Fprintln(os.Stderr, "usage: aftershock-agent delay -listen ADDR -upstream ADDR -latency D [-jitter D] [-lifetime D] [-tag T]")
-		os.Exit(2)
-	}
-	fs := flag.NewFlagSet("delay", flag.ExitOnError)
-	listen := fs.String("listen", "0.0.0.0:15000", "address to accept redirected connections on")
-	upstream := fs.String("upstream", "127.0.0.1:8080", "the app's address inside the pod")
-	latency := fs.Duration("latency", 0, "added to the app's responses")
-	jitter := fs.Duration("jitter", 0, "+/- random variation of the latency")
-	lifetime := fs.Duration("lifetime", 15*time.Minute, "exit after this long, whatever happens")
-	_ = fs.String("tag", "", "a marker so aftershock can find this process")
-	_ = fs.Parse(os.Args[2:])
-	if err := run(*listen, *upstream, *latency, *jitter, *lifetime); err != nil {
-		fmt.Fprintln(os.Stderr, "aftershock-agent:", err)
-		os.Exit(1)
-	}
-}
-
-func run(listen, upstream string, latency, jitter, lifetime time.Duration) error {
-	if latency <= 0 {
-		return fmt.Errorf("-latency %s: must be > 0", latency)
-	}
-	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	srv.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
-	p := toxiproxy.NewProxy(srv, "aftershock", listen, upstream)
-	if err := p.Start(); err != nil {
-		return fmt.Errorf("listen %s: %w", listen, err)
-	}
-	defer p.Stop()
-	toxic := fmt.Sprintf(`{"name":"delay","type":"latency","stream":"downstream","toxicity":1,"attributes":{"latency":%d,"jitter":%d}}`,
-		latency.Milliseconds(), jitter.Milliseconds())
-	if _, err := p.Toxics.AddToxicJson(bytes.NewBufferString(toxic)); err != nil {
-		return fmt.Errorf("add latency toxic: %w", err)
-	}
-	fmt.Fprintf(os.Stderr, "aftershock-agent: %s -> %s, +%s ±%s, for at most %s\n", listen, upstream, latency, jitter, lifetime)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	select {
-	case <-ctx.Done():
-	case <-time.After(lifetime):
-	}
-	return nil
-}
+func main() { os.Exit(delay.Main(os.Args[1:])) }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/aftershock-dev/aftershock/clusters/multicall"
 )
 
 // exitError carries a process exit code without printing twice.
@@ -17,6 +19,8 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
+	// run as "sampleapp" or "aftershock-agent", this executable is that program
+	multicall.Main()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()

@@ -29,7 +29,13 @@ func newNodeImageCmd() *cobra.Command {
 		Short: "Build (or reuse) the offline kind node image and print its tag",
 		Long: `Builds a kind node image without any container registry: Kubernetes and
 its components are compiled from the Go module proxy, the root file system
-comes from Debian. An image with the same inputs is reused at once.`,
+comes from Debian. An image with the same inputs is reused at once.
+
+This is the one command that needs the Go toolchain and the aftershock source
+tree (run it from the source folder). Every other command, "run" included,
+works from an installed binary with only Docker present: "run" then uses the
+newest node image built here, or --node-image kindest/node:... where a
+registry is reachable.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Progress = os.Stderr

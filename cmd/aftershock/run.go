@@ -104,7 +104,15 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 		img := f.nodeImage
 		if img == "" {
 			var err error
-			img, err = nodeimage.Ensure(ctx, nodeimage.Options{Progress: stderr})
+			if _, serr := nodeimage.FindSourceDir(); serr == nil {
+				img, err = nodeimage.Ensure(ctx, nodeimage.Options{Progress: stderr})
+			} else {
+				// an installed binary outside the source tree: the newest built image
+				img, err = nodeimage.Newest(ctx)
+				if err == nil {
+					fmt.Fprintf(stderr, "node image %s: the newest built one (no aftershock source tree here to check it is current)\n", img)
+				}
+			}
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,149 @@
+// Package server is the sample app, the application under test: a small HTTP server that
+// says which pod and node served each request.
+//
+// Every response carries X-Aftershock-Pod and X-Aftershock-Node (from the
+// POD_NAME and NODE_NAME environment variables, set through the downward API).
+// /healthz is liveness, /readyz readiness. On SIGTERM it fails readiness,
+// keeps serving for -shutdown-delay (so endpoints can drop it), then finishes
+// in-flight requests and exits. -latency and -error-rate make it slow or
+// faulty on purpose, for negative controls; -graceful=false exits at once.
+//
+// It does not import any aftershock package: it is what users' apps look like.
+// cmd/sampleapp runs it alone; the aftershock executable runs it as its
+// "sampleapp" role (clusters/multicall), which is how its image is built.
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Header names set on every response.
+const (
+	HeaderPod  = "X-Aftershock-Pod"
+	HeaderNode = "X-Aftershock-Node"
+)
+
+type config struct {
+	addr          string
+	latency       time.Duration
+	errorRate     float64
+	graceful      bool
+	shutdownDelay time.Duration
+	drainTimeout  time.Duration
+	pod, node     string
+}
+
+// Main runs the sample app with command-line args (without the program
+// name) and returns the process exit code.
+func Main(args []string) int {
+	var c config
+	fs := flag.NewFlagSet("sampleapp", flag.ContinueOnError)
+	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
+	fs.DurationVar(&c.latency, "latency", 0, "added to every / response")
+	fs.Float64Var(&c.errorRate, "error-rate", 0, "fraction of / requests answered 500 (0..1)")
+	fs.BoolVar(&c.graceful, "graceful", true, "on SIGTERM fail readiness, drain, then exit; false exits at once")
+	fs.DurationVar(&c.shutdownDelay, "shutdown-delay", 3*time.Second, "how long to keep serving after failing readiness on SIGTERM")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "how long in-flight requests may take to finish")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c.pod, c.node = os.Getenv("POD_NAME"), os.Getenv("NODE_NAME")
+	if c.pod == "" {
+		c.pod, _ = os.Hostname()
+	}
+	if c.errorRate < 0 || c.errorRate > 1 {
+		fmt.Fprintf(os.Stderr, "sampleapp: -error-rate %v: want a fraction between 0 and 1\n", c.errorRate)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := serve(ctx, c, log); err != nil {
+		log.Error("sampleapp", "err", err)
+		return 1
+	}
+	return 0
+}
+
+type app struct {
+	c        config
+	draining atomic.Bool
+}
+
+func (a *app) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		a.stamp(w)
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		a.stamp(w)
+		if a.draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.stamp(w)
+		if a.c.latency > 0 {
+			select {
+			case <-time.After(a.c.latency):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if a.c.errorRate > 0 && rand.Float64() < a.c.errorRate {
+			http.Error(w, "injected error", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "pod=%s node=%s\n", a.c.pod, a.c.node)
+	})
+	return mux
+}
+
+func (a *app) stamp(w http.ResponseWriter) {
+	w.Header().Set(HeaderPod, a.c.pod)
+	w.Header().Set(HeaderNode, a.c.node)
+}
+
+func serve(ctx context.Context, c config, log *slog.Logger) error {
+	a := &app{c: c}
+	srv := &http.Server{Addr: c.addr, Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("serving", "addr", c.addr, "pod", c.pod, "node", c.node, "latency", c.latency, "errorRate", c.errorRate, "graceful", c.graceful)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	if !c.graceful {
+		log.Info("signal: exiting at once (-graceful=false)")
+		return nil
+	}
+	a.draining.Store(true)
+	log.Info("signal: readiness failing, still serving", "for", c.shutdownDelay)
+	time.Sleep(c.shutdownDelay)
+	sctx, cancel := context.WithTimeout(context.Background(), c.drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("drained, exiting")
+	return nil
+}
