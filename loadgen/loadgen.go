@@ -34,6 +34,11 @@ const (
 // required.
 type Options struct {
 	URL string // a loopback URL, e.g. http://127.0.0.1:34567/
+	// Request is what to send to URL (default GET with no body).
+	Request Request
+	// Attribution says how a response names its pod (default: the sample
+	// app's X-Aftershock-Pod header).
+	Attribution Attribution
 	// Rate is requests per second. With RampFrom > 0 the rate ramps linearly
 	// from RampFrom to Rate over the duration.
 	Rate     int
@@ -148,8 +153,11 @@ func client(o Options) *http.Client {
 	return &http.Client{Timeout: o.Timeout, Transport: reuseTransport{tr}}
 }
 
-// Sample converts one vegeta result.
-func Sample(r *vegeta.Result) report.Sample {
+// Sample converts one vegeta result, attributed as the sample app does.
+func Sample(r *vegeta.Result) report.Sample { return Attribution{}.Sample(r) }
+
+// Sample converts one vegeta result, naming its pod as a says.
+func (a Attribution) Sample(r *vegeta.Result) report.Sample {
 	s := report.Sample{Start: r.Timestamp, Latency: r.Latency, Status: int(r.Code)}
 	if r.Code == 0 {
 		s.Error = r.Error
@@ -158,9 +166,10 @@ func Sample(r *vegeta.Result) report.Sample {
 		}
 	}
 	if r.Headers != nil {
-		s.Pod = r.Headers.Get(HeaderPod)
-		s.Node = r.Headers.Get(HeaderNode)
 		s.Reused = r.Headers.Get(headerReused) == "1"
+	}
+	if r.Code != 0 {
+		s.Pod, s.Node = a.Pod(r.Headers, r.Body)
 	}
 	return s
 }
@@ -188,14 +197,18 @@ func Attack(ctx context.Context, o Options, sink func(report.Sample)) (Stats, er
 	if o.MaxRate {
 		workers = o.MaxWorkers
 	}
+	maxBody := int64(0)
+	if o.Attribution.NeedsBody() {
+		maxBody = MaxAttributionBody
+	}
 	atk := vegeta.NewAttacker(
 		vegeta.Client(client(o)),
 		vegeta.Workers(workers),
 		vegeta.MaxWorkers(o.MaxWorkers),
-		vegeta.MaxBody(0),
+		vegeta.MaxBody(maxBody),
 		vegeta.Redirects(vegeta.NoFollow),
 	)
-	target := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: u.String()})
+	target := vegeta.NewStaticTargeter(o.Request.target(u))
 	start := time.Now()
 	results := atk.Attack(countingTargeter(target, o.MaxRequests), pacer, o.Duration, "aftershock")
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
@@ -206,7 +219,7 @@ func Attack(ctx context.Context, o Options, sink func(report.Sample)) (Stats, er
 			continue // the count bound was reached
 		}
 		st.Requests++
-		sink(Sample(r))
+		sink(o.Attribution.Sample(r))
 	}
 	st.Elapsed = time.Since(start)
 	if err := ctx.Err(); err != nil {
