@@ -157,18 +157,10 @@ func (c *Cluster) DeployApp(ctx context.Context, a App) error {
 	if a.Namespace == "" || a.Image == "" {
 		return fmt.Errorf("deploy app: namespace %q and image %q are both required", a.Namespace, a.Image)
 	}
+	if err := c.ensureNamespace(ctx, a.Namespace); err != nil {
+		return err
+	}
 	cs := c.Clientset
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: a.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "aftershock"}}}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("deploy app: namespace %s: %w", a.Namespace, err)
-	}
-	// the namespace's default service account must exist before pods
-	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := cs.CoreV1().ServiceAccounts(a.Namespace).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	}); err != nil {
-		return fmt.Errorf("deploy app: namespace %s has no default service account: %w", a.Namespace, err)
-	}
 	dep, svc, pdb := a.objects()
 	if pdb != nil {
 		if _, err := cs.PolicyV1().PodDisruptionBudgets(a.Namespace).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
@@ -243,10 +235,15 @@ func (c *Cluster) AppURL() (string, error) {
 	return fmt.Sprintf("http://127.0.0.1:%d/", c.AppPort), nil
 }
 
+// Probe sends one request to the app and returns the pod that served it
+// ("" when the response names none, an error when no response came).
+type Probe func(ctx context.Context) (pod string, err error)
+
 // WaitTrafficReachesAll sends new-connection requests through the Service
 // (bounded: at most maxRequests, at most timeout) until every ready pod has
 // answered within one round of 20 requests per pod. Rollout status is not
-// enough: kube-proxy programs the endpoints on each node with a lag.
+// enough: kube-proxy programs the endpoints on each node with a lag. The
+// requests are the sample app's (GET /, pod from its header).
 func (c *Cluster) WaitTrafficReachesAll(ctx context.Context, ns, selector string, timeout time.Duration, maxRequests int) (TrafficCheck, error) {
 	url, err := c.AppURL()
 	if err != nil {
@@ -254,6 +251,28 @@ func (c *Cluster) WaitTrafficReachesAll(ctx context.Context, ns, selector string
 	}
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	defer client.CloseIdleConnections()
+	probe := func(ctx context.Context) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 400 {
+			return "", nil
+		}
+		return resp.Header.Get(HeaderPod), nil
+	}
+	return c.WaitTrafficReachesAllVia(ctx, ns, selector, probe, timeout, maxRequests)
+}
+
+// WaitTrafficReachesAllVia is WaitTrafficReachesAll with the request and
+// attribution of probe (one new connection per call).
+func (c *Cluster) WaitTrafficReachesAllVia(ctx context.Context, ns, selector string, probe Probe, timeout time.Duration, maxRequests int) (TrafficCheck, error) {
 	start := time.Now()
 	deadline := start.Add(timeout)
 	var res TrafficCheck
@@ -269,14 +288,9 @@ func (c *Cluster) WaitTrafficReachesAll(ctx context.Context, ns, selector string
 		served := map[string]int{}
 		for i := 0; i < 20*len(pods) && res.Requests < maxRequests; i++ {
 			res.Requests++
-			resp, err := client.Get(url)
-			if err != nil {
-				continue
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode < 400 {
-				served[resp.Header.Get(HeaderPod)]++
+			pod, err := probe(ctx)
+			if err == nil && pod != "" {
+				served[pod]++
 			}
 		}
 		all := true
@@ -291,7 +305,7 @@ func (c *Cluster) WaitTrafficReachesAll(ctx context.Context, ns, selector string
 		}
 		res.Served = served
 	}
-	return res, fmt.Errorf("traffic through %s did not reach every ready pod within %s / %d requests (last round: %s)", url, timeout, maxRequests, fmtServed(res.Served))
+	return res, fmt.Errorf("traffic through 127.0.0.1:%d did not reach every ready pod (%s) within %s / %d requests (last round: %s)", c.AppPort, selector, timeout, maxRequests, fmtServed(res.Served))
 }
 
 func fmtServed(m map[string]int) string {

@@ -84,7 +84,7 @@ func TestIntegrationPodKill(t *testing.T) {
 	c, env, reverts := setup(t)
 	ctx := context.Background()
 	tl := faults.NewTimeline(nil)
-	obs, err := faults.Observe(ctx, c, env.Namespace, "sampleapp", tl)
+	obs, err := faults.Observe(ctx, c, env.Namespace, faults.SampleApp(), tl)
 	require.NoError(t, err)
 	defer obs.Stop()
 	before, _ := c.ReadyPods(ctx, env.Namespace, env.Selector)

@@ -43,6 +43,9 @@ type Env struct {
 	Cluster   *clusters.Cluster
 	Namespace string // the scenario's namespace
 	Selector  string // label selector of the app's pods
+	// AppPort is the container port the app's pods serve on (default
+	// AppPort, the sample app's): network faults act on it.
+	AppPort int
 	Rand      *rand.Rand
 	Log       *slog.Logger
 	// AllowForeignCluster permits destructive faults on clusters aftershock
@@ -53,6 +56,25 @@ type Env struct {
 	AllowNamespaces []string
 	// RunID marks what this run leaves behind (defaults to a random id).
 	RunID string
+}
+
+// selector is the label selector of the pods a fault of spec s targets.
+func (e *Env) selector(s Spec) string {
+	if s.Target != "" {
+		return s.Target
+	}
+	return e.Selector
+}
+
+// port is the container port network faults of spec s act on.
+func (e *Env) port(s Spec) int {
+	switch {
+	case s.TargetPort > 0:
+		return s.TargetPort
+	case e.AppPort > 0:
+		return e.AppPort
+	}
+	return AppPort
 }
 
 func (e *Env) log() *slog.Logger {

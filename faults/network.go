@@ -111,10 +111,10 @@ func waitDropped(ctx context.Context, node, pid, tag, where string) (bool, strin
 }
 
 // probeLatency is the median time of n requests from the node to the pod.
-func probeLatency(ctx context.Context, t netTarget, n int) (time.Duration, error) {
+func probeLatency(ctx context.Context, t netTarget, port, n int) (time.Duration, error) {
 	var ds []time.Duration
 	for i := 0; i < n; i++ {
-		out, err := nodeExec(ctx, t.node, "curl", "-s", "-o", "/dev/null", "--max-time", "5", "-w", "%{time_total}", fmt.Sprintf("http://%s:%d/", t.ip, AppPort))
+		out, err := nodeExec(ctx, t.node, "curl", "-s", "-o", "/dev/null", "--max-time", "5", "-w", "%{time_total}", fmt.Sprintf("http://%s:%d/", t.ip, port))
 		if err != nil {
 			return 0, err
 		}
@@ -153,7 +153,7 @@ func (f *podNetwork) Inject(ctx context.Context) (Injected, error) {
 			return inj, err
 		}
 		if f.spec.Type == NetworkDelay && baseline == 0 {
-			if baseline, err = probeLatency(ctx, t, 3); err != nil {
+			if baseline, err = probeLatency(ctx, t, f.env.port(f.spec), 3); err != nil {
 				return inj, fmt.Errorf("baseline latency of %s: %w", t.pod, err)
 			}
 		}
@@ -172,7 +172,7 @@ func (f *podNetwork) Inject(ctx context.Context) (Injected, error) {
 	case NetworkDelay:
 		inj.ExpectedDelay = f.spec.Delay
 		inj.Verify = func(ctx context.Context) (bool, string) {
-			d, err := probeLatency(ctx, first, 3)
+			d, err := probeLatency(ctx, first, f.env.port(f.spec), 3)
 			if err != nil {
 				return false, "probe: " + err.Error()
 			}
@@ -202,7 +202,7 @@ func (f *podNetwork) injectOne(ctx context.Context, t netTarget) (string, error)
 			return "tc netem in the pod's network namespace", nil
 		}
 		// no sch_netem on this kernel: a userspace forwarder + REDIRECT
-		agent, err := ensureAgent(ctx, t.node, "delay", "-listen", fmt.Sprintf("0.0.0.0:%d", agentPort), "-upstream", fmt.Sprintf("127.0.0.1:%d", AppPort),
+		agent, err := ensureAgent(ctx, t.node, "delay", "-listen", fmt.Sprintf("0.0.0.0:%d", agentPort), "-upstream", fmt.Sprintf("127.0.0.1:%d", f.env.port(f.spec)),
 			"-latency", f.spec.Delay.String(), "-jitter", f.spec.Jitter.String(), "-lifetime", (f.spec.duration() + 5*time.Minute).String(), "-tag", f.tag)
 		if err != nil {
 			return "", err
@@ -213,14 +213,14 @@ func (f *podNetwork) injectOne(ctx context.Context, t netTarget) (string, error)
 		if err := waitListening(ctx, t, agentPort); err != nil {
 			return "", err
 		}
-		rule := append([]string{"iptables", "-w", "-t", "nat", "-I", "PREROUTING", "-p", "tcp", "--dport", fmt.Sprint(AppPort)}, comment...)
+		rule := append([]string{"iptables", "-w", "-t", "nat", "-I", "PREROUTING", "-p", "tcp", "--dport", fmt.Sprint(f.env.port(f.spec))}, comment...)
 		rule = append(rule, "-j", "REDIRECT", "--to-ports", fmt.Sprint(agentPort))
 		if _, err := nodeExec(ctx, t.node, t.nsenter(rule...)...); err != nil {
 			return "", err
 		}
 		return "userspace proxy (toxiproxy) + iptables REDIRECT in the pod's network namespace (no sch_netem)", nil
 	case NetworkLoss:
-		rule := append([]string{"iptables", "-w", "-I", "INPUT", "-p", "tcp", "--dport", fmt.Sprint(AppPort), "-m", "statistic", "--mode", "random", "--probability", strconv.FormatFloat(f.spec.Loss, 'f', 4, 64)}, comment...)
+		rule := append([]string{"iptables", "-w", "-I", "INPUT", "-p", "tcp", "--dport", fmt.Sprint(f.env.port(f.spec)), "-m", "statistic", "--mode", "random", "--probability", strconv.FormatFloat(f.spec.Loss, 'f', 4, 64)}, comment...)
 		rule = append(rule, "-j", "DROP")
 		_, err := nodeExec(ctx, t.node, t.nsenter(rule...)...)
 		return "iptables statistic DROP in the pod's network namespace", err
@@ -279,7 +279,7 @@ func (f *podNetwork) Revert(ctx context.Context) error {
 			if f.usesNetem(t) {
 				continue
 			}
-			rule := []string{"iptables", "-w", "-t", "nat", "-I", "PREROUTING", "1", "-p", "tcp", "--dport", fmt.Sprint(AppPort), "-m", "comment", "--comment", f.tag, "-j", "ACCEPT"}
+			rule := []string{"iptables", "-w", "-t", "nat", "-I", "PREROUTING", "1", "-p", "tcp", "--dport", fmt.Sprint(f.env.port(f.spec)), "-m", "comment", "--comment", f.tag, "-j", "ACCEPT"}
 			if _, err := nodeExec(ctx, t.node, t.nsenter(rule...)...); err != nil {
 				errs = append(errs, fmt.Errorf("pod %s: bypass the delay agent: %w", t.pod, err))
 				continue

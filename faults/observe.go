@@ -3,12 +3,15 @@ package faults
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
@@ -17,16 +20,18 @@ import (
 	"github.com/aftershock-dev/aftershock/report"
 )
 
-// Observer watches the app's Deployment, pods and EndpointSlices and the
-// nodes, and writes what changes to a Timeline. It also keeps a series of
+// Observer watches the app's workloads (Deployments, StatefulSets), pods and
+// its Service's EndpointSlices, and the nodes, and writes what changes to a Timeline. It also keeps a series of
 // (ready replicas, ready endpoints) to compute cluster-seen recovery.
 type Observer struct {
-	tl      *Timeline
-	app     string
-	mu      sync.Mutex
-	series  []readiness
-	desired int32
-	ready   int32
+	tl        *Timeline
+	app       App
+	sel       labels.Selector
+	mu        sync.Mutex
+	series    []readiness
+	desired   int32
+	ready     int32
+	workloads map[string][2]int32 // "Kind/name" -> desired, ready
 	eps     map[string]int // EndpointSlice name -> ready endpoints
 	podRdy  map[string]bool
 	nodeRdy map[string]bool
@@ -40,11 +45,28 @@ type readiness struct {
 	desired          int
 }
 
-// Observe starts watching. app is the Deployment and Service name. Stop it
-// with Stop.
-func Observe(ctx context.Context, c *clusters.Cluster, ns, app string, tl *Timeline) (*Observer, error) {
+// App names what an Observer watches: the Service load goes through, the
+// selector of its pods and the workloads ("Deployment/web",
+// "StatefulSet/db") that run them.
+type App struct {
+	Service   string
+	Selector  string
+	Workloads []string
+}
+
+// SampleApp is the built-in sample app as an Observer sees it.
+func SampleApp() App {
+	return App{Service: "sampleapp", Selector: "app=sampleapp", Workloads: []string{"Deployment/sampleapp"}}
+}
+
+// Observe starts watching app in ns. Stop it with Stop.
+func Observe(ctx context.Context, c *clusters.Cluster, ns string, app App, tl *Timeline) (*Observer, error) {
+	sel, err := labels.Parse(app.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("observe %s: selector %q: %w", ns, app.Selector, err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	o := &Observer{tl: tl, app: app, eps: map[string]int{}, podRdy: map[string]bool{}, nodeRdy: map[string]bool{}, stop: cancel, done: make(chan struct{})}
+	o := &Observer{tl: tl, app: app, sel: sel, workloads: map[string][2]int32{}, eps: map[string]int{}, podRdy: map[string]bool{}, nodeRdy: map[string]bool{}, stop: cancel, done: make(chan struct{})}
 	nsf := informers.NewSharedInformerFactoryWithOptions(c.Clientset, 0, informers.WithNamespace(ns))
 	all := informers.NewSharedInformerFactory(c.Clientset, 0)
 	handlers := []struct {
@@ -54,6 +76,10 @@ func Observe(ctx context.Context, c *clusters.Cluster, ns, app string, tl *Timel
 		{nsf.Apps().V1().Deployments().Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { o.deployment(obj.(*appsv1.Deployment)) },
 			UpdateFunc: func(_, obj any) { o.deployment(obj.(*appsv1.Deployment)) },
+		}},
+		{nsf.Apps().V1().StatefulSets().Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { o.statefulSet(obj.(*appsv1.StatefulSet)) },
+			UpdateFunc: func(_, obj any) { o.statefulSet(obj.(*appsv1.StatefulSet)) },
 		}},
 		{nsf.Core().V1().Pods().Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { o.pod(obj.(*corev1.Pod), false) },
@@ -122,20 +148,38 @@ func (o *Observer) record() {
 }
 
 func (o *Observer) deployment(d *appsv1.Deployment) {
-	if d.Name != o.app {
+	o.workload("Deployment/"+d.Name, ptr.Deref(d.Spec.Replicas, 1), d.Status.ReadyReplicas)
+}
+
+func (o *Observer) statefulSet(s *appsv1.StatefulSet) {
+	o.workload("StatefulSet/"+s.Name, ptr.Deref(s.Spec.Replicas, 1), s.Status.ReadyReplicas)
+}
+
+// workload records one workload's desired and ready replicas; the app's
+// are the sums over its workloads.
+func (o *Observer) workload(ref string, desired, ready int32) {
+	if !slices.Contains(o.app.Workloads, ref) {
 		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	desired := ptr.Deref(d.Spec.Replicas, 1)
-	if desired != o.desired || d.Status.ReadyReplicas != o.ready {
-		o.desired, o.ready = desired, d.Status.ReadyReplicas
-		o.record()
-		o.add("deployment", fmt.Sprintf("%s ready %d/%d", d.Name, o.ready, o.desired))
+	if old, ok := o.workloads[ref]; ok && old == [2]int32{desired, ready} {
+		return
 	}
+	o.workloads[ref] = [2]int32{desired, ready}
+	o.desired, o.ready = 0, 0
+	for _, v := range o.workloads {
+		o.desired += v[0]
+		o.ready += v[1]
+	}
+	o.record()
+	o.add(strings.ToLower(strings.SplitN(ref, "/", 2)[0]), fmt.Sprintf("%s ready %d/%d", ref[strings.Index(ref, "/")+1:], ready, desired))
 }
 
 func (o *Observer) pod(p *corev1.Pod, deleted bool) {
+	if !o.sel.Matches(labels.Set(p.Labels)) {
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	was, seen := o.podRdy[p.Name]
@@ -160,7 +204,7 @@ func (o *Observer) pod(p *corev1.Pod, deleted bool) {
 }
 
 func (o *Observer) slice(s *discoveryv1.EndpointSlice, deleted bool) {
-	if s.Labels[discoveryv1.LabelServiceName] != o.app {
+	if s.Labels[discoveryv1.LabelServiceName] != o.app.Service {
 		return
 	}
 	n := 0
@@ -185,7 +229,7 @@ func (o *Observer) slice(s *discoveryv1.EndpointSlice, deleted bool) {
 	for _, v := range o.eps {
 		total += v
 	}
-	o.add("endpoints", fmt.Sprintf("%s: %d ready", o.app, total))
+	o.add("endpoints", fmt.Sprintf("%s: %d ready", o.app.Service, total))
 }
 
 func (o *Observer) node(n *corev1.Node) {

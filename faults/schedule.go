@@ -49,6 +49,11 @@ type Spec struct {
 	// Scope of a network-partition: "pods" (default: the chosen pods from
 	// everything) or "node" (a worker from every other node).
 	Scope string
+	// Target, when set, is a label selector of other pods in the scenario's
+	// namespace to hit instead of the app's (e.g. "app=redis"); TargetPort
+	// is their container port for network faults (default: the app's).
+	Target     string
+	TargetPort int
 }
 
 // DefaultFor is how long a reversible fault lasts when For is zero.

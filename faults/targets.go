@@ -127,5 +127,5 @@ func (e *Env) pickTargetPods(ctx context.Context, s Spec, needKind bool) ([]core
 	if err := e.checkNamespace(e.Namespace); err != nil {
 		return nil, err
 	}
-	return pickPods(ctx, e.Cluster.Clientset, e.Namespace, e.Selector, s.Pods, s.Percent, e.Rand)
+	return pickPods(ctx, e.Cluster.Clientset, e.Namespace, e.selector(s), s.Pods, s.Percent, e.Rand)
 }

@@ -187,7 +187,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 			say("%s %s %s", e.Fault, e.Kind, e.Detail)
 		}
 	})
-	obs, err := faults.Observe(ctx, c, ns, "sampleapp", tl)
+	obs, err := faults.Observe(ctx, c, ns, faults.SampleApp(), tl)
 	if err != nil {
 		return nil, err
 	}
