@@ -480,4 +480,3 @@ func (c *Cluster) ensureNamespace(ctx context.Context, ns string) error {
 	}
 	return nil
 }
-

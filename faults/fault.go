@@ -46,8 +46,8 @@ type Env struct {
 	// AppPort is the container port the app's pods serve on (default
 	// AppPort, the sample app's): network faults act on it.
 	AppPort int
-	Rand      *rand.Rand
-	Log       *slog.Logger
+	Rand    *rand.Rand
+	Log     *slog.Logger
 	// AllowForeignCluster permits destructive faults on clusters aftershock
 	// did not create.
 	AllowForeignCluster bool

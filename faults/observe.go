@@ -32,11 +32,11 @@ type Observer struct {
 	desired   int32
 	ready     int32
 	workloads map[string][2]int32 // "Kind/name" -> desired, ready
-	eps     map[string]int // EndpointSlice name -> ready endpoints
-	podRdy  map[string]bool
-	nodeRdy map[string]bool
-	stop    context.CancelFunc
-	done    chan struct{}
+	eps       map[string]int      // EndpointSlice name -> ready endpoints
+	podRdy    map[string]bool
+	nodeRdy   map[string]bool
+	stop      context.CancelFunc
+	done      chan struct{}
 }
 
 type readiness struct {
