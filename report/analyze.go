@@ -25,6 +25,9 @@ type Input struct {
 	// ReadyPods are the pods ready during the baseline: evenness is tested
 	// against uniform over them, so a pod that got nothing counts.
 	ReadyPods []string
+	// Unattributed: responses name no pod (attribution none), so evenness
+	// is not measured (reported as such, never a pass).
+	Unattributed bool
 	// Unstable are the times the ready set was changing (as the cluster
 	// saw it, plus a settle margin for kube-proxy): evenness leaves out the
 	// windows that overlap them. Availability and latency keep every window.
@@ -49,6 +52,9 @@ func (g *segment) add(w *Window) {
 	}
 	g.windows++
 	for pod, c := range w.Pods {
+		if pod == "" {
+			continue // a response that named no pod
+		}
 		g.requests += c.New + c.Reused
 		if c.New > 0 {
 			g.newC[pod] += c.New
@@ -226,8 +232,10 @@ func (a *analysis) phases() []Phase {
 		if p.undisturbed() {
 			expect = a.in.ReadyPods
 		}
-		p.New = Even(best.newC, expect)
-		p.Reused = Even(best.reusedC, expect)
+		if !a.in.Unattributed {
+			p.New = Even(best.newC, expect)
+			p.Reused = Even(best.reusedC, expect)
+		}
 		p.StableWindows = best.windows
 		out = append(out, p)
 	}
@@ -430,6 +438,9 @@ func (a *analysis) verdict(res *Result) {
 	}
 	if slo.Jain > 0 {
 		c := Check{Name: "evenness (Jain)", Limit: fmt.Sprintf(">= %.2f", slo.Jain), Status: "skipped", Value: "no baseline traffic"}
+		if a.in.Unattributed {
+			c.Status, c.Value = "fail", "not measured: responses name no pod (attribution none)"
+		}
 		if p := res.Baseline(); p != nil {
 			e, kind := p.New, "new connections"
 			if e == nil {

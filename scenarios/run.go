@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -74,7 +76,7 @@ func (e *Env) ensure(ctx context.Context, s *Spec, progress io.Writer) (*cluster
 		fmt.Fprintf(progress, "cluster: %s ready in %s (app port 127.0.0.1:%d)\n", c.Name, time.Since(start).Round(100*time.Millisecond), c.AppPort)
 		e.Cluster, e.created = c, true
 	}
-	if e.image == nil {
+	if e.image == nil && s.App.Own == nil {
 		dir, err := os.MkdirTemp("", "aftershock-app-")
 		if err != nil {
 			return nil, err
@@ -122,6 +124,138 @@ func (s *Spec) appArgs() []string {
 	return args
 }
 
+// deployed is the app under test as the runner aims at it.
+type deployed struct {
+	ns          string
+	obs         faults.App
+	appPort     int // container port network faults act on
+	request     loadgen.Request
+	attribution loadgen.Attribution
+	check       clusters.TrafficCheck // readiness through traffic (ReadyPods when unattributed)
+	replicas    int32
+	info        map[string]string
+}
+
+// deploy puts the scenario's app (the sample app or the user's) into ns and
+// waits until it serves: traffic on every ready pod, or, when responses
+// name no pod, every endpoint ready. Cleanup is the caller's (cleanupApp).
+func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns string, say func(string, ...any)) (*deployed, error) {
+	d := &deployed{ns: ns, request: s.App.Request, attribution: s.App.Attribution, info: map[string]string{"attribution": s.App.Attribution.String()}}
+	if s.App.Own == nil {
+		app := clusters.App{
+			Namespace: ns, Image: e.image.Ref, Replicas: s.App.Replicas, Args: s.appArgs(),
+			NoReadinessProbe: s.App.NoReadinessProbe, PDBMinAvailable: s.App.PDBMinAvailable,
+			TolerationSeconds: s.App.TolerationSeconds, TerminationGracePeriod: s.App.TerminationGracePeriod,
+		}
+		say("deploying %d replicas in namespace %s", app.Replicas, ns)
+		if err := c.DeployApp(ctx, app); err != nil {
+			return nil, err
+		}
+		d.obs, d.appPort, d.replicas = faults.SampleApp(), faults.AppPort, app.Replicas
+		d.info["app"] = strings.TrimSpace(fmt.Sprintf("sample app, %d replicas %s", app.Replicas, strings.Join(app.Args, " ")))
+	} else {
+		o := s.App.Own
+		if len(o.Images) > 0 {
+			say("loading %d image(s) into the nodes: %s", len(o.Images), strings.Join(o.Images, ", "))
+			dir, err := os.MkdirTemp("", "aftershock-images-")
+			if err != nil {
+				return nil, err
+			}
+			err = c.LoadImages(ctx, o.Images, dir)
+			os.RemoveAll(dir)
+			if err != nil {
+				return nil, fmt.Errorf("%s: app.images: %w", s.File, err)
+			}
+		}
+		say("deploying the app (%d objects) in namespace %s", len(o.Objects), ns)
+		t, err := c.DeployUserApp(ctx, clusters.UserApp{
+			Namespace: ns, Objects: o.Objects, Service: o.Service, Port: o.Port, Images: o.Images, AllowClusterScoped: o.AllowClusterScoped,
+		})
+		if err != nil {
+			return nil, err
+		}
+		var ws []string
+		for _, w := range t.Workloads {
+			ws = append(ws, w.String())
+		}
+		d.obs = faults.App{Service: t.Service, Selector: t.Selector, Workloads: ws}
+		d.appPort, d.replicas = int(t.ContainerPort), t.Replicas()
+		d.info["app"] = t.Info
+	}
+	start := time.Now()
+	if d.attribution.None {
+		if err := c.WaitEndpointsReady(ctx, ns, d.obs.Service, int(d.replicas), 2*time.Minute); err != nil {
+			return nil, err
+		}
+		pods, err := c.ReadyPods(ctx, ns, d.obs.Selector)
+		if err != nil {
+			return nil, err
+		}
+		d.check = clusters.TrafficCheck{Pods: pods, Took: time.Since(start)}
+		d.info["evenness"] = "not measured: responses name no pod (app.attribution none)"
+		return d, nil
+	}
+	probe, closeProbe, err := d.probe(c)
+	if err != nil {
+		return nil, err
+	}
+	defer closeProbe()
+	d.check, err = c.WaitTrafficReachesAllVia(ctx, ns, d.obs.Selector, probe, 2*time.Minute, 20000)
+	if err != nil {
+		return nil, fmt.Errorf("%w (attribution: %s)", err, d.attribution)
+	}
+	return d, nil
+}
+
+// probe sends the scenario's request on a new connection and reads the pod
+// with the scenario's attribution.
+func (d *deployed) probe(c *clusters.Cluster) (clusters.Probe, func(), error) {
+	raw, err := c.AppURL()
+	if err != nil {
+		return nil, nil, err
+	}
+	base, err := url.Parse(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	return func(ctx context.Context) (string, error) {
+		req, err := d.request.HTTP(base)
+		if err != nil {
+			return "", err
+		}
+		resp, err := client.Do(req.WithContext(ctx))
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, loadgen.MaxAttributionBody))
+		if resp.StatusCode >= 400 {
+			return "", nil
+		}
+		pod, _ := d.attribution.Pod(resp.Header, body)
+		return pod, nil
+	}, client.CloseIdleConnections, nil
+}
+
+// cleanupApp removes the scenario's namespace (or, kept, only its Services
+// to free the NodePort) and any cluster-scoped objects of the app.
+func cleanupApp(ctx context.Context, c *clusters.Cluster, s *Spec, ns string, keep bool, say func(string, ...any)) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+	defer cancel()
+	var errs []error
+	if keep {
+		errs = append(errs, c.DeleteServices(dctx, ns))
+		say("namespace %s kept (its Services are deleted to free the NodePort)", ns)
+	} else {
+		errs = append(errs, c.DeleteNamespace(dctx, ns, 2*time.Minute))
+	}
+	if s.App.Own != nil && s.App.Own.AllowClusterScoped && !keep {
+		errs = append(errs, c.DeleteClusterScoped(dctx, ns, s.App.Own.Objects))
+	}
+	return errors.Join(errs...)
+}
+
 // Run runs one scenario end to end and returns its result (also written to
 // opts.Out). Every fault is reverted before Run returns, whatever happens.
 func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err error) {
@@ -149,45 +283,29 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	if len(ns) > 63 {
 		ns = ns[:63]
 	}
-	app := clusters.App{
-		Namespace: ns, Image: opts.Env.image.Ref, Replicas: s.App.Replicas, Args: s.appArgs(),
-		NoReadinessProbe: s.App.NoReadinessProbe, PDBMinAvailable: s.App.PDBMinAvailable,
-		TolerationSeconds: s.App.TolerationSeconds, TerminationGracePeriod: s.App.TerminationGracePeriod,
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
-		defer cancel()
-		var derr error
-		if opts.KeepNamespace {
-			// keep the app to inspect, but free the NodePort for the next run
-			derr = c.DeleteServices(dctx, ns)
-			say("namespace %s kept (its Service is deleted to free the NodePort)", ns)
-		} else {
-			derr = c.DeleteNamespace(dctx, ns, 2*time.Minute)
-		}
-		err = errors.Join(err, derr)
-	}()
-	say("deploying %d replicas in namespace %s", app.Replicas, ns)
-	if err := c.DeployApp(ctx, app); err != nil {
-		return nil, err
-	}
-	check, err := c.WaitTrafficReachesAll(ctx, ns, app.Selector(), 2*time.Minute, 20000)
+	defer func() { err = errors.Join(err, cleanupApp(ctx, c, s, ns, opts.KeepNamespace, say)) }()
+	app, err := opts.Env.deploy(ctx, c, s, ns, say)
 	if err != nil {
 		return nil, err
 	}
+	check := app.check
 	setup := time.Since(setupStart)
 	setupNote := setup.Round(100 * time.Millisecond).String()
 	if created {
 		setupNote += " (includes creating the cluster)"
 	}
-	say("app ready: traffic reached all %d pods %s after rollout (%d requests); setup %s", len(check.Pods), check.Took.Round(10*time.Millisecond), check.Requests, setup.Round(100*time.Millisecond))
+	if app.attribution.None {
+		say("app ready: %d pods, every endpoint ready %s after rollout; setup %s", len(check.Pods), check.Took.Round(10*time.Millisecond), setup.Round(100*time.Millisecond))
+	} else {
+		say("app ready: traffic reached all %d pods %s after rollout (%d requests); setup %s", len(check.Pods), check.Took.Round(10*time.Millisecond), check.Requests, setup.Round(100*time.Millisecond))
+	}
 
 	tl := faults.NewTimeline(func(e report.Event) {
 		if e.Fault != "" {
 			say("%s %s %s", e.Fault, e.Kind, e.Detail)
 		}
 	})
-	obs, err := faults.Observe(ctx, c, ns, faults.SampleApp(), tl)
+	obs, err := faults.Observe(ctx, c, ns, app.obs, tl)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +319,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 			say("REVERT FAILED: %v (run `aftershock clean`)", rerr)
 		}
 	}()
-	fenv := &faults.Env{Cluster: c, Namespace: ns, Selector: app.Selector(), Rand: rand.New(rand.NewPCG(uint64(seed), 0x5eed)),
+	fenv := &faults.Env{Cluster: c, Namespace: ns, Selector: app.obs.Selector, AppPort: app.appPort, Rand: rand.New(rand.NewPCG(uint64(seed), 0x5eed)),
 		Log: opts.Logger, AllowForeignCluster: opts.Env.AllowForeignCluster}
 	runner := &faults.Runner{Env: fenv, Reverts: reverts, Timeline: tl}
 	plan := faults.Plan(s.Faults)
@@ -233,7 +351,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	var mu sync.Mutex
 	stats, loadErr := loadgen.Attack(runCtx, loadgen.Options{
 		URL: url, Rate: s.Load.Rate, RampFrom: s.Load.RampFrom, Duration: s.Load.Duration,
-		KeepAlive: s.Load.KeepAlive, Timeout: s.Load.Timeout,
+		KeepAlive: s.Load.KeepAlive, Timeout: s.Load.Timeout, Request: app.request, Attribution: app.attribution,
 	}, func(smp report.Sample) {
 		mu.Lock()
 		rec.Add(smp)
@@ -258,11 +376,15 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		}
 	}
 	info := map[string]string{
-		"setup":                     setupNote,
-		"traffic on all pods after": check.Took.Round(10*time.Millisecond).String() + " past rollout",
-		"load":                      fmt.Sprintf("%d/s for %s, keep-alive %v (achieved %.0f/s)", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, stats.Rate()),
-		"app":                       strings.TrimSpace(fmt.Sprintf("%d replicas %s", app.Replicas, strings.Join(app.Args, " "))),
-		"namespace":                 ns,
+		"setup":     setupNote,
+		"load":      fmt.Sprintf("%d/s for %s, keep-alive %v (achieved %.0f/s); %s %s", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, stats.Rate(), methodOf(app.request), app.request.URL(mustURL(url))),
+		"namespace": ns,
+	}
+	if !app.attribution.None {
+		info["traffic on all pods after"] = check.Took.Round(10*time.Millisecond).String() + " past rollout"
+	}
+	for k, v := range app.info {
+		info[k] = v
 	}
 	if opts.Env.created {
 		info["node-monitor-grace-period"] = GracePeriod.String() + " (shortened from 40s so node loss is detected within the test)"
@@ -270,7 +392,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	res = report.Analyze(rec, report.Input{
 		Scenario: s.Name, Seed: seed, NodeImage: opts.Env.NodeImage, Cluster: c.Name, Info: info,
 		Start: start, End: end, SLO: s.SLO, Faults: faultsOut, Timeline: tl.Events(), ReadyPods: check.Pods,
-		Unstable: obs.UnstableSpans(start, end),
+		Unstable: obs.UnstableSpans(start, end), Unattributed: app.attribution.None,
 	})
 	say("verdict %s: %s", strings.ToUpper(string(res.Verdict)), strings.Join(res.Reasons, "; "))
 	if opts.Out != "" {
@@ -280,4 +402,19 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		say("report: %s", opts.Out)
 	}
 	return res, nil
+}
+
+func methodOf(r loadgen.Request) string {
+	if r.Method == "" {
+		return http.MethodGet
+	}
+	return r.Method
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		return &url.URL{}
+	}
+	return u
 }

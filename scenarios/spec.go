@@ -11,9 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/aftershock-dev/aftershock/faults"
+	"github.com/aftershock-dev/aftershock/loadgen"
 	"github.com/aftershock-dev/aftershock/report"
 )
 
@@ -53,6 +55,15 @@ type AppSpec struct {
 	ErrorRate              float64       // fraction of responses that are 500
 	TerminationGracePeriod time.Duration // default 30s
 	TolerationSeconds      int64         // not-ready/unreachable tolerations (default 10)
+
+	// Own, when set, is the user's application instead of the sample app
+	// (the fields above are then refused).
+	Own *OwnApp
+	// Request is what load sends (default GET /).
+	Request loadgen.Request
+	// Attribution says how a response names its pod (sample app: its
+	// header; a user's app: none unless given).
+	Attribution loadgen.Attribution
 }
 
 // LoadSpec is the traffic a scenario sends through the Service.
@@ -96,6 +107,7 @@ type rawApp struct {
 	ErrorRate              string `json:"errorRate"`
 	TerminationGracePeriod string `json:"terminationGracePeriod"`
 	TolerationSeconds      int64  `json:"tolerationSeconds"`
+	rawOwnApp
 }
 
 type rawLoad struct {
@@ -121,6 +133,10 @@ type rawFault struct {
 	Jitter      string `json:"jitter"`
 	Loss        string `json:"loss"`
 	Scope       string `json:"scope"`
+	Target      *struct {
+		Selector string `json:"selector"`
+		Port     int    `json:"port"`
+	} `json:"target"`
 }
 
 type rawSLO struct {
@@ -277,6 +293,19 @@ func (p *parser) spec(r rawSpec) *Spec {
 	}
 	s.App.NoReadinessProbe = a.ReadinessProbe != nil && !*a.ReadinessProbe
 	s.App.NoGracefulShutdown = a.GracefulShutdown != nil && !*a.GracefulShutdown
+	p.ownApp(a, s)
+	if s.App.Own != nil {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"replicas", a.Replicas != 0}, {"pdb", a.PDB != nil}, {"readinessProbe", a.ReadinessProbe != nil}, {"gracefulShutdown", a.GracefulShutdown != nil},
+			{"shutdownDelay", a.ShutdownDelay != ""}, {"latency", a.Latency != ""}, {"errorRate", a.ErrorRate != ""},
+			{"terminationGracePeriod", a.TerminationGracePeriod != ""}, {"tolerationSeconds", a.TolerationSeconds != 0}} {
+			if f.set {
+				p.fail("app."+f.name, "", "a setting of the built-in sample app; with app.manifests or app.helm set it in your own manifests or chart")
+			}
+		}
+	}
 	s.Load = LoadSpec{
 		Rate: p.rate("load.rate", r.Load.Rate), RampFrom: p.rate("load.rampFrom", r.Load.RampFrom),
 		Duration: p.dur("load.duration", r.Load.Duration), KeepAlive: r.Load.KeepAlive,
@@ -295,6 +324,21 @@ func (p *parser) spec(r rawSpec) *Spec {
 		if f.GracePeriod != "" {
 			g := p.dur(fp+"gracePeriod", f.GracePeriod)
 			fs.GracePeriod = &g
+		}
+		if t := f.Target; t != nil {
+			sel, err := labels.Parse(t.Selector)
+			switch {
+			case t.Selector == "":
+				p.fail(fp+"target.selector", "", "required: a label selector of pods in the scenario's namespace, like app=redis")
+			case err != nil:
+				p.fail(fp+"target.selector", t.Selector, "not a label selector: "+err.Error())
+			case sel.Empty():
+				p.fail(fp+"target.selector", t.Selector, "selects every pod; name the pods to hit")
+			}
+			if t.Port < 0 || t.Port > 65535 {
+				p.fail(fp+"target.port", strconv.Itoa(t.Port), "want a port number 1..65535")
+			}
+			fs.Target, fs.TargetPort = t.Selector, t.Port
 		}
 		s.Faults = append(s.Faults, fs)
 	}
@@ -328,6 +372,14 @@ func (s *Spec) Validate() error {
 	}
 	if s.Cluster.Workers == 0 {
 		s.Cluster.Workers = 2
+	}
+	if s.App.Own != nil {
+		if err := s.validateOwnApp(fail); err != nil {
+			return err
+		}
+		if s.App.Attribution.None && s.SLO.Jain > 0 {
+			return fail("slo.jain", fmt.Sprint(s.SLO.Jain), "evenness cannot be measured with app.attribution none: say how a response names its pod ({header: ...}, {json: ...} or {regex: ...})")
+		}
 	}
 	if s.App.Replicas < 0 || s.App.Replicas > 20 {
 		return fail("app.replicas", strconv.Itoa(int(s.App.Replicas)), "want 1..20 (0 means 3)")
