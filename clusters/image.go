@@ -110,3 +110,11 @@ func (c *Cluster) LoadImage(ctx context.Context, img AppImage) error {
 	}
 	return nil
 }
+
+// PackBinary writes a docker-save archive of a one-file image: the static
+// Linux binary bin at /NAME (its base name) as the entrypoint, tagged ref.
+// It is how example and test images are made without Docker or a registry.
+func PackBinary(archive, ref, bin string) error {
+	dest := "/" + filepath.Base(bin)
+	return ociutil.WriteArchive(archive, ociutil.Spec{Ref: ref, Files: []ociutil.File{{Src: bin, Dest: dest}}, Entrypoint: []string{dest}})
+}

@@ -33,6 +33,10 @@ func TestScenarios(t *testing.T) {
 			s, err := scenarios.ParseFile(f)
 			require.NoError(t, err)
 			c := clustertest.Shared(t)
+			if s.App.Own != nil {
+				_, err := clustertest.EnsureHTTPBinImage(context.Background())
+				require.NoError(t, err)
+			}
 			if env == nil {
 				img, err := clustertest.NodeImage(context.Background())
 				require.NoError(t, err)
@@ -56,6 +60,9 @@ func TestScenarios(t *testing.T) {
 			}
 			reporttest.CheckReport(t, filepath.Join(out, report.FileHTML), svgs)
 			assert.Equal(t, s.Expect, res.Verdict, "verdict; reasons: %v", res.Reasons)
+			if s.App.Own != nil {
+				assertForeignApp(t, res, "httpbin-")
+			}
 		})
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -125,4 +127,41 @@ type tWriter struct{ t testing.TB }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// HTTPBinImage is the image of go-httpbin (github.com/mccutchen/go-httpbin),
+// the foreign app of the own-service examples and tests.
+const HTTPBinImage = "aftershock.dev/examples/go-httpbin:v2.26.0"
+
+// EnsureHTTPBinImage makes HTTPBinImage present in the local Docker engine:
+// go-httpbin is compiled from the Go module proxy (a tool of this module,
+// so its version is pinned in go.mod), packed with go-containerregistry and
+// docker-loaded. It needs the Go toolchain and the aftershock source tree.
+func EnsureHTTPBinImage(ctx context.Context) (string, error) {
+	if exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", HTTPBinImage).Run() == nil {
+		return HTTPBinImage, nil
+	}
+	src, err := nodeimage.FindSourceDir()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "aftershock-httpbin-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "go-httpbin")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin")
+	build.Dir, build.Env = src, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build go-httpbin: %w: %s", err, out)
+	}
+	archive := filepath.Join(dir, "go-httpbin.tar")
+	if err := clusters.PackBinary(archive, HTTPBinImage, bin); err != nil {
+		return "", err
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "load", "-i", archive).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("docker load %s: %w: %s", archive, err, out)
+	}
+	return HTTPBinImage, nil
 }
