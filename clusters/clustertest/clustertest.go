@@ -40,10 +40,16 @@ func RequireDocker(t testing.TB) {
 	}
 }
 
-// NodeImage returns the node image tests use.
+// NodeImage returns the node image tests use: AFTERSHOCK_NODE_IMAGE, else
+// the offline one (built when missing in aftershock's source tree, the newest
+// built one elsewhere).
 func NodeImage(ctx context.Context) (string, error) {
 	if img := os.Getenv("AFTERSHOCK_NODE_IMAGE"); img != "" {
 		return img, nil
+	}
+	if _, err := nodeimage.FindSourceDir(); err != nil {
+		// outside aftershock's source tree (a user's module): the newest built
+		return nodeimage.Newest(ctx)
 	}
 	return nodeimage.Ensure(ctx, nodeimage.Options{Progress: os.Stderr})
 }

@@ -1,0 +1,48 @@
+package scenariotest_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+)
+
+// A separate module (testdata/usermod: its own go.mod, with a replace to
+// this one) runs a scenario kept in its own folder with its own `go test`:
+// a cluster of its own, the sample app imaged from its test binary, a
+// verdict, and the report folder kept.
+func TestIntegrationUserModule(t *testing.T) {
+	clustertest.RequireDocker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	img, err := clustertest.NodeImage(ctx)
+	require.NoError(t, err)
+	before, err := clusters.List(ctx)
+	require.NoError(t, err)
+	reports := t.TempDir()
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", "./...")
+	cmd.Dir = filepath.Join("testdata", "usermod")
+	cmd.Env = append(os.Environ(), "AFTERSHOCK_NODE_IMAGE="+img, "AFTERSHOCK_REPORTS="+reports)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	require.NoError(t, err, "the user's go test failed")
+	assert.Contains(t, string(out), "--- PASS: TestPodKill")
+	assert.Contains(t, string(out), "verdict PASS")
+	for _, f := range []string{"result.json", "junit.xml", "report.md", "report.html"} {
+		fi, err := os.Stat(filepath.Join(reports, "user-pod-kill", f))
+		require.NoError(t, err)
+		assert.Positive(t, fi.Size())
+	}
+	// its cluster went with its test binary
+	after, err := clusters.List(ctx)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, before, after, "the user's test binary deleted its cluster")
+}
