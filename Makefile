@@ -2,7 +2,7 @@
 GO ?= go
 OUT ?= reports/demo
 
-.PHONY: demo test test-short prepare node-image bench clean
+.PHONY: demo test test-short prepare node-image example-images install bench clean
 
 # Docker engine, debootstrap, chromium (installed and started if missing; needs root on a bare machine).
 prepare:
@@ -11,6 +11,16 @@ prepare:
 # Offline kind node image: built once (about 10 min cold), reused in seconds.
 node-image: prepare
 	$(GO) run ./cmd/aftershock node-image
+
+# The own-service example's image (go-httpbin, built from the Go module proxy)
+# in the local Docker engine; the tests build it themselves when missing.
+example-images: prepare
+	$(GO) run ./scenarios/examples/httpbin/image
+
+# One self-contained binary in $(GOBIN) (or ~/go/bin): runs scenarios from any
+# folder with only Docker present.
+install:
+	$(GO) install ./cmd/aftershock
 
 # The main job: a demo scenario end to end on a fresh kind cluster, report in $(OUT).
 demo: node-image
