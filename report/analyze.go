@@ -25,6 +25,8 @@ type Input struct {
 	// ReadyPods are the pods ready during the baseline: evenness is tested
 	// against uniform over them, so a pod that got nothing counts.
 	ReadyPods []string
+	// Expect is the scenario's expectation, kept in the result for the gate.
+	Expect *Expectation
 	// Unattributed: responses name no pod (attribution none), so evenness
 	// is not measured (reported as such, never a pass).
 	Unattributed bool
@@ -109,7 +111,7 @@ func Analyze(rec *Recorder, in Input) *Result {
 	res := &Result{
 		Schema: SchemaVersion, Scenario: in.Scenario, Seed: in.Seed, NodeImage: in.NodeImage, Cluster: in.Cluster,
 		Info: in.Info, Start: in.Start, End: in.End, Window: Duration(rec.Width()), SLO: a.slo,
-		Timeline: append([]Event(nil), in.Timeline...),
+		Timeline: append([]Event(nil), in.Timeline...), Expect: in.Expect,
 	}
 	sort.SliceStable(res.Timeline, func(i, j int) bool { return res.Timeline[i].At.Before(res.Timeline[j].At) })
 	for _, w := range a.w {

@@ -31,6 +31,8 @@ type Result struct {
 
 	Verdict Verdict  `json:"verdict"`
 	Reasons []string `json:"reasons"`
+	// Expect is what the scenario was meant to reach (nil: pass); see Gate.
+	Expect *Expectation `json:"expect,omitempty"`
 	Checks  []Check  `json:"checks"`
 
 	Requests     int     `json:"requests"`

@@ -93,6 +93,7 @@ type junitSuites struct {
 	Name    string       `xml:"name,attr"`
 	Tests   int          `xml:"tests,attr"`
 	Fails   int          `xml:"failures,attr"`
+	Errors  int          `xml:"errors,attr,omitempty"`
 	Skipped int          `xml:"skipped,attr"`
 	Suites  []junitSuite `xml:"testsuite"`
 }
@@ -101,8 +102,9 @@ type junitSuite struct {
 	Name      string      `xml:"name,attr"`
 	Tests     int         `xml:"tests,attr"`
 	Fails     int         `xml:"failures,attr"`
+	Errors    int         `xml:"errors,attr,omitempty"`
 	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
+	Time      string      `xml:"time,attr,omitempty"`
 	Timestamp string      `xml:"timestamp,attr"`
 	Props     []junitProp `xml:"properties>property,omitempty"`
 	Cases     []junitCase `xml:"testcase"`
@@ -118,6 +120,7 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"`
 	Skipped   *junitMessage `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
@@ -129,21 +132,40 @@ type junitMessage struct {
 
 // WriteJUnit writes one testsuite per result: a testcase for the scenario's
 // verdict and one per SLO check. Inconclusive shows as skipped.
-func WriteJUnit(w io.Writer, results ...*Result) error {
+func WriteJUnit(w io.Writer, results ...*Result) error { return WriteJUnitRun(w, results, nil) }
+
+// Errored is a scenario that could not run to a verdict.
+type Errored struct {
+	Scenario string
+	Err      error
+}
+
+// WriteJUnitRun writes a JUnit XML report of a whole run: one suite per
+// result (a testcase for the scenario's gate and one per SLO check) and one
+// errored testcase per scenario that could not run. A scenario that fails
+// as it expects (a negative control) is a passing testcase, its expected
+// check failures reported as output, not failures.
+func WriteJUnitRun(w io.Writer, results []*Result, errored []Errored) error {
 	all := junitSuites{Name: "aftershock"}
 	for _, r := range results {
 		s := junitSuite{Name: r.Scenario, Time: fmt.Sprintf("%.3f", r.End.Sub(r.Start).Seconds()), Timestamp: r.Start.UTC().Format("2006-01-02T15:04:05")}
 		s.Props = []junitProp{{"seed", fmt.Sprint(r.Seed)}, {"verdict", string(r.Verdict)}}
+		if r.Expect != nil {
+			s.Props = append(s.Props, junitProp{"expect", r.Expect.String()})
+		}
 		if r.NodeImage != "" {
 			s.Props = append(s.Props, junitProp{"nodeImage", r.NodeImage})
 		}
-		sc := junitCase{Name: "scenario " + r.Scenario, Classname: "aftershock." + r.Scenario, Time: s.Time, SystemOut: strings.Join(r.Reasons, "\n")}
-		switch r.Verdict {
-		case Fail:
-			sc.Failure = &junitMessage{Message: "verdict fail", Text: strings.Join(r.Reasons, "\n")}
-		case Inconclusive:
+		gateOK, why := r.Gate()
+		sc := junitCase{Name: "scenario " + r.Scenario, Classname: "aftershock." + r.Scenario, Time: s.Time, SystemOut: strings.Join(append([]string{why}, r.Reasons...), "\n")}
+		switch {
+		case gateOK:
+		case r.Verdict == Inconclusive:
 			sc.Skipped = &junitMessage{Message: "verdict inconclusive: " + strings.Join(r.Reasons, "; ")}
+		default:
+			sc.Failure = &junitMessage{Message: why, Text: strings.Join(r.Reasons, "\n")}
 		}
+		expectedFail := gateOK && r.Verdict == Fail
 		s.Cases = append(s.Cases, sc)
 		for _, c := range r.Checks {
 			jc := junitCase{Name: c.Name, Classname: "aftershock." + r.Scenario, Time: "0"}
@@ -153,6 +175,10 @@ func WriteJUnit(w io.Writer, results ...*Result) error {
 			}
 			switch c.Status {
 			case "fail":
+				if expectedFail {
+					jc.SystemOut = "failed as the scenario expects: " + msg
+					break
+				}
 				jc.Failure = &junitMessage{Message: msg, Text: msg}
 			case "skipped":
 				jc.Skipped = &junitMessage{Message: msg}
@@ -173,6 +199,14 @@ func WriteJUnit(w io.Writer, results ...*Result) error {
 		all.Tests += s.Tests
 		all.Fails += s.Fails
 		all.Skipped += s.Skipped
+		all.Suites = append(all.Suites, s)
+	}
+	for _, e := range errored {
+		s := junitSuite{Name: e.Scenario, Tests: 1, Errors: 1}
+		s.Cases = []junitCase{{Name: "scenario " + e.Scenario, Classname: "aftershock." + e.Scenario, Time: "0",
+			Error: &junitMessage{Message: "could not run: " + e.Err.Error(), Text: e.Err.Error()}}}
+		all.Tests++
+		all.Errors++
 		all.Suites = append(all.Suites, s)
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {

@@ -59,6 +59,8 @@ func TestScenarios(t *testing.T) {
 				svgs++ // per-pod shares
 			}
 			reporttest.CheckReport(t, filepath.Join(out, report.FileHTML), svgs)
+			ok, why := res.Gate()
+			assert.True(t, ok, "gate: %s; reasons: %v", why, res.Reasons)
 			assert.Equal(t, s.Expect, res.Verdict, "verdict; reasons: %v", res.Reasons)
 			if s.App.Own != nil {
 				assertForeignApp(t, res, "httpbin-")

@@ -31,8 +31,11 @@ type Spec struct {
 	Faults      []faults.Spec
 	SLO         report.SLO
 	// Expect is the verdict the scenario is meant to reach (default pass).
-	// A negative control expects fail: `go test` asserts the verdict.
-	Expect report.Verdict
+	// A negative control expects fail: `go test` and `aftershock run` gate
+	// on it. ExpectCheck, with an expected fail, names the check that must
+	// be the reason (`expect: {verdict: fail, check: recovery}`).
+	Expect      report.Verdict
+	ExpectCheck string
 	// File is where the spec was read from (empty for Go-built specs).
 	File string
 }
@@ -87,7 +90,7 @@ type rawSpec struct {
 	Load        rawLoad    `json:"load"`
 	Faults      []rawFault `json:"faults"`
 	SLO         rawSLO     `json:"slo"`
-	Expect      string     `json:"expect"`
+	Expect      any        `json:"expect"`
 }
 
 type rawCluster struct {
@@ -350,7 +353,30 @@ func (p *parser) spec(r rawSpec) *Spec {
 		MaxBudgetConsumed: r.SLO.MaxBudgetConsumed,
 		RecoveryWindows:   report.Duration(p.dur("slo.recoveryWindow", r.SLO.RecoveryWindow)),
 	}
-	s.Expect = report.Verdict(r.Expect)
+	switch e := r.Expect.(type) {
+	case nil:
+	case string:
+		s.Expect = report.Verdict(e)
+	case map[string]any:
+		for k, v := range e {
+			str, ok := v.(string)
+			switch {
+			case !ok:
+				p.fail("expect."+k, fmt.Sprint(v), "want a string")
+			case k == "verdict":
+				s.Expect = report.Verdict(str)
+			case k == "check":
+				s.ExpectCheck = str
+			default:
+				p.fail("expect."+k, str, "unknown field; want verdict and check")
+			}
+		}
+		if s.Expect == "" {
+			p.fail("expect.verdict", "", "required: pass, fail or inconclusive")
+		}
+	default:
+		p.fail("expect", fmt.Sprint(e), "want pass, fail, inconclusive or {verdict: fail, check: NAME}")
+	}
 	return s
 }
 
@@ -421,6 +447,9 @@ func (s *Spec) Validate() error {
 	default:
 		return fail("expect", string(s.Expect), "want pass, fail or inconclusive")
 	}
+	if s.ExpectCheck != "" && s.Expect != report.Fail {
+		return fail("expect.check", s.ExpectCheck, "only an expected fail has a reason to check")
+	}
 	for i, f := range s.Faults {
 		if err := f.Validate(); err != nil {
 			return fail(fmt.Sprintf("faults[%d]", i), "", err.Error())
@@ -436,6 +465,11 @@ func (s *Spec) Validate() error {
 		return fail("faults", "", fmt.Sprintf("the last fault ends at %s, not before load.duration %s: leave time to observe recovery", end, s.Load.Duration))
 	}
 	return nil
+}
+
+// Expectation is the spec's expectation as the report keeps it.
+func (s *Spec) Expectation() *report.Expectation {
+	return &report.Expectation{Verdict: s.Expect, Check: s.ExpectCheck}
 }
 
 // Files lists the scenario files in dir.

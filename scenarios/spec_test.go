@@ -86,3 +86,24 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		})
 	}
 }
+
+func TestParseExpectation(t *testing.T) {
+	base := "name: x\napp: {replicas: 2}\nload: {rate: 10/s, duration: 10s}\nslo: {availability: 99%}\n"
+	s, err := Parse([]byte(base+"expect: {verdict: fail, check: error budget}\n"), "x.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, &report.Expectation{Verdict: report.Fail, Check: "error budget"}, s.Expectation())
+	s, err = Parse([]byte(base), "x.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, &report.Expectation{Verdict: report.Pass}, s.Expectation())
+	for in, field := range map[string]string{
+		"expect: {check: recovery}":                "expect.verdict",
+		"expect: {verdict: pass, check: recovery}": "expect.check",
+		"expect: {verdict: fail, why: x}":          "expect.why",
+		"expect: maybe":                            "expect",
+	} {
+		_, err := Parse([]byte(base+in+"\n"), "x.yaml")
+		var fe *FieldError
+		require.ErrorAs(t, err, &fe, in)
+		assert.Equal(t, field, fe.Field, in)
+	}
+}

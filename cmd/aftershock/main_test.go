@@ -119,3 +119,15 @@ func TestSummaryTable(t *testing.T) {
 	assert.Contains(t, out, "RECOVERY (client)")
 	assert.Contains(t, out, "s: client recovery mean 1.50s")
 }
+
+func TestGateCode(t *testing.T) {
+	pass := &report.Result{Verdict: report.Pass}
+	ctl := &report.Result{Verdict: report.Fail, Expect: &report.Expectation{Verdict: report.Fail}}
+	ctlPassed := &report.Result{Verdict: report.Pass, Expect: &report.Expectation{Verdict: report.Fail}}
+	fail := &report.Result{Verdict: report.Fail}
+	inc := &report.Result{Verdict: report.Inconclusive}
+	assert.Equal(t, 0, gateCode([]*report.Result{pass, ctl}), "a negative control failing as expected keeps the gate green")
+	assert.Equal(t, exitFail, gateCode([]*report.Result{pass, ctlPassed}), "a negative control that passes fails the gate")
+	assert.Equal(t, exitInconclusive, gateCode([]*report.Result{pass, inc}))
+	assert.Equal(t, exitFail, gateCode([]*report.Result{inc, fail}))
+}

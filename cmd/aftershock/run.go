@@ -49,7 +49,11 @@ func newRunCmd() *cobra.Command {
 		Long: `Runs each scenario file on one kind cluster (created unless --cluster or
 --kubeconfig), one namespace per scenario, and writes result.json, junit.xml,
 report.md and report.html per run into --out. Prints one line per phase and a
-summary table. Exit code: 0 all pass, 1 any fail or error, 2 inconclusive.`,
+summary table. Each verdict is gated on the scenario's expect (a negative
+control that fails for its stated reason is a success). junit.xml in --out
+always covers every scenario, errored ones included. Exit code: 0 every
+scenario met its expectation, 1 any did not (or an error), 2 the only misses
+are inconclusive verdicts.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScenarios(cmd.Context(), f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -131,6 +135,7 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 	}()
 
 	var results []*report.Result
+	var errored []report.Errored
 	var runErr error
 	for _, s := range specs {
 		for i := 0; i < f.repeat; i++ {
@@ -145,6 +150,7 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Seed: seed, KeepNamespace: f.keepCluster, Progress: stderr, Logger: logger})
 			if err != nil {
 				runErr = errors.Join(runErr, fmt.Errorf("%s: %w", s.Name, err))
+				errored = append(errored, report.Errored{Scenario: s.Name, Err: err})
 				if ctx.Err() != nil {
 					break
 				}
@@ -156,39 +162,48 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 			break
 		}
 	}
-	if len(results) > 0 {
-		if err := os.MkdirAll(f.out, 0o755); err == nil {
-			if jf, err := os.Create(filepath.Join(f.out, report.FileJUnit)); err == nil {
-				_ = report.WriteJUnit(jf, results...)
-				jf.Close()
-			}
+	// junit.xml always: every result and every scenario that errored
+	if err := os.MkdirAll(f.out, 0o755); err == nil {
+		if jf, err := os.Create(filepath.Join(f.out, report.FileJUnit)); err == nil {
+			_ = report.WriteJUnitRun(jf, results, errored)
+			jf.Close()
 		}
 	}
 	summary(stdout, results, f.repeat)
 	if runErr != nil {
 		return runErr
 	}
-	code := 0
-	for _, r := range results {
-		switch r.Verdict {
-		case report.Fail:
-			code = exitFail
-		case report.Inconclusive:
-			if code == 0 {
-				code = exitInconclusive
-			}
-		}
-	}
-	if code != 0 {
+	if code := gateCode(results); code != 0 {
 		return exitError{code}
 	}
 	return nil
 }
 
+// gateCode is the exit code of a run: 0 when every scenario met its
+// expectation (a negative control failing for its stated reason counts),
+// exitFail when one did not and failed or passed against expectation,
+// exitInconclusive when the only misses are inconclusive verdicts.
+func gateCode(results []*report.Result) int {
+	code := 0
+	for _, r := range results {
+		if ok, _ := r.Gate(); ok {
+			continue
+		}
+		if r.Verdict == report.Inconclusive {
+			if code == 0 {
+				code = exitInconclusive
+			}
+			continue
+		}
+		code = exitFail
+	}
+	return code
+}
+
 // summary prints one row per run and, with repeats, a recovery interval.
 func summary(w io.Writer, results []*report.Result, repeat int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tVERDICT\tREQUESTS\tAVAILABILITY\tBUDGET\tRECOVERY (client)\tRECOVERY (cluster)\tJAIN\tP99")
+	fmt.Fprintln(tw, "SCENARIO\tVERDICT\tGATE\tREQUESTS\tAVAILABILITY\tBUDGET\tRECOVERY (client)\tRECOVERY (cluster)\tJAIN\tP99")
 	for _, r := range results {
 		var rec, crec []string
 		for _, f := range r.Faults {
@@ -204,7 +219,13 @@ func summary(w io.Writer, results []*report.Result, repeat int) {
 			worst = max(worst, p.Latency.P99)
 		}
 		p99 := worst.String() + " (worst phase)"
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f%%\t%.2f\t%s\t%s\t%s\t%s\n", r.Scenario, strings.ToUpper(string(r.Verdict)), r.Requests, 100*r.Availability,
+		gate := "ok"
+		if ok, why := r.Gate(); !ok {
+			gate = "MISS: " + why
+		} else if r.Verdict != report.Pass {
+			gate = "ok: " + why
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f%%\t%.2f\t%s\t%s\t%s\t%s\n", r.Scenario, strings.ToUpper(string(r.Verdict)), gate, r.Requests, 100*r.Availability,
 			r.Budget.Consumed, orDash(strings.Join(rec, ",")), orDash(strings.Join(crec, ",")), jain, p99)
 	}
 	tw.Flush()

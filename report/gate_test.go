@@ -1,0 +1,55 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestGate(t *testing.T) {
+	failedRecovery := []Check{{Name: "error budget", Status: "pass"}, {Name: "recovery (f1 pod-kill)", Status: "fail"}}
+	tests := []struct {
+		name    string
+		verdict Verdict
+		expect  *Expectation
+		checks  []Check
+		ok      bool
+		why     string
+	}{
+		{"pass, no expectation", Pass, nil, nil, true, "passed"},
+		{"fail, no expectation", Fail, nil, failedRecovery, false, "verdict fail, expected pass"},
+		{"negative control fails", Fail, &Expectation{Verdict: Fail}, failedRecovery, true, "fail as expected"},
+		{"negative control passes", Pass, &Expectation{Verdict: Fail}, nil, false, "verdict pass, expected fail"},
+		{"fails for the expected reason", Fail, &Expectation{Verdict: Fail, Check: "recovery"}, failedRecovery, true, "recovery (f1 pod-kill) failed"},
+		{"fails for another reason", Fail, &Expectation{Verdict: Fail, Check: "error budget"}, failedRecovery, false, `not for the expected reason "error budget"`},
+		{"inconclusive, expected pass", Inconclusive, nil, nil, false, "verdict inconclusive, expected pass"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Result{Verdict: tt.verdict, Expect: tt.expect, Checks: tt.checks}
+			ok, why := r.Gate()
+			assert.Equal(t, tt.ok, ok)
+			assert.Contains(t, why, tt.why)
+		})
+	}
+}
+
+// A negative control that fails as expected is green in JUnit; one that
+// passes is red; a scenario that could not run is an errored testcase.
+func TestJUnitRunGateAndErrors(t *testing.T) {
+	ctl := &Result{Scenario: "ctl", Verdict: Fail, Expect: &Expectation{Verdict: Fail, Check: "error budget"},
+		Checks: []Check{{Name: "error budget", Status: "fail", Value: "3.2 consumed"}}}
+	bad := &Result{Scenario: "ctl2", Verdict: Pass, Expect: &Expectation{Verdict: Fail}, Checks: []Check{{Name: "error budget", Status: "pass"}}}
+	var buf bytes.Buffer
+	require.NoError(t, WriteJUnitRun(&buf, []*Result{ctl, bad}, []Errored{{Scenario: "broken", Err: errors.New("deploy app: boom")}}))
+	x := buf.String()
+	assert.Contains(t, x, `<testsuites name="aftershock" tests="5" failures="1" errors="1" skipped="0">`)
+	assert.Contains(t, x, "failed as the scenario expects: error budget")
+	assert.Contains(t, x, `<failure message="verdict pass, expected fail">`)
+	assert.Contains(t, x, `<error message="could not run: deploy app: boom">`)
+	assert.Equal(t, 1, strings.Count(x, "<failure"))
+}
