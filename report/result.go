@@ -33,7 +33,7 @@ type Result struct {
 	Reasons []string `json:"reasons"`
 	// Expect is what the scenario was meant to reach (nil: pass); see Gate.
 	Expect *Expectation `json:"expect,omitempty"`
-	Checks  []Check  `json:"checks"`
+	Checks []Check      `json:"checks"`
 
 	Requests     int     `json:"requests"`
 	Failed       int     `json:"failed"`
