@@ -25,6 +25,10 @@ type Input struct {
 	// ReadyPods are the pods ready during the baseline: evenness is tested
 	// against uniform over them, so a pod that got nothing counts.
 	ReadyPods []string
+	// Planned is how many requests the load was asked to send (rate x
+	// duration); 0 means unknown. A run that delivered less than
+	// MinDelivered of it cannot pass: it is inconclusive.
+	Planned int
 	// Expect is the scenario's expectation, kept in the result for the gate.
 	Expect *Expectation
 	// Unattributed: responses name no pod (attribution none), so evenness
@@ -479,8 +483,29 @@ func (a *analysis) verdict(res *Result) {
 		}
 	}
 	if res.Verdict == Pass {
+		if why := a.shortLoad(res.Requests); why != "" {
+			res.Verdict = Inconclusive
+			res.Reasons = append(res.Reasons, why)
+		}
+	}
+	if res.Verdict == Pass {
 		res.Reasons = append(res.Reasons, "every SLO check passed"+landedNote(res.Faults))
 	}
+}
+
+// MinDelivered is the share of the planned requests a run must deliver to
+// pass: a stalled or short load could hide an outage.
+const MinDelivered = 0.95
+
+// shortLoad says why the load cannot back a pass ("" when it can).
+func (a *analysis) shortLoad(requests int) string {
+	if requests == 0 {
+		return "no samples: no request was sent, so nothing was measured"
+	}
+	if p := a.in.Planned; p > 0 && float64(requests) < MinDelivered*float64(p) {
+		return fmt.Sprintf("load delivered %d of %d planned requests (%.0f%%, below %.0f%%): too little traffic to rule out an outage", requests, p, 100*float64(requests)/float64(p), 100*MinDelivered)
+	}
+	return ""
 }
 
 func landedNote(fs []FaultResult) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,4 +53,24 @@ func TestJUnitRunGateAndErrors(t *testing.T) {
 	assert.Contains(t, x, `<failure message="verdict pass, expected fail">`)
 	assert.Contains(t, x, `<error message="could not run: deploy app: boom">`)
 	assert.Equal(t, 1, strings.Count(x, "<failure"))
+}
+
+// No samples, and half the asked rate, are inconclusive, never a pass.
+func TestShortLoadIsInconclusive(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	in := Input{Start: t0, End: t0.Add(10 * time.Second), SLO: SLO{Availability: 0.99}, Planned: 2000}
+	empty := Analyze(NewRecorder(t0, time.Second), in)
+	assert.Equal(t, Inconclusive, empty.Verdict)
+	assert.Contains(t, strings.Join(empty.Reasons, ";"), "no samples")
+
+	half := NewRecorder(t0, time.Second)
+	for i := 0; i < 1000; i++ {
+		half.Add(Sample{Start: t0.Add(time.Duration(i) * 10 * time.Millisecond), Status: 200, Latency: time.Millisecond, Pod: "a"})
+	}
+	r := Analyze(half, in)
+	assert.Equal(t, Inconclusive, r.Verdict)
+	assert.Contains(t, strings.Join(r.Reasons, ";"), "1000 of 2000 planned requests (50%")
+
+	in.Planned = 1000
+	assert.Equal(t, Pass, Analyze(half, in).Verdict, "the full planned load passes")
 }

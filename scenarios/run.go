@@ -393,6 +393,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		Scenario: s.Name, Seed: seed, NodeImage: opts.Env.NodeImage, Cluster: c.Name, Info: info,
 		Start: start, End: end, SLO: s.SLO, Faults: faultsOut, Timeline: tl.Events(), ReadyPods: check.Pods,
 		Unstable: obs.UnstableSpans(start, end), Unattributed: app.attribution.None, Expect: s.Expectation(),
+		Planned: s.Load.Planned(),
 	})
 	say("verdict %s: %s", strings.ToUpper(string(res.Verdict)), strings.Join(res.Reasons, "; "))
 	if opts.Out != "" {

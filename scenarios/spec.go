@@ -79,6 +79,15 @@ type LoadSpec struct {
 	Window    time.Duration // metric window (default 1s, >= 100ms)
 }
 
+// Planned is how many requests the load is asked to send.
+func (l LoadSpec) Planned() int {
+	r := float64(l.Rate)
+	if l.RampFrom > 0 {
+		r = float64(l.Rate+l.RampFrom) / 2
+	}
+	return int(r * l.Duration.Seconds())
+}
+
 // raw* mirror the YAML with strings where units are written out, so every
 // error can name its field and value.
 type rawSpec struct {
