@@ -18,7 +18,7 @@ sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' /etc/co
 ctr oci spec \
   | jq '.hooks.createContainer[.hooks.createContainer| length] |= . + {"path": "/kind/bin/mount-product-files.sh"}' \
   | jq 'del(.process.rlimits)' > /etc/containerd/cri-base.json
-containerd --version; runc --version | head -1; kubelet --version
+containerd --version; runc --version | sed -n 1p; kubelet --version  # sed, not head: head may exit first and SIGPIPE runc under pipefail
 # import the images, pinned so kubelet's image GC never removes them
 nohup containerd > /tmp/containerd.log 2>&1 &
 for i in $(seq 1 60); do [ -S /run/containerd/containerd.sock ] && ctr info >/dev/null 2>&1 && break; sleep 0.5; done
