@@ -131,3 +131,10 @@ func TestGateCode(t *testing.T) {
 	assert.Equal(t, exitInconclusive, gateCode([]*report.Result{pass, inc}))
 	assert.Equal(t, exitFail, gateCode([]*report.Result{inc, fail}))
 }
+
+func TestClientRecoveryWords(t *testing.T) {
+	d := report.Duration(1300 * time.Millisecond)
+	assert.Equal(t, "1.3s", clientRecovery(report.FaultResult{Impact: true, Recovered: true, Recovery: &d}))
+	assert.Equal(t, "no impact", clientRecovery(report.FaultResult{}))
+	assert.Equal(t, "NOT RECOVERED", clientRecovery(report.FaultResult{Impact: true}))
+}

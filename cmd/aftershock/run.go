@@ -207,7 +207,7 @@ func summary(w io.Writer, results []*report.Result, repeat int) {
 	for _, r := range results {
 		var rec, crec []string
 		for _, f := range r.Faults {
-			rec = append(rec, durOr(f.Recovery))
+			rec = append(rec, clientRecovery(f))
 			crec = append(crec, durOr(f.ClusterRecovery))
 		}
 		jain := "-"
@@ -276,6 +276,18 @@ func meanCI(xs []float64) (mean, lo, hi float64) {
 	}
 	h := q * sd / math.Sqrt(n)
 	return mean, mean - h, mean + h
+}
+
+// clientRecovery never prints "no impact" and "not recovered" the same way.
+func clientRecovery(f report.FaultResult) string {
+	switch {
+	case f.Recovery != nil:
+		return f.Recovery.String()
+	case !f.Impact:
+		return "no impact"
+	default:
+		return "NOT RECOVERED"
+	}
 }
 
 func durOr(d *report.Duration) string {
