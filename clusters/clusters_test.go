@@ -1,6 +1,7 @@
 package clusters
 
 import (
+	"github.com/aftershock-dev/aftershock/clusters/appsource"
 	"testing"
 	"time"
 
@@ -93,4 +94,27 @@ func TestDeleteServicesFreesNodePorts(t *testing.T) {
 	list, err := c.Clientset.CoreV1().Services("ns").List(t.Context(), metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, list.Items)
+}
+
+func TestWorkloadsBehindReadsReplicasAsDecoded(t *testing.T) {
+	objs, err := appsource.Decode([]byte(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 4
+  template: {metadata: {labels: {app: web}}}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  template: {metadata: {labels: {app: db}}}
+`))
+	require.NoError(t, err)
+	ws, err := workloadsBehind(objs, map[string]string{"app": "web"})
+	require.NoError(t, err)
+	assert.Equal(t, []Workload{{Kind: "Deployment", Name: "web", Replicas: 4}}, ws)
+	ws, _ = workloadsBehind(objs, map[string]string{"app": "db"})
+	assert.Equal(t, []Workload{{Kind: "StatefulSet", Name: "db", Replicas: 1}}, ws)
 }

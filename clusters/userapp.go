@@ -331,9 +331,11 @@ func workloadsBehind(objs []*unstructured.Unstructured, sel map[string]string) (
 		if !s.Matches(labels.Set(l)) {
 			continue
 		}
-		r, found, _ := unstructured.NestedInt64(o.Object, "spec", "replicas")
-		if !found {
-			r = 1
+		r := int64(1) // Kubernetes' default
+		if v, found, _ := unstructured.NestedFieldNoCopy(o.Object, "spec", "replicas"); found {
+			if n := toInt(v); n >= 0 {
+				r = n
+			}
 		}
 		out = append(out, Workload{Kind: o.GetKind(), Name: o.GetName(), Replicas: int32(r)})
 	}
