@@ -137,3 +137,35 @@ netem qdiscs and delay agents, then deletes the cluster unless --keep.`,
 	cmd.Flags().BoolVar(&keep, "keep", false, "clean leftovers but keep the clusters")
 	return cmd
 }
+
+func newValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check scenario files without a cluster (for a pre-merge CI step); exit 1 on any error",
+		Long: `Reads every scenario file as run would: strict YAML, every field checked,
+your manifests, kustomization or Helm chart rendered, the Service to load
+through found. Needs no Docker and no cluster.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			w := cmd.OutOrStdout()
+			bad := 0
+			for _, f := range files {
+				s, err := scenarios.ParseFile(f)
+				if err != nil {
+					bad++
+					fmt.Fprintf(w, "INVALID %v\n", err)
+					continue
+				}
+				app := "sample app"
+				if s.App.Own != nil {
+					app = fmt.Sprintf("own app, %d objects", len(s.App.Own.Objects))
+				}
+				fmt.Fprintf(w, "ok      %s (%s; %d fault(s); expect %s)\n", f, app, len(s.Faults), s.Expectation())
+			}
+			if bad > 0 {
+				return exitError{exitFail}
+			}
+			return nil
+		},
+	}
+}

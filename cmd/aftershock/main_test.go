@@ -138,3 +138,16 @@ func TestClientRecoveryWords(t *testing.T) {
 	assert.Equal(t, "no impact", clientRecovery(report.FaultResult{}))
 	assert.Equal(t, "NOT RECOVERED", clientRecovery(report.FaultResult{Impact: true}))
 }
+
+func TestValidate(t *testing.T) {
+	out, err := execute(t, "validate", "../../scenarios/pod-kill.yaml", "../../scenarios/httpbin-pod-kill.yaml")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "own app, 3 objects")
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("name: x\napp: {manifests: [nope/]}\nload: {rate: 1/s, duration: 1s}\nslo: {availability: 99%}\n"), 0o644))
+	out, err = execute(t, "validate", "../../scenarios/pod-kill.yaml", bad)
+	var ee exitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, exitFail, ee.code)
+	assert.Contains(t, out, `app.manifests[0]: "`+filepath.Join(filepath.Dir(bad), "nope")+`": no such file or folder`)
+}
