@@ -1,7 +1,7 @@
 package clusters
 
 import (
-	"github.com/aftershock-dev/aftershock/clusters/appsource"
+	"context"
 	"testing"
 	"time"
 
@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	kindv1 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+
+	"github.com/aftershock-dev/aftershock/clusters/appsource"
 )
 
 func TestKindConfigPublishesAppPortOnLoopbackOnly(t *testing.T) {
@@ -117,4 +119,32 @@ spec:
 	assert.Equal(t, []Workload{{Kind: "Deployment", Name: "web", Replicas: 4}}, ws)
 	ws, _ = workloadsBehind(objs, map[string]string{"app": "db"})
 	assert.Equal(t, []Workload{{Kind: "StatefulSet", Name: "db", Replicas: 1}}, ws)
+}
+
+// clean --keep: the namespaces runs created go (a killed run's Service holds
+// the NodePort); others stay; a second call finds nothing.
+func TestDeleteScenarioNamespaces(t *testing.T) {
+	mk := func(name string, ours bool) *corev1.Namespace {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if ours {
+			ns.Labels = map[string]string{"app.kubernetes.io/managed-by": "aftershock"}
+		}
+		return ns
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "sampleapp", Namespace: "as-pod-kill-1"}}
+	cs := fake.NewClientset(mk("as-pod-kill-1", true), mk("team-prod", false), mk("kube-system", false), svc)
+	c := &Cluster{Clientset: cs}
+	gone, err := c.DeleteScenarioNamespaces(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"namespace as-pod-kill-1"}, gone)
+	left, err := cs.CoreV1().Namespaces().List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	var names []string
+	for _, n := range left.Items {
+		names = append(names, n.Name)
+	}
+	assert.ElementsMatch(t, []string{"team-prod", "kube-system"}, names)
+	gone, err = c.DeleteScenarioNamespaces(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, gone)
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -481,4 +482,62 @@ func (c *Cluster) ensureNamespace(ctx context.Context, ns string) error {
 		return fmt.Errorf("deploy app: namespace %s has no default service account: %w", ns, err)
 	}
 	return nil
+}
+
+// ScenarioNamespaceSelector selects the namespaces runs create (each
+// scenario's own, labelled by ensureNamespace).
+const ScenarioNamespaceSelector = "app.kubernetes.io/managed-by=aftershock"
+
+// DeleteScenarioNamespaces deletes every namespace a run created (found by
+// label; a killed run leaves its namespace and the NodePort its Service
+// holds) and the cluster-scoped objects deployed with them, and waits until
+// they are gone. It returns what it deleted; idempotent.
+func (c *Cluster) DeleteScenarioNamespaces(ctx context.Context) ([]string, error) {
+	l, err := c.Clientset.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: ScenarioNamespaceSelector})
+	if err != nil {
+		return nil, fmt.Errorf("list scenario namespaces: %w", err)
+	}
+	var done []string
+	var errs []error
+	for _, ns := range l.Items {
+		if ns.Name == "kube-system" || ns.Name == "default" {
+			continue
+		}
+		if err := c.DeleteNamespace(ctx, ns.Name, 2*time.Minute); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		done = append(done, "namespace "+ns.Name)
+	}
+	if c.REST == nil {
+		return done, errors.Join(errs...)
+	}
+	// cluster-scoped objects of own apps carry NamespaceLabel
+	dyn, err := dynamic.NewForConfig(c.REST)
+	if err != nil {
+		return done, errors.Join(append(errs, err)...)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Clientset.Discovery()))
+	for kind := range appsource.ClusterScopedKinds() {
+		if kind == "Namespace" || kind == "Node" {
+			continue
+		}
+		ms, err := mapper.RESTMappings(schema.GroupKind{Group: appsource.ClusterScopedKinds()[kind], Kind: kind})
+		if err != nil || len(ms) == 0 {
+			continue
+		}
+		ri := dyn.Resource(ms[0].Resource)
+		objs, err := ri.List(ctx, metav1.ListOptions{LabelSelector: NamespaceLabel})
+		if err != nil {
+			continue
+		}
+		for _, o := range objs.Items {
+			if err := ri.Delete(ctx, o.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+				continue
+			}
+			done = append(done, fmt.Sprintf("%s/%s", kind, o.GetName()))
+		}
+	}
+	return done, errors.Join(errs...)
 }

@@ -282,6 +282,21 @@ var clusterScoped = map[string]bool{
 	"PriorityLevelConfiguration": true,
 }
 
+// ClusterScopedKinds lists the built-in cluster-scoped kinds with their API
+// groups ("" for the core group).
+func ClusterScopedKinds() map[string]string { return clusterScopedGroups }
+
+var clusterScopedGroups = map[string]string{
+	"Namespace": "", "Node": "", "PersistentVolume": "", "ClusterRole": "rbac.authorization.k8s.io",
+	"ClusterRoleBinding": "rbac.authorization.k8s.io", "CustomResourceDefinition": "apiextensions.k8s.io",
+	"StorageClass": "storage.k8s.io", "PriorityClass": "scheduling.k8s.io", "IngressClass": "networking.k8s.io",
+	"ValidatingWebhookConfiguration": "admissionregistration.k8s.io", "MutatingWebhookConfiguration": "admissionregistration.k8s.io",
+	"ValidatingAdmissionPolicy": "admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding": "admissionregistration.k8s.io",
+	"APIService": "apiregistration.k8s.io", "CSIDriver": "storage.k8s.io", "CSINode": "storage.k8s.io",
+	"RuntimeClass": "node.k8s.io", "VolumeAttachment": "storage.k8s.io", "CertificateSigningRequest": "certificates.k8s.io",
+	"FlowSchema": "flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration": "flowcontrol.apiserver.k8s.io",
+}
+
 // ClusterScoped reports whether kind is a built-in cluster-scoped kind.
 func ClusterScoped(kind string) bool { return clusterScoped[kind] }
 

@@ -90,7 +90,10 @@ func newCleanCmd() *cobra.Command {
 		Short: "Remove what faults left behind (after a killed run) and delete aftershock's clusters",
 		Long: `For each aftershock kind cluster (or the named ones): uncordons marked nodes,
 restarts paused or stopped node containers, removes tagged iptables rules,
-netem qdiscs and delay agents, then deletes the cluster unless --keep.`,
+netem qdiscs and delay agents, then deletes the cluster; with --keep it
+instead deletes the scenario namespaces runs left (found by label, with the
+NodePort their Services hold) and cluster-scoped objects deployed with them.
+Idempotent; run it while no scenario is running.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names := args
 			if len(names) == 0 {
@@ -115,6 +118,17 @@ netem qdiscs and delay agents, then deletes the cluster unless --keep.`,
 				if err != nil {
 					fmt.Fprintf(w, "%s: %v\n", n, err)
 					failed = true
+				}
+				if keep {
+					// a killed run's namespace still holds the NodePort
+					gone, err := c.DeleteScenarioNamespaces(cmd.Context())
+					for _, g := range gone {
+						fmt.Fprintf(w, "%s: removed %s\n", n, g)
+					}
+					if err != nil {
+						fmt.Fprintf(w, "%s: %v\n", n, err)
+						failed = true
+					}
 				}
 				if !keep {
 					if err := c.Delete(cmd.Context()); err != nil {
