@@ -145,16 +145,53 @@ func (a *analysis) classify() {
 		if w.Total == 0 {
 			continue
 		}
-		ok := ratio(w.OK, w.Total) >= a.slo.Availability
-		if a.slo.P99 > 0 && w.Latency.Quantile(0.99) > a.slo.P99.D() {
-			ok = false
-		}
-		if ok {
-			a.good[i] = 1
-		} else {
+		if WindowBad(w, a.slo) {
 			a.good[i] = -1
+		} else {
+			a.good[i] = 1
 		}
 	}
+}
+
+// BadWindowAlpha is the significance level at which a window is called bad:
+// its failures (or its requests slower than the SLO's p99) must be too many
+// for the SLO to explain, by a one-sided binomial test.
+const BadWindowAlpha = 0.01
+
+// WindowBad reports whether a window shows, with evidence, that the SLO was
+// not met in it: P(X >= failed) < BadWindowAlpha for X ~ Binomial(total,
+// 1-A), or the same test of the requests slower than the SLO's p99 against
+// the 1% a p99 allows. One stray failure among a handful of requests is not
+// evidence; a window where every request fails is.
+func WindowBad(w *Window, slo SLO) bool {
+	if w.Total == 0 {
+		return false
+	}
+	if Significant(w.Total-w.OK, w.Total, 1-slo.Availability) {
+		return true
+	}
+	if slo.P99 > 0 {
+		slow := int(w.Latency.CountAbove(slo.P99.D()))
+		return Significant(slow, w.Total, 0.01)
+	}
+	return false
+}
+
+// Significant reports whether k events in n trials are significantly more
+// than a rate p explains: the one-sided binomial tail P(X >= k) is below
+// BadWindowAlpha.
+func Significant(k, n int, p float64) bool {
+	if k <= 0 || n <= 0 {
+		return false
+	}
+	if p <= 0 {
+		return true
+	}
+	if p >= 1 {
+		return false
+	}
+	tail := 1 - distuv.Binomial{N: float64(n), P: p}.CDF(float64(k-1))
+	return tail < BadWindowAlpha
 }
 
 func (a *analysis) budget(total, failed int) Budget {

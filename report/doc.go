@@ -11,10 +11,15 @@
 //     connections apart) and a mergeable latency histogram; memory grows with
 //     the number of windows, not of samples.
 //   - Availability is ok/total; error budget consumed is failed/((1-A)*total).
+//   - A window is bad only on evidence (WindowBad): its failures are more
+//     than the SLO explains by a one-sided binomial test, P(X >= failed) <
+//     BadWindowAlpha (0.01) for X ~ Binomial(requests, 1-A); or, likewise,
+//     its requests slower than the SLO's p99 against the 1% a p99 allows.
+//     One failure in 10 requests against 99% (P = 0.096) is not bad; 2 are
+//     (P = 0.004); a window of only failures is. An empty window is neither.
 //   - Client-seen recovery of a fault: from its inject instant to the start of
-//     the first run of at least W good windows (availability >= A and p99 <=
-//     the SLO's p99) after which no window in the fault's observation falls
-//     bad again. Also: time to first error, disruption (sum of bad windows),
+//     the first run of at least W good windows after which no window in the
+//     fault's observation falls bad again. Also: time to first error, disruption (sum of bad windows),
 //     longest bad run.
 //   - Evenness: per-pod share, max/min, coefficient of variation, Jain's index
 //     and a chi-square goodness-of-fit p-value against uniform over the ready
@@ -23,5 +28,11 @@
 //   - Latency percentiles per phase come from merged histograms, never from
 //     averaged percentiles.
 //   - Verdict: fail when an SLO check fails; inconclusive when every check
-//     passed but a fault could not be shown to have landed; pass otherwise.
+//     passed but a fault could not be shown to have landed, or no sample was
+//     taken, or the load delivered less than MinDelivered (95%) of the
+//     planned requests (a stalled generator could hide an outage); pass
+//     otherwise. With attribution none, evenness is "not measured".
+//   - Gate (Result.Gate): the verdict against the scenario's expectation; a
+//     negative control (expect fail, with the check that must fail) passes
+//     the gate by failing for that reason, and fails it by passing.
 package report

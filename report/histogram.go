@@ -111,3 +111,16 @@ func (h *Histogram) Quantile(q float64) time.Duration {
 	}
 	return h.max
 }
+
+// CountAbove is how many recorded values lie above d (by bucket: within the
+// histogram's 1.6% resolution).
+func (h *Histogram) CountAbove(d time.Duration) uint64 {
+	var n uint64
+	lim := float64(d / time.Microsecond)
+	for b, c := range h.counts {
+		if bucketValue(b) > lim {
+			n += c
+		}
+	}
+	return n
+}
