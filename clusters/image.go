@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
@@ -91,24 +93,32 @@ func (c *Cluster) LoadImage(ctx context.Context, img AppImage) error {
 	if err != nil {
 		return err
 	}
-	for _, n := range ns {
+	// every node at once: each import is mostly the node's own decompression
+	errs := make([]error, len(ns))
+	var wg sync.WaitGroup
+	for i, n := range ns {
 		if _, err := nodeutils.ImageID(n, img.Ref); err == nil {
 			continue // already there
 		}
-		f, err := os.Open(img.Archive)
-		if err != nil {
-			return err
-		}
-		err = nodeutils.LoadImageArchive(n, f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("load image %s into node %s: %w", img.Ref, n, err)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := os.Open(img.Archive)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer f.Close()
+			if err := nodeutils.LoadImageArchive(n, f); err != nil {
+				errs[i] = fmt.Errorf("load image %s into node %s: %w", img.Ref, n, err)
+			}
+		}()
 	}
-	return nil
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // PackBinary writes a docker-save archive of a one-file image: the static

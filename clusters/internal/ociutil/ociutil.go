@@ -7,6 +7,7 @@ package ociutil
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
@@ -56,7 +57,8 @@ func Image(s Spec) (v1.Image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", s.Ref, err)
 		}
-		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+		// fast compression: these layers go from this machine into the nodes only
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, tarball.WithCompressionLevel(gzip.BestSpeed))
 		if err != nil {
 			return nil, fmt.Errorf("image %s: layer: %w", s.Ref, err)
 		}
