@@ -32,6 +32,11 @@
 //     taken, or the load delivered less than MinDelivered (95%) of the
 //     planned requests (a stalled generator could hide an outage); pass
 //     otherwise. With attribution none, evenness is "not measured".
+//   - Compare: more failed requests are a regression only when significant:
+//     a one-sided two-proportion z-test (MoreFailuresP) below
+//     RegressionAlpha (0.01), and past the threshold; its p-value is printed.
+//     110 vs 123 failed of 4000 gives p = 0.19: noise. A fault that recovered
+//     before and does not now is always a regression.
 //   - Gate (Result.Gate): the verdict against the scenario's expectation; a
 //     negative control (expect fail, with the check that must fail) passes
 //     the gate by failing for that reason, and fails it by passing.

@@ -2,7 +2,10 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strings"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Expectation is what a scenario is meant to reach: a verdict and, for an
@@ -47,4 +50,27 @@ func (r *Result) Gate() (ok bool, why string) {
 		}
 	}
 	return false, fmt.Sprintf("%s, but not for the expected reason %q (failed: %s)", r.Verdict, exp.Check, strings.Join(failed, ", "))
+}
+
+// RegressionAlpha is the significance level at which compare calls a rise
+// in failed requests a regression.
+const RegressionAlpha = 0.01
+
+// MoreFailuresP is the one-sided p-value of a two-proportion z-test that
+// the failure rate f2/n2 is higher than f1/n1 (pooled variance). 1 when
+// there is nothing to test.
+func MoreFailuresP(f1, n1, f2, n2 int) float64 {
+	if n1 <= 0 || n2 <= 0 {
+		return 1
+	}
+	p1, p2 := float64(f1)/float64(n1), float64(f2)/float64(n2)
+	pool := float64(f1+f2) / float64(n1+n2)
+	se := math.Sqrt(pool * (1 - pool) * (1/float64(n1) + 1/float64(n2)))
+	if se == 0 {
+		if p2 > p1 {
+			return 0
+		}
+		return 1
+	}
+	return distuv.UnitNormal.Survival((p2 - p1) / se)
 }

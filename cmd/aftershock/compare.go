@@ -64,8 +64,13 @@ func compare(w io.Writer, base, cur *report.Result, th thresholds) int {
 		fmt.Fprintf(w, "note: comparing scenario %q with %q\n", base.Scenario, cur.Scenario)
 	}
 	row("verdict", string(base.Verdict), string(cur.Verdict), base.Verdict == report.Pass && cur.Verdict != report.Pass)
-	row("availability", fmt.Sprintf("%.3f%%", 100*base.Availability), fmt.Sprintf("%.3f%%", 100*cur.Availability), 100*(base.Availability-cur.Availability) > th.availability)
-	row("error budget consumed", fmt.Sprintf("%.2f", base.Budget.Consumed), fmt.Sprintf("%.2f", cur.Budget.Consumed), cur.Budget.Consumed-base.Budget.Consumed > th.budget)
+	// more failures count only when significant: a two-proportion test
+	p := report.MoreFailuresP(base.Failed, base.Requests, cur.Failed, cur.Requests)
+	sig := p < report.RegressionAlpha
+	row("availability", fmt.Sprintf("%.3f%%", 100*base.Availability), fmt.Sprintf("%.3f%%", 100*cur.Availability), sig && 100*(base.Availability-cur.Availability) > th.availability)
+	row("error budget consumed", fmt.Sprintf("%.2f", base.Budget.Consumed), fmt.Sprintf("%.2f", cur.Budget.Consumed), sig && cur.Budget.Consumed-base.Budget.Consumed > th.budget)
+	fmt.Fprintf(w, "failed requests: %d of %d -> %d of %d; one-sided two-proportion p = %.3g (a regression needs p < %g)\n",
+		base.Failed, base.Requests, cur.Failed, cur.Requests, p, report.RegressionAlpha)
 	if bp, cp := base.Baseline(), cur.Baseline(); bp != nil && cp != nil {
 		row("baseline p99", bp.Latency.P99.String(), cp.Latency.P99.String(), float64(cp.Latency.P99) > th.p99*float64(bp.Latency.P99) && bp.Latency.P99 > 0)
 		if bp.New != nil && cp.New != nil {
@@ -77,7 +82,7 @@ func compare(w io.Writer, base, cur *report.Result, th thresholds) int {
 		bad := false
 		switch {
 		case cf.Impact && !cf.Recovered:
-			bad = true
+			bad = true // recovered -> not recovered is always a regression
 		case cf.Recovery != nil && bf.Recovery != nil:
 			bad = cf.Recovery.D().Seconds()-bf.Recovery.D().Seconds() > th.recovery
 		case cf.Recovery != nil && bf.Recovery == nil:

@@ -151,3 +151,18 @@ func TestValidate(t *testing.T) {
 	assert.Equal(t, exitFail, ee.code)
 	assert.Contains(t, out, `app.manifests[0]: "`+filepath.Join(filepath.Dir(bad), "nope")+`": no such file or folder`)
 }
+
+// The issue's case: 110 vs 123 failed of 4000 on the same cluster is noise
+// (p = 0.19), not a regression; 110 vs 200 is (availability and budget).
+func TestCompareNeedsSignificance(t *testing.T) {
+	mk := func(failed int) *report.Result {
+		return &report.Result{Scenario: "s", Verdict: report.Fail, Requests: 4000, Failed: failed,
+			Availability: 1 - float64(failed)/4000, Budget: report.Budget{Consumed: float64(failed) / 40}}
+	}
+	var out bytes.Buffer
+	assert.Equal(t, 0, compare(&out, mk(110), mk(123), thresholds{budget: 0.25, availability: 0.5, recovery: 2, jain: 0.05, p99: 1.5}), out.String())
+	assert.Contains(t, out.String(), "p = 0.19")
+	out.Reset()
+	assert.Equal(t, 2, compare(&out, mk(110), mk(200), thresholds{budget: 0.25, availability: 0.5, recovery: 2, jain: 0.05, p99: 1.5}), out.String())
+	assert.InDelta(t, 0.19, report.MoreFailuresP(110, 4000, 123, 4000), 0.01)
+}
