@@ -489,7 +489,9 @@ func (a *analysis) verdict(res *Result) {
 			if e == nil {
 				e, kind = p.Reused, "reused connections"
 			}
-			if e != nil {
+			if e != nil && len(e.Pods) > 0 && e.Requests < MinRequestsPerPod*len(e.Pods) {
+				c.Value = fmt.Sprintf("too few requests to gate on: %d over %d pods (need %d per pod)", e.Requests, len(e.Pods), MinRequestsPerPod)
+			} else if e != nil {
 				c.Status = pf(e.Jain >= slo.Jain)
 				c.Value = fmt.Sprintf("%.3f", e.Jain)
 				c.Detail = fmt.Sprintf("%s phase, %s, %d pods, chi-square p=%.3g", p.Name, kind, len(e.Pods), e.PValue)
@@ -520,6 +522,14 @@ func (a *analysis) verdict(res *Result) {
 		}
 	}
 	if res.Verdict == Pass {
+		for _, c := range res.Checks {
+			if c.Name == "evenness (Jain)" && c.Status == "skipped" {
+				res.Verdict = Inconclusive
+				res.Reasons = append(res.Reasons, "evenness not measured: "+c.Value)
+			}
+		}
+	}
+	if res.Verdict == Pass {
 		if why := a.shortLoad(res.Requests); why != "" {
 			res.Verdict = Inconclusive
 			res.Reasons = append(res.Reasons, why)
@@ -529,6 +539,11 @@ func (a *analysis) verdict(res *Result) {
 		res.Reasons = append(res.Reasons, "every SLO check passed"+landedNote(res.Faults))
 	}
 }
+
+// MinRequestsPerPod is how many baseline requests per pod evenness needs
+// before it gates: with m requests per pod, uniform random traffic alone
+// gives a Jain index of about 1/(1+1/m), 0.98 at 50.
+const MinRequestsPerPod = 50
 
 // MinDelivered is the share of the planned requests a run must deliver to
 // pass: a stalled or short load could hide an outage.

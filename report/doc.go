@@ -25,6 +25,9 @@
 //     and a chi-square goodness-of-fit p-value against uniform over the ready
 //     pods (gonum distuv.ChiSquared), over the longest stretch of a phase's
 //     windows where the ready set was not changing (Input.Unstable).
+//   - Evenness gates (slo.jain) only with at least MinRequestsPerPod (50)
+//     baseline requests per pod; with fewer, or none, the check is skipped
+//     and a run that otherwise passed is inconclusive.
 //   - Latency percentiles per phase come from merged histograms, never from
 //     averaged percentiles.
 //   - Verdict: fail when an SLO check fails; inconclusive when every check

@@ -92,3 +92,16 @@ func TestSlowWindowNeedsEvidence(t *testing.T) {
 	}
 	assert.True(t, WindowBad(w2, slo))
 }
+
+// Evenness gates only with enough requests per pod: 10 per pod is too few
+// to tell, and the run is inconclusive rather than passed.
+func TestEvennessNeedsRequestsPerPod(t *testing.T) {
+	pods := []string{"a", "b", "c", "d"}
+	in := Input{Start: t0, End: t0.Add(2 * time.Second), SLO: SLO{Availability: 0.99, Jain: 0.9}, ReadyPods: pods}
+	few := Analyze(record(time.Second, synth(20, 2*time.Second, 5, okSample(pods...))), in)
+	assert.Equal(t, Inconclusive, few.Verdict, "%v", few.Reasons)
+	assert.Contains(t, few.Reasons[0], "need 50 per pod")
+	in.End = t0.Add(20 * time.Second)
+	enough := Analyze(record(time.Second, synth(20, 20*time.Second, 5, okSample(pods...))), in)
+	assert.Equal(t, Pass, enough.Verdict, "%v", enough.Reasons)
+}
