@@ -121,48 +121,82 @@ func (e *Env) checkKind(what string) error {
 // runs every one (last first) and joins their errors. Safe for concurrent use.
 type Reverts struct {
 	mu  sync.Mutex
-	fns []revertFn
+	fns []*revertFn
 }
 
 type revertFn struct {
 	name string
 	fn   func(context.Context) error
-	done bool
+	mu   sync.Mutex // one run at a time: the schedule's and RevertAll's
+	done bool       // set only when the revert succeeded
 }
 
-// Push registers a revert; it returns a func that runs it now (once).
+// Push registers a revert; it returns a func that runs it now (once it has
+// succeeded; a failed revert stays pending for RevertAll to retry).
 func (r *Reverts) Push(name string, fn func(context.Context) error) func(context.Context) error {
+	f := &revertFn{name: name, fn: fn}
 	r.mu.Lock()
-	r.fns = append(r.fns, revertFn{name: name, fn: fn})
-	i := len(r.fns) - 1
+	r.fns = append(r.fns, f)
 	r.mu.Unlock()
-	return func(ctx context.Context) error { return r.run(ctx, i) }
+	return func(ctx context.Context) error { return f.run(ctx) }
 }
 
-func (r *Reverts) run(ctx context.Context, i int) error {
-	r.mu.Lock()
-	f := r.fns[i]
+// RevertRetryFor bounds how long one call retries a failing revert (with
+// backoff from 100 ms doubling to 5 s), within its context's deadline.
+var RevertRetryFor = 30 * time.Second
+
+// run runs the revert until it succeeds, retrying with backoff until the
+// context's deadline or RevertRetryFor; it is a no-op once it succeeded.
+func (f *revertFn) run(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.done {
-		r.mu.Unlock()
 		return nil
 	}
-	r.fns[i].done = true
-	r.mu.Unlock()
-	if err := f.fn(ctx); err != nil {
-		return fmt.Errorf("revert %s: %w", f.name, err)
+	deadline := time.Now().Add(RevertRetryFor)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
-	return nil
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := safeCall(ctx, f.fn)
+		if err == nil {
+			f.done = true
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("revert %s (%d attempt(s)): %w", f.name, attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
-// Pending is the number of reverts not run yet.
+// safeCall runs fn, turning a panic into an error.
+func safeCall(ctx context.Context, fn func(context.Context) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return fn(ctx)
+}
+
+// Pending is the number of reverts that have not succeeded yet.
 func (r *Reverts) Pending() int {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	fns := append([]*revertFn(nil), r.fns...)
+	r.mu.Unlock()
 	n := 0
-	for _, f := range r.fns {
+	for _, f := range fns {
+		f.mu.Lock()
 		if !f.done {
 			n++
 		}
+		f.mu.Unlock()
 	}
 	return n
 }
@@ -170,17 +204,19 @@ func (r *Reverts) Pending() int {
 // RevertTimeout bounds RevertAll.
 const RevertTimeout = 3 * time.Minute
 
-// RevertAll runs every pending revert with a fresh context (the caller's may
-// already be cancelled), last registered first, and joins every error.
+// RevertAll runs every pending revert with a fresh context that no cancel
+// reaches (the caller's may already be cancelled), last registered first,
+// each retried with backoff, within RevertTimeout in all; it joins every
+// error.
 func (r *Reverts) RevertAll() error {
 	ctx, cancel := context.WithTimeout(context.Background(), RevertTimeout)
 	defer cancel()
-	var errs []error
 	r.mu.Lock()
-	n := len(r.fns)
+	fns := append([]*revertFn(nil), r.fns...)
 	r.mu.Unlock()
-	for i := n - 1; i >= 0; i-- {
-		errs = append(errs, r.run(ctx, i))
+	var errs []error
+	for i := len(fns) - 1; i >= 0; i-- {
+		errs = append(errs, fns[i].run(ctx))
 	}
 	return errors.Join(errs...)
 }

@@ -239,23 +239,63 @@ func (f *fakeFault) Revert(context.Context) error {
 	return nil
 }
 
-func TestRevertsRunOnceLastFirstWithFreshContext(t *testing.T) {
+func TestRevertsRunLastFirstWithFreshContextAndRetryFailures(t *testing.T) {
+	defer func(d time.Duration) { RevertRetryFor = d }(RevertRetryFor)
+	RevertRetryFor = 350 * time.Millisecond
 	var r Reverts
 	var got []string
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // the caller's context is gone; reverts must still run
-	_ = ctx
+	bFails := true
 	r.Push("a", func(ctx context.Context) error { got = append(got, "a"); return ctx.Err() })
-	now := r.Push("b", func(ctx context.Context) error { got = append(got, "b"); return errors.New("b failed") })
-	r.Push("c", func(ctx context.Context) error { got = append(got, "c"); return errors.New("c failed") })
-	require.ErrorContains(t, now(context.Background()), "revert b: b failed")
-	assert.Equal(t, 2, r.Pending())
-	err := r.RevertAll()
-	require.ErrorContains(t, err, "revert c: c failed")
-	assert.NotContains(t, err.Error(), "b failed", "b ran already")
-	assert.Equal(t, []string{"b", "c", "a"}, got, "each once, last registered first")
+	now := r.Push("b", func(ctx context.Context) error {
+		got = append(got, "b")
+		if bFails {
+			return errors.New("b failed")
+		}
+		return nil
+	})
+	r.Push("c", func(ctx context.Context) error { got = append(got, "c"); return nil })
+	err := now(context.Background())
+	require.ErrorContains(t, err, "revert b (3 attempt(s)): b failed", "retried with backoff (100 ms, 200 ms) within the bound")
+	assert.Equal(t, 3, r.Pending(), "a failed revert is not marked done")
+	bFails = false
+	require.NoError(t, r.RevertAll(), "RevertAll retries b; the caller's context does not matter")
+	assert.Equal(t, []string{"b", "b", "b", "c", "b", "a"}, got, "last registered first, b once more")
 	assert.Zero(t, r.Pending())
 	require.NoError(t, r.RevertAll())
+	assert.Len(t, got, 6, "nothing runs twice once it succeeded")
+}
+
+func TestRevertRetriesUntilSuccess(t *testing.T) {
+	var r Reverts
+	calls := 0
+	now := r.Push("flaky", func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return errors.New("api server busy")
+		}
+		return nil
+	})
+	require.NoError(t, now(context.Background()))
+	assert.Equal(t, 3, calls)
+	assert.Zero(t, r.Pending())
+}
+
+func TestRevertPanicIsAnError(t *testing.T) {
+	defer func(d time.Duration) { RevertRetryFor = d }(RevertRetryFor)
+	RevertRetryFor = 50 * time.Millisecond
+	var r Reverts
+	r.Push("p", func(context.Context) error { panic("nil map") })
+	require.ErrorContains(t, r.RevertAll(), "revert p (1 attempt(s)): panic: nil map")
+}
+
+type panicFault struct{ reverted bool }
+
+func (p *panicFault) Inject(context.Context) (Injected, error) { panic("inject bug") }
+func (p *panicFault) Revert(context.Context) error             { p.reverted = true; return nil }
+
+func TestInjectPanicIsAnError(t *testing.T) {
+	_, err := safeInject(context.Background(), &panicFault{})
+	require.ErrorContains(t, err, "panic: inject bug")
 }
 
 func TestRevertsSurvivePanic(t *testing.T) {

@@ -228,7 +228,7 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 		revert := r.Reverts.Push(occ.ID, f.Revert)
 		injectAt := time.Now()
 		r.Timeline.Add(report.Event{At: injectAt, Fault: occ.ID, Kind: "inject", Detail: occ.Spec.Type})
-		inj, err := f.Inject(ctx)
+		inj, err := safeInject(ctx, f)
 		mu.Lock()
 		i := len(out)
 		out = append(out, report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay)})
@@ -246,6 +246,13 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 			wg.Add(1)
 			go func(i int, id string) {
 				defer wg.Done()
+				defer func() {
+					if p := recover(); p != nil {
+						mu.Lock()
+						errs = append(errs, fmt.Errorf("verify %s: panic: %v", id, p))
+						mu.Unlock()
+					}
+				}()
 				vctx, cancel := context.WithTimeout(ctx, r.VerifyTimeout)
 				defer cancel()
 				ok, why := inj.Verify(vctx)
@@ -267,7 +274,10 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 					return // cancelled: RevertAll undoes it
 				}
 				revertAt := time.Now()
-				if err := revert(ctx); err != nil {
+				// a revert that has begun runs to its end: no cancel reaches it
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RevertTimeout)
+				defer cancel()
+				if err := revert(rctx); err != nil {
 					r.Timeline.Add(report.Event{Fault: id, Kind: "revert-failed", Detail: err.Error()})
 					mu.Lock()
 					errs = append(errs, err)
@@ -286,6 +296,17 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 		err = ctx.Err()
 	}
 	return res, err
+}
+
+// safeInject runs Inject, turning a panic into an error (the caller then
+// reverts whatever part of the fault was made).
+func safeInject(ctx context.Context, f Fault) (inj Injected, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return f.Inject(ctx)
 }
 
 func sleepUntil(ctx context.Context, t time.Time) error {

@@ -343,6 +343,13 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer func() {
+			// a bug in a fault must not skip RevertAll (deferred above)
+			if p := recover(); p != nil {
+				faultErr = fmt.Errorf("fault schedule: panic: %v", p)
+				cancel()
+			}
+		}()
 		faultsOut, faultErr = runner.Run(runCtx, start, plan)
 		if faultErr != nil && runCtx.Err() == nil {
 			cancel() // a fault failed: stop the load too
