@@ -148,3 +148,19 @@ func TestDeleteScenarioNamespaces(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, gone)
 }
+
+// Ownership is the label on the nodes, not the name.
+func TestCheckManaged(t *testing.T) {
+	node := func(name string, ours bool) *corev1.Node {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if ours {
+			n.Labels = map[string]string{ManagedLabel: "true"}
+		}
+		return n
+	}
+	ctx := context.Background()
+	require.NoError(t, checkManaged(ctx, fake.NewClientset(node("aftershock-x-control-plane", true), node("aftershock-x-worker", true))))
+	err := checkManaged(ctx, fake.NewClientset(node("aftershock-x-control-plane", true), node("aftershock-x-worker", false)))
+	require.ErrorContains(t, err, "node aftershock-x-worker lacks the label aftershock.dev/managed=true")
+	require.Error(t, checkManaged(ctx, fake.NewClientset()))
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -254,7 +255,32 @@ func Open(ctx context.Context, name string, log *slog.Logger) (*Cluster, error) 
 	if err := os.WriteFile(kcfg, []byte(raw), 0o600); err != nil {
 		return nil, err
 	}
-	return connect(kcfg, name, port)
+	c, err := connect(kcfg, name, port)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkManaged(ctx, c.Clientset); err != nil {
+		return nil, fmt.Errorf("open cluster %q: %w", name, err)
+	}
+	return c, nil
+}
+
+// checkManaged makes ownership the label aftershock puts on the nodes of
+// the clusters it creates, not a name: every node must carry ManagedLabel.
+func checkManaged(ctx context.Context, cs kubernetes.Interface) error {
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	if len(nodes.Items) == 0 {
+		return errors.New("no nodes")
+	}
+	for _, n := range nodes.Items {
+		if n.Labels[ManagedLabel] != "true" {
+			return fmt.Errorf("node %s lacks the label %s=true: not a cluster aftershock created (use --kubeconfig with --allow-foreign-cluster for others)", n.Name, ManagedLabel)
+		}
+	}
+	return nil
 }
 
 // appPortOf finds the host port that publishes AppNodePort.
