@@ -56,6 +56,13 @@ type Spec struct {
 	TargetPort int
 }
 
+// Bounds of a schedule: parsing any spec stays small and fast.
+const (
+	MaxCount  = 100
+	MinEvery  = 100 * time.Millisecond
+	MaxOffset = 30 * time.Minute
+)
+
 // DefaultFor is how long a reversible fault lasts when For is zero.
 const DefaultFor = 20 * time.Second
 
@@ -78,8 +85,14 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("at %s: must not be negative", s.At)
 	case s.Count < 0:
 		return fmt.Errorf("count %d: must not be negative", s.Count)
+	case s.Count > MaxCount:
+		return fmt.Errorf("count %d: at most %d occurrences of one fault", s.Count, MaxCount)
 	case s.Count > 1 && s.Every <= 0:
 		return fmt.Errorf("count %d needs every > 0", s.Count)
+	case s.Count > 1 && s.Every < MinEvery:
+		return fmt.Errorf("every %s: at least %s between occurrences", s.Every, MinEvery)
+	case s.At > MaxOffset || s.Every > MaxOffset || s.For > MaxOffset:
+		return fmt.Errorf("at %s / every %s / for %s: at most %s each (the longest load)", s.At, s.Every, s.For, MaxOffset)
 	case s.Pods < 0 || s.Percent < 0 || s.Percent > 100:
 		return fmt.Errorf("pods %d / percent %d: want pods >= 0 and percent in 0..100", s.Pods, s.Percent)
 	case s.Pods > 0 && s.Percent > 0:

@@ -109,7 +109,7 @@ func TestOwnAppErrorsNameFileFieldAndValue(t *testing.T) {
 		{"body on GET", `{` + m + `, request: {body: "{}"}}`, "app.request.body", "{}", "needs a method", nil},
 		{"bad header name", `{` + m + `, request: {headers: {"X Bad": "1"}}}`, "app.request.headers", "X Bad", "not a valid header name", nil},
 		{"jain without attribution", `{` + m + `}`, "slo.jain", "0.9", "attribution none", []string{"slo: {availability: 99%, jain: 0.9}"}},
-		{"unknown app field", `{` + m + `, chart: x}`, "chart", "", "unknown field", nil},
+		{"unknown app field", `{` + m + `, chart: x}`, "app.chart", "", "unknown field", nil},
 		{"fault target without selector", `{` + m + `}`, "faults[0].target.selector", "", "required", []string{"faults: [{type: pod-kill, at: 2s, target: {port: 6379}}]"}},
 		{"fault target bad selector", `{` + m + `}`, "faults[0].target.selector", "app in (", "not a label selector", []string{"faults: [{type: pod-kill, at: 2s, target: {selector: \"app in (\"}}]"}},
 	}

@@ -79,6 +79,12 @@ type LoadSpec struct {
 	Window    time.Duration // metric window (default 1s, >= 100ms)
 }
 
+// MaxSpecBytes bounds a scenario file.
+const MaxSpecBytes = 1 << 20
+
+// MaxFaults bounds the faults of one scenario.
+const MaxFaults = 20
+
 // Planned is how many requests the load is asked to send.
 func (l LoadSpec) Planned() int {
 	r := float64(l.Rate)
@@ -190,8 +196,14 @@ var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
 // Parse reads a scenario from YAML (strict: unknown fields are errors) and
 // validates it. file names the source in errors.
 func Parse(b []byte, file string) (*Spec, error) {
+	if len(b) > MaxSpecBytes {
+		return nil, &FieldError{File: file, Field: "(file)", Value: fmt.Sprintf("%d bytes", len(b)), Problem: fmt.Sprintf("a scenario is at most %d bytes", MaxSpecBytes)}
+	}
 	var raw rawSpec
 	if err := yaml.UnmarshalStrict(b, &raw); err != nil {
+		if path, value, problem, ok := shapeError(b); ok {
+			return nil, &FieldError{File: file, Field: path, Value: value, Problem: problem}
+		}
 		if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
 			return nil, &FieldError{File: file, Field: m[1], Problem: "unknown field"}
 		}
@@ -212,12 +224,13 @@ func Parse(b []byte, file string) (*Spec, error) {
 type parser struct {
 	file string
 	err  error
+	errs []error
 }
 
+// fail records an error; every one of a file's errors is reported at once.
 func (p *parser) fail(field, value, problem string) {
-	if p.err == nil {
-		p.err = &FieldError{File: p.file, Field: field, Value: value, Problem: problem}
-	}
+	p.errs = append(p.errs, &FieldError{File: p.file, Field: field, Value: value, Problem: problem})
+	p.err = errors.Join(p.errs...)
 }
 
 func (p *parser) dur(field, v string) time.Duration {
@@ -322,6 +335,10 @@ func (p *parser) spec(r rawSpec) *Spec {
 		Rate: p.rate("load.rate", r.Load.Rate), RampFrom: p.rate("load.rampFrom", r.Load.RampFrom),
 		Duration: p.dur("load.duration", r.Load.Duration), KeepAlive: r.Load.KeepAlive,
 		Timeout: p.dur("load.timeout", r.Load.Timeout), Window: p.dur("load.window", r.Load.Window),
+	}
+	if len(r.Faults) > MaxFaults {
+		p.fail("faults", strconv.Itoa(len(r.Faults)), fmt.Sprintf("at most %d faults in one scenario", MaxFaults))
+		r.Faults = r.Faults[:MaxFaults]
 	}
 	for i, f := range r.Faults {
 		fp := fmt.Sprintf("faults[%d].", i)
@@ -446,8 +463,11 @@ func (s *Spec) Validate() error {
 	if s.SLO.Availability >= 1 {
 		return fail("slo.availability", fmt.Sprint(s.SLO.Availability), "100% leaves no error budget; use at most 99.99%")
 	}
-	if s.SLO.Jain < 0 || s.SLO.Jain > 1 {
+	if math.IsNaN(s.SLO.Jain) || s.SLO.Jain < 0 || s.SLO.Jain > 1 {
 		return fail("slo.jain", fmt.Sprint(s.SLO.Jain), "want 0..1")
+	}
+	if b := s.SLO.MaxBudgetConsumed; math.IsNaN(b) || math.IsInf(b, 0) || b < 0 {
+		return fail("slo.maxBudgetConsumed", fmt.Sprint(b), "want a number >= 0 (1 = the whole budget)")
 	}
 	switch s.Expect {
 	case "":

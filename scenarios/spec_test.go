@@ -64,7 +64,7 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		want string
 	}{
 		{base + "bogus: 1\n", `f.yaml: bogus: unknown field`},
-		{"name: x\nload: {rate: 10/s, duration: 60s, burst: 3}\nslo: {availability: 99%}\n", `f.yaml: burst: unknown field`},
+		{"name: x\nload: {rate: 10/s, duration: 60s, burst: 3}\nslo: {availability: 99%}\n", `f.yaml: load.burst: unknown field`},
 		{"name: x\nload: {rate: 10/s, duration: 6O s}\nslo: {availability: 99%}\n", `f.yaml: load.duration: "6O s": not a duration`},
 		{"name: x\nload: {rate: 10/h, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.rate: "10/h": rate unit must be /s or /m`},
 		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 199%}\n", `f.yaml: slo.availability: "199%": must be between 0 and 100%`},
