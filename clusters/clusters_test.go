@@ -164,3 +164,19 @@ func TestCheckManaged(t *testing.T) {
 	require.ErrorContains(t, err, "node aftershock-x-worker lacks the label aftershock.dev/managed=true")
 	require.Error(t, checkManaged(ctx, fake.NewClientset()))
 }
+
+func TestNodeMonitorGracePeriodFromControllerManager(t *testing.T) {
+	kcm := func(args ...string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "kube-controller-manager-cp", Namespace: "kube-system", Labels: map[string]string{"component": "kube-controller-manager"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "kcm", Command: append([]string{"kube-controller-manager"}, args...)}}}}
+	}
+	ctx := context.Background()
+	d, err := (&Cluster{Clientset: fake.NewClientset(kcm("--leader-elect=true", "--node-monitor-grace-period=20s"))}).NodeMonitorGracePeriod(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 20*time.Second, d)
+	d, err = (&Cluster{Clientset: fake.NewClientset(kcm("--leader-elect=true"))}).NodeMonitorGracePeriod(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 40*time.Second, d, "Kubernetes' default")
+	_, err = (&Cluster{Clientset: fake.NewClientset()}).NodeMonitorGracePeriod(ctx)
+	require.Error(t, err)
+}

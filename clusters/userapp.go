@@ -541,3 +541,38 @@ func (c *Cluster) DeleteScenarioNamespaces(ctx context.Context) ([]string, error
 	}
 	return done, errors.Join(errs...)
 }
+
+// Workers counts the cluster's worker nodes (those without the
+// control-plane role).
+func (c *Cluster) Workers(ctx context.Context) (int, error) {
+	l, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "!node-role.kubernetes.io/control-plane"})
+	if err != nil {
+		return 0, fmt.Errorf("count workers: %w", err)
+	}
+	return len(l.Items), nil
+}
+
+// NodeMonitorGracePeriod reads the cluster's node-monitor-grace-period from
+// its kube-controller-manager's command line (kubeadm and kind run it as a
+// static pod): Kubernetes' 40s when the flag is absent.
+func (c *Cluster) NodeMonitorGracePeriod(ctx context.Context) (time.Duration, error) {
+	pods, err := c.Clientset.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "component=kube-controller-manager"})
+	if err != nil {
+		return 0, fmt.Errorf("read node-monitor-grace-period: %w", err)
+	}
+	if len(pods.Items) == 0 {
+		return 0, errors.New("read node-monitor-grace-period: no kube-controller-manager pod in kube-system (a managed control plane?)")
+	}
+	for _, ctr := range pods.Items[0].Spec.Containers {
+		for _, a := range append(append([]string{}, ctr.Command...), ctr.Args...) {
+			if v, ok := strings.CutPrefix(a, "--node-monitor-grace-period="); ok {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return 0, fmt.Errorf("read node-monitor-grace-period: %q: %w", v, err)
+				}
+				return d, nil
+			}
+		}
+	}
+	return 40 * time.Second, nil
+}

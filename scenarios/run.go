@@ -52,7 +52,38 @@ type Env struct {
 
 	mu      sync.Mutex
 	created bool
+	grace   time.Duration // the node-monitor-grace-period of the cluster Env created
 	image   *clusters.AppImage
+}
+
+// agrees refuses a scenario whose cluster settings the cluster in use does
+// not have: nothing in a spec is silently ignored.
+func (e *Env) agrees(ctx context.Context, s *Spec) error {
+	field := func(f string) string {
+		if s.File == "" {
+			return f
+		}
+		return s.File + ": " + f
+	}
+	if g := s.Cluster.NodeMonitorGracePeriod; g > 0 {
+		have, err := e.Cluster.NodeMonitorGracePeriod(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", field("cluster.nodeMonitorGracePeriod"), g, err)
+		}
+		if have != g {
+			return fmt.Errorf("%s: %s: the cluster in use has %s (scenarios sharing a cluster must agree; run this one on its own)", field("cluster.nodeMonitorGracePeriod"), g, have)
+		}
+	}
+	if s.Cluster.explicitWorkers {
+		n, err := e.Cluster.Workers(ctx)
+		if err != nil {
+			return err
+		}
+		if n != s.Cluster.Workers {
+			return fmt.Errorf("%s: %d: the cluster in use has %d workers (scenarios sharing a cluster must agree; run this one on its own)", field("cluster.workers"), s.Cluster.Workers, n)
+		}
+	}
+	return nil
 }
 
 // GracePeriod is the node-monitor-grace-period of clusters Env creates: short
@@ -67,14 +98,22 @@ func (e *Env) ensure(ctx context.Context, s *Spec, progress io.Writer) (*cluster
 		if e.NodeImage == "" {
 			return nil, errors.New("no cluster and no node image to create one with")
 		}
-		fmt.Fprintf(progress, "cluster: creating 1 control plane + %d workers from %s ...\n", s.Cluster.Workers, e.NodeImage)
+		grace := GracePeriod
+		if s.Cluster.NodeMonitorGracePeriod > 0 {
+			grace = s.Cluster.NodeMonitorGracePeriod
+		}
+		fmt.Fprintf(progress, "cluster: creating 1 control plane + %d workers from %s (node-monitor-grace-period %s) ...\n", s.Cluster.Workers, e.NodeImage, grace)
 		start := time.Now()
-		c, err := clusters.Create(ctx, clusters.Options{NodeImage: e.NodeImage, Workers: s.Cluster.Workers, NodeMonitorGracePeriod: GracePeriod, Logger: e.Logger})
+		c, err := clusters.Create(ctx, clusters.Options{NodeImage: e.NodeImage, Workers: s.Cluster.Workers, NodeMonitorGracePeriod: grace, Logger: e.Logger})
 		if err != nil {
 			return nil, err
 		}
+		e.grace = grace
 		fmt.Fprintf(progress, "cluster: %s ready in %s (app port 127.0.0.1:%d)\n", c.Name, time.Since(start).Round(100*time.Millisecond), c.AppPort)
 		e.Cluster, e.created = c, true
+	}
+	if err := e.agrees(ctx, s); err != nil {
+		return nil, err
 	}
 	if e.image == nil && s.App.Own == nil {
 		dir, err := os.MkdirTemp("", "aftershock-app-")
@@ -394,7 +433,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		info[k] = v
 	}
 	if opts.Env.created {
-		info["node-monitor-grace-period"] = GracePeriod.String() + " (shortened from 40s so node loss is detected within the test)"
+		info["node-monitor-grace-period"] = opts.Env.grace.String() + " (Kubernetes' default is 40s; shorter so node loss is detected within the test)"
 	}
 	res = report.Analyze(rec, report.Input{
 		Scenario: s.Name, Seed: seed, NodeImage: opts.Env.NodeImage, Cluster: c.Name, Info: info,

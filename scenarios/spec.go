@@ -43,6 +43,9 @@ type Spec struct {
 // ClusterSpec says what cluster a scenario needs.
 type ClusterSpec struct {
 	Workers int // default 2
+	// explicitWorkers: the spec named a worker count (checked against a
+	// shared cluster's; the default is not).
+	explicitWorkers bool
 	// NodeMonitorGracePeriod for the controller manager (0: Kubernetes' 40s).
 	NodeMonitorGracePeriod time.Duration
 }
@@ -421,6 +424,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.Cluster.Workers < 0 || s.Cluster.Workers > 5 {
 		return fail("cluster.workers", strconv.Itoa(s.Cluster.Workers), "want 1..5 (0 means 2)")
+	}
+	if s.Cluster.Workers != 0 {
+		s.Cluster.explicitWorkers = true
 	}
 	if s.Cluster.Workers == 0 {
 		s.Cluster.Workers = 2
