@@ -96,10 +96,18 @@ func copyToNode(ctx context.Context, node, path string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	// the archive carries the parent folders too (Docker wants its
+	// destination to exist) and unpacks at /
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	dir, name := path[:strings.LastIndex(path, "/")+1], path[strings.LastIndex(path, "/")+1:]
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(data))}); err != nil {
+	rel := strings.TrimPrefix(path, "/")
+	parts := strings.Split(rel, "/")
+	for i := 1; i < len(parts); i++ {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: strings.Join(parts[:i], "/") + "/", Mode: 0o755}); err != nil {
+			return err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: rel, Mode: 0o755, Size: int64(len(data))}); err != nil {
 		return err
 	}
 	if _, err := tw.Write(data); err != nil {
@@ -108,7 +116,7 @@ func copyToNode(ctx context.Context, node, path string, data []byte) error {
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	if _, err := d.CopyToContainer(ctx, node, client.CopyToContainerOptions{DestinationPath: dir, Content: &buf}); err != nil {
+	if _, err := d.CopyToContainer(ctx, node, client.CopyToContainerOptions{DestinationPath: "/", Content: &buf}); err != nil {
 		return fmt.Errorf("copy %s to node %s: %w", path, node, err)
 	}
 	return nil
