@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"sync"
 
+	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/clusters/multicall"
 )
 
@@ -78,4 +80,29 @@ func ensureAgent(ctx context.Context, node string, args ...string) ([]string, er
 		return nil, err
 	}
 	return cmd, nil
+}
+
+// StageAgent copies the delay agent into every node of a kind cluster
+// ahead of time, so that a network-delay fault's inject does not wait for
+// the copy (the agent is the whole aftershock executable). Idempotent; a
+// no-op for clusters that are not kind clusters.
+func StageAgent(ctx context.Context, c *clusters.Cluster) error {
+	if c == nil || !c.Kind {
+		return nil
+	}
+	nodes, err := c.NodeContainers()
+	if err != nil {
+		return fmt.Errorf("stage delay agent: %w", err)
+	}
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = ensureAgent(ctx, n)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -339,6 +339,16 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		say("app ready: traffic reached all %d pods %s after rollout (%d requests); setup %s", len(check.Pods), check.Took.Round(10*time.Millisecond), check.Requests, setup.Round(100*time.Millisecond))
 	}
 
+	for _, f := range s.Faults {
+		if f.Type == faults.NetworkDelay {
+			// the agent is the whole executable: copy it before the clock starts
+			if err := faults.StageAgent(ctx, c); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+
 	tl := faults.NewTimeline(func(e report.Event) {
 		if e.Fault != "" {
 			say("%s %s %s", e.Fault, e.Kind, e.Detail)
