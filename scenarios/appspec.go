@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -117,7 +118,7 @@ func (p *parser) ownApp(a rawApp, s *Spec) {
 	}
 	if q := r.Request; q != nil {
 		req := loadgen.Request{Method: strings.ToUpper(q.Method), Path: q.Path}
-		if req.Method != "" && !contains(methods, req.Method) {
+		if req.Method != "" && !slices.Contains(methods, req.Method) {
 			p.fail("app.request.method", q.Method, "want one of "+strings.Join(methods, ", "))
 		}
 		if q.Path != "" && !strings.HasPrefix(q.Path, "/") {
@@ -149,15 +150,6 @@ func (p *parser) ownApp(a rawApp, s *Spec) {
 }
 
 var headerName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`)
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
 
 func looksLikeArchive(s string) bool {
 	return strings.HasSuffix(s, ".tar") || strings.HasSuffix(s, ".tar.gz") || strings.HasSuffix(s, ".tgz") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "/")
