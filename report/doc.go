@@ -40,6 +40,17 @@
 //     RegressionAlpha (0.01), and past the threshold; its p-value is printed.
 //     110 vs 123 failed of 4000 gives p = 0.19: noise. A fault that recovered
 //     before and does not now is always a regression.
+//   - Repeats (--repeat N, Repeat): the gate rests on the N runs together,
+//     so one stray run neither fails nor passes it. Error budget: pooled
+//     over the conclusive repeats (failed and total requests summed).
+//     Recovery per fault (no impact counts as 0 s): fail if any conclusive
+//     repeat did not recover; pass if the upper one-sided 95% bound of the
+//     mean (Student's t, n-1 degrees of freedom, gonum distuv.StudentsT)
+//     is within slo.recovery; fail if the lower bound is above it;
+//     inconclusive between (recoveries 4 s and 6 s against 5 s: [-1.3 s,
+//     11.3 s]) or with fewer than 2 values. Other checks (p99, evenness):
+//     the majority of conclusive repeats; a tie is inconclusive. Fewer than
+//     2 conclusive repeats, or not more than half of the N, is inconclusive.
 //   - Gate (Result.Gate): the verdict against the scenario's expectation; a
 //     negative control (expect fail, with the check that must fail) passes
 //     the gate by failing for that reason, and fails it by passing.

@@ -34,6 +34,8 @@ type Result struct {
 	// Expect is what the scenario was meant to reach (nil: pass); see Gate.
 	Expect *Expectation `json:"expect,omitempty"`
 	Checks []Check      `json:"checks"`
+	// Repeats is set on the aggregate of --repeat runs (see Repeat).
+	Repeats *Repeats `json:"repeats,omitempty"`
 
 	Requests     int     `json:"requests"`
 	Failed       int     `json:"failed"`

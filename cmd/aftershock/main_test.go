@@ -101,23 +101,17 @@ func TestRunRejectsBadScenarioBeforeTouchingAnything(t *testing.T) {
 	require.ErrorContains(t, err, "explicit allow flag")
 }
 
-func TestMeanCI(t *testing.T) {
-	m, lo, hi := meanCI([]float64{1, 2, 3, 4, 5})
-	assert.InDelta(t, 3, m, 1e-9)
-	// t(0.975, 4) = 2.78; sd = 1.58; h = 2.78*1.58/sqrt(5) = 1.96
-	assert.InDelta(t, 3-1.96, lo, 0.01)
-	assert.InDelta(t, 3+1.96, hi, 0.01)
-	m, lo, hi = meanCI([]float64{2})
-	assert.Equal(t, []float64{2, 2, 2}, []float64{m, lo, hi})
-}
-
 func TestSummaryTable(t *testing.T) {
 	var b bytes.Buffer
-	summary(&b, []*report.Result{result(t, time.Second, 0), result(t, 2*time.Second, 0)}, 2)
+	runs := []*report.Result{result(t, time.Second, 0), result(t, 2*time.Second, 0)}
+	agg := report.Repeat(runs, 0)
+	summary(&b, runs, []*report.Result{agg}, 2)
 	out := b.String()
 	assert.Contains(t, out, "SCENARIO")
 	assert.Contains(t, out, "RECOVERY (client)")
-	assert.Contains(t, out, "s: client recovery mean 1.50s")
+	assert.Contains(t, out, "(2 repeats)")
+	assert.Contains(t, out, "mean 1.5s, upper")
+	assert.Contains(t, out, "over 2 repeats: ")
 }
 
 func TestGateCode(t *testing.T) {

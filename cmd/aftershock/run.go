@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -53,7 +51,16 @@ summary table. Each verdict is gated on the scenario's expect (a negative
 control that fails for its stated reason is a success). junit.xml in --out
 always covers every scenario, errored ones included. Exit code: 0 every
 scenario met its expectation, 1 any did not (or an error), 2 the only misses
-are inconclusive verdicts.`,
+are inconclusive verdicts.
+
+With --repeat N (N >= 2) each scenario runs N times (seeds seed, seed+1,
+...), each into its own folder, and the gate is the verdict over the
+repeats, written to --out/SCENARIO/result.json: the error budget pooled over
+the conclusive repeats; per fault, pass when the upper one-sided 95% bound
+of the mean client recovery (Student's t) is within slo.recovery, fail when
+a repeat did not recover or the lower bound is above it, inconclusive
+between; other checks by majority; inconclusive with fewer than 2
+conclusive repeats or not more than half.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScenarios(cmd.Context(), f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -63,7 +70,7 @@ are inconclusive verdicts.`,
 	fl.StringVar(&f.out, "out", "reports", "folder for the reports (one subfolder per scenario and repetition)")
 	fl.BoolVar(&f.keepCluster, "keep-cluster", false, "leave the cluster and each scenario's namespace (the app as the run left it) in place, to inspect or replay")
 	fl.Int64Var(&f.seed, "seed", 0, "override every scenario's seed (victim choice)")
-	fl.IntVar(&f.repeat, "repeat", 1, "run each scenario N times; reports a 95% confidence interval of recovery time")
+	fl.IntVar(&f.repeat, "repeat", 1, "run each scenario N times and gate on the repeats (pooled error budget, 95% t-bounds of recovery, majority for other checks; see `aftershock help run`)")
 	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default: build or reuse the offline one; kindest/node works where a registry is reachable)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "use this existing cluster instead of creating one (needs --allow-foreign-cluster)")
 	fl.BoolVar(&f.allowForeign, "allow-foreign-cluster", false, "allow faults on a cluster aftershock did not create")
@@ -134,10 +141,12 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 		}
 	}()
 
-	var results []*report.Result
+	var results, gated []*report.Result
 	var errored []report.Errored
 	var runErr error
 	for _, s := range specs {
+		var runs []*report.Result
+		var failed []report.Errored
 		for i := 0; i < f.repeat; i++ {
 			out := filepath.Join(f.out, s.Name)
 			seed := f.seed
@@ -150,30 +159,50 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Seed: seed, KeepNamespace: f.keepCluster, Progress: stderr, Logger: logger})
 			if err != nil {
 				runErr = errors.Join(runErr, fmt.Errorf("%s: %w", s.Name, err))
-				errored = append(errored, report.Errored{Scenario: s.Name, Err: err})
+				failed = append(failed, report.Errored{Scenario: s.Name, Err: err})
 				if ctx.Err() != nil {
 					break
 				}
 				continue
 			}
-			results = append(results, res)
+			runs = append(runs, res)
+		}
+		results = append(results, runs...)
+		switch {
+		case f.repeat == 1 || ctx.Err() != nil:
+			// one run gates alone; an interrupted series gates on nothing
+			gated = append(gated, runs...)
+			errored = append(errored, failed...)
+		case len(runs) == 0:
+			errored = append(errored, report.Errored{Scenario: s.Name, Err: fmt.Errorf("all %d repeats errored: %w", f.repeat, errors.Join(errs(failed)...))})
+		default:
+			agg := report.Repeat(runs, len(failed))
+			gated = append(gated, agg)
+			if err := writeRepeated(filepath.Join(f.out, s.Name), agg); err != nil {
+				runErr = errors.Join(runErr, err)
+			}
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	// junit.xml always: every result and every scenario that errored
+	// junit.xml always: every gated result and every scenario that errored
 	if err := os.MkdirAll(f.out, 0o755); err == nil {
 		if jf, err := os.Create(filepath.Join(f.out, report.FileJUnit)); err == nil {
-			_ = report.WriteJUnitRun(jf, results, errored)
+			_ = report.WriteJUnitRun(jf, gated, errored)
 			jf.Close()
 		}
 	}
-	summary(stdout, results, f.repeat)
+	summary(stdout, results, gated, f.repeat)
+	if f.repeat > 1 && runErr != nil && len(errored) == 0 && ctx.Err() == nil {
+		// errored repeats are part of each aggregate verdict; say so and gate on those
+		fmt.Fprintln(stderr, "aftershock: some repeats errored (counted in the verdicts over the repeats):", runErr)
+		runErr = nil
+	}
 	if runErr != nil {
 		return runErr
 	}
-	if code := gateCode(results); code != 0 {
+	if code := gateCode(gated); code != 0 {
 		return exitError{code}
 	}
 	return nil
@@ -200,10 +229,19 @@ func gateCode(results []*report.Result) int {
 	return code
 }
 
-// summary prints one row per run and, with repeats, a recovery interval.
-func summary(w io.Writer, results []*report.Result, repeat int) {
+// summary prints one row per run and, with repeats, one per scenario for
+// the verdict over its repeats (the one the exit code follows).
+func summary(w io.Writer, results, gated []*report.Result, repeat int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tVERDICT\tGATE\tREQUESTS\tAVAILABILITY\tBUDGET\tRECOVERY (client)\tRECOVERY (cluster)\tJAIN\tP99")
+	gate := func(r *report.Result) string {
+		if ok, why := r.Gate(); !ok {
+			return "MISS: " + why
+		} else if r.Verdict != report.Pass {
+			return "ok: " + why
+		}
+		return "ok"
+	}
 	for _, r := range results {
 		var rec, crec []string
 		for _, f := range r.Faults {
@@ -219,63 +257,65 @@ func summary(w io.Writer, results []*report.Result, repeat int) {
 			worst = max(worst, p.Latency.P99)
 		}
 		p99 := worst.String() + " (worst phase)"
-		gate := "ok"
-		if ok, why := r.Gate(); !ok {
-			gate = "MISS: " + why
-		} else if r.Verdict != report.Pass {
-			gate = "ok: " + why
+		g := gate(r)
+		if repeat > 1 {
+			g = "(repeat)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f%%\t%.2f\t%s\t%s\t%s\t%s\n", r.Scenario, strings.ToUpper(string(r.Verdict)), gate, r.Requests, 100*r.Availability,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f%%\t%.2f\t%s\t%s\t%s\t%s\n", r.Scenario, strings.ToUpper(string(r.Verdict)), g, r.Requests, 100*r.Availability,
 			r.Budget.Consumed, orDash(strings.Join(rec, ",")), orDash(strings.Join(crec, ",")), jain, p99)
 	}
-	tw.Flush()
 	if repeat > 1 {
-		byName := map[string][]float64{}
-		for _, r := range results {
-			for _, f := range r.Faults {
-				if f.Recovery != nil {
-					byName[r.Scenario] = append(byName[r.Scenario], f.Recovery.D().Seconds())
-				}
+		for _, r := range gated {
+			if r.Repeats == nil {
+				continue
 			}
+			var rec []string
+			for _, s := range r.Repeats.Recovery {
+				rec = append(rec, fmt.Sprintf("mean %s, upper %s", s.Mean, s.Upper))
+			}
+			fmt.Fprintf(tw, "%s (%d repeats)\t%s\t%s\t%d\t%.3f%%\t%.2f\t%s\t-\t-\t-\n", r.Scenario, r.Repeats.Runs, strings.ToUpper(string(r.Verdict)), gate(r),
+				r.Requests, 100*r.Availability, r.Budget.Consumed, orDash(strings.Join(rec, ",")))
 		}
-		names := make([]string, 0, len(byName))
-		for n := range byName {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			m, lo, hi := meanCI(byName[n])
-			fmt.Fprintf(w, "%s: client recovery mean %.2fs, 95%% CI [%.2fs, %.2fs] over %d fault(s)\n", n, m, lo, hi, len(byName[n]))
+	}
+	tw.Flush()
+	for _, r := range gated {
+		if r.Repeats != nil {
+			fmt.Fprintf(w, "%s over %d repeats: %s\n", r.Scenario, r.Repeats.Runs, strings.Join(r.Reasons, "; "))
 		}
 	}
 }
 
-// meanCI is the mean and a 95% confidence interval (normal approximation,
-// t-quantiles for small n).
-func meanCI(xs []float64) (mean, lo, hi float64) {
-	n := float64(len(xs))
-	if n == 0 {
-		return 0, 0, 0
+// writeRepeated writes the verdict over a scenario's repeats (result.json,
+// junit.xml) into dir.
+func writeRepeated(dir string, agg *report.Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	for _, x := range xs {
-		mean += x
+	for name, fn := range map[string]func(io.Writer) error{
+		report.FileJSON:  func(w io.Writer) error { return report.WriteJSON(w, agg) },
+		report.FileJUnit: func(w io.Writer) error { return report.WriteJUnit(w, agg) },
+	} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		err = fn(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
 	}
-	mean /= n
-	if n < 2 {
-		return mean, mean, mean
+	return nil
+}
+
+func errs(es []report.Errored) []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e.Err
 	}
-	var ss float64
-	for _, x := range xs {
-		ss += (x - mean) * (x - mean)
-	}
-	sd := math.Sqrt(ss / (n - 1))
-	t := []float64{0, 12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23}
-	q := 1.96
-	if int(n)-1 < len(t) {
-		q = t[int(n)-1]
-	}
-	h := q * sd / math.Sqrt(n)
-	return mean, mean - h, mean + h
+	return out
 }
 
 // clientRecovery never prints "no impact" and "not recovered" the same way.
