@@ -53,6 +53,9 @@ type Options struct {
 	KeepAlive bool
 	// Timeout per request (default DefaultTimeout).
 	Timeout time.Duration
+	// InCluster: the attack runs in a load pod; URL must then name a
+	// Service (NAME.NAMESPACE.svc), not a loopback address.
+	InCluster bool
 	// Workers is the initial worker count (default 8); MaxWorkers caps it
 	// (default DefaultMaxWorkers).
 	Workers, MaxWorkers uint64
@@ -77,7 +80,11 @@ func (o *Options) validate() (*url.URL, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("load target %q: want an http(s) URL", o.URL)
 	}
-	if err := CheckLoopback(u.Hostname()); err != nil {
+	check := CheckLoopback
+	if o.InCluster {
+		check = CheckServiceHost
+	}
+	if err := check(u.Hostname()); err != nil {
 		return nil, fmt.Errorf("load target %q: %w", o.URL, err)
 	}
 	if o.Duration <= 0 {

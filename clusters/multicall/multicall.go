@@ -26,17 +26,25 @@ import (
 
 	"github.com/aftershock-dev/aftershock/cmd/aftershock-agent/delay"
 	"github.com/aftershock-dev/aftershock/cmd/sampleapp/server"
+	"github.com/aftershock-dev/aftershock/loadgen"
 )
 
-// Role names: the base name the executable is run under.
+// Role names: the base name the executable is run under (or the value of
+// the AFTERSHOCK_ROLE environment variable, for a container whose image
+// holds the executable under one name).
 const (
 	SampleApp = "sampleapp"
 	Agent     = "aftershock-agent"
+	Load      = "aftershock-load"
 )
+
+// EnvRole selects the role regardless of the executable's name.
+const EnvRole = loadgen.EnvRole
 
 var roles = map[string]func(args []string) int{
 	SampleApp: server.Main,
 	Agent:     delay.Main,
+	Load:      loadgen.PodMain,
 }
 
 // Main runs the role the process was invoked as and exits; for any other
@@ -44,6 +52,14 @@ var roles = map[string]func(args []string) int{
 func Main() {
 	if len(os.Args) == 0 {
 		return
+	}
+	if r := os.Getenv(EnvRole); r != "" {
+		run, ok := roles[r]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "%s=%q: no such role\n", EnvRole, r)
+			os.Exit(2)
+		}
+		os.Exit(run(os.Args[1:]))
 	}
 	if run, ok := roles[filepath.Base(os.Args[0])]; ok {
 		os.Exit(run(os.Args[1:]))
@@ -55,7 +71,7 @@ func Main() {
 func Run(role string, args []string) (int, error) {
 	run, ok := roles[role]
 	if !ok {
-		return 2, fmt.Errorf("no role %q (have %s, %s)", role, SampleApp, Agent)
+		return 2, fmt.Errorf("no role %q (have %s, %s, %s)", role, SampleApp, Agent, Load)
 	}
 	return run(args), nil
 }

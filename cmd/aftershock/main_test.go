@@ -110,7 +110,7 @@ func TestSummaryTable(t *testing.T) {
 	assert.Contains(t, out, "SCENARIO")
 	assert.Contains(t, out, "RECOVERY (client)")
 	assert.Contains(t, out, "(2 repeats)")
-	assert.Contains(t, out, "mean 1.5s, upper")
+	assert.Contains(t, out, "1.5s (95% ub ")
 	assert.Contains(t, out, "over 2 repeats: ")
 }
 

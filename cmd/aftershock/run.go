@@ -271,10 +271,10 @@ func summary(w io.Writer, results, gated []*report.Result, repeat int) {
 			}
 			var rec []string
 			for _, s := range r.Repeats.Recovery {
-				rec = append(rec, fmt.Sprintf("mean %s, upper %s", s.Mean, s.Upper))
+				rec = append(rec, fmt.Sprintf("%s (95%% ub %s)", s.Mean, s.Upper))
 			}
 			fmt.Fprintf(tw, "%s (%d repeats)\t%s\t%s\t%d\t%.3f%%\t%.2f\t%s\t-\t-\t-\n", r.Scenario, r.Repeats.Runs, strings.ToUpper(string(r.Verdict)), gate(r),
-				r.Requests, 100*r.Availability, r.Budget.Consumed, orDash(strings.Join(rec, ",")))
+				r.Requests, 100*r.Availability, r.Budget.Consumed, orDash(strings.Join(rec, ", ")))
 		}
 	}
 	tw.Flush()

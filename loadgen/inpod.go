@@ -1,0 +1,260 @@
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+// In-cluster load: the aftershock executable runs in load pods (role
+// "aftershock-load", see clusters/multicall) and streams every sample as one
+// line on its stdout, which the harness follows through the pod log stream.
+//
+//	S <start unix ns> <latency ns> <status> <reused 0|1> <pod> <node> <error>   one request (pod, node, error Go-quoted)
+//	E <requests> <elapsed ns>                                                     the attack ended; nothing was lost
+//	X <error>                                                                     the attack could not run
+//
+// The pod serves /healthz (readiness) and POST /start?at=UNIX_NS on
+// PodControlPort: all load pods start at the same instant, which the harness
+// gives through the API server's pod proxy once every pod is ready.
+
+// PodControlPort is where a load pod listens for its start.
+const PodControlPort = 8079
+
+// PodStartTimeout bounds how long a load pod waits for its start.
+const PodStartTimeout = 5 * time.Minute
+
+// EnvPodSpec is the environment variable a load pod reads its PodSpec from.
+const EnvPodSpec = "AFTERSHOCK_LOAD"
+
+// PodSpec is what one load pod sends: its share of the rate, to a Service's
+// in-cluster DNS name. It travels as JSON in EnvPodSpec.
+type PodSpec struct {
+	URL       string        `json:"url"` // http://SERVICE.NAMESPACE.svc[.cluster.local]:PORT/
+	Rate      int           `json:"rate"`
+	RampFrom  int           `json:"rampFrom,omitempty"`
+	Duration  time.Duration `json:"duration"`
+	KeepAlive bool          `json:"keepAlive"`
+	Timeout   time.Duration `json:"timeout,omitempty"`
+	Method    string        `json:"method,omitempty"`
+	Path      string        `json:"path,omitempty"`
+	Header    http.Header   `json:"header,omitempty"`
+	Body      []byte        `json:"body,omitempty"`
+	// attribution (at most one; none of them: the sample app's headers)
+	AttrHeader string `json:"attrHeader,omitempty"`
+	AttrJSON   string `json:"attrJSON,omitempty"`
+	AttrRegex  string `json:"attrRegex,omitempty"`
+	AttrNone   bool   `json:"attrNone,omitempty"`
+}
+
+// NewPodSpec is the PodSpec of an attack described by o (its URL replaced
+// by the in-cluster one).
+func NewPodSpec(o Options, url string) PodSpec {
+	p := PodSpec{URL: url, Rate: o.Rate, RampFrom: o.RampFrom, Duration: o.Duration, KeepAlive: o.KeepAlive, Timeout: o.Timeout,
+		Method: o.Request.Method, Path: o.Request.Path, Header: o.Request.Header, Body: o.Request.Body,
+		AttrHeader: o.Attribution.Header, AttrJSON: o.Attribution.JSON, AttrNone: o.Attribution.None}
+	if o.Attribution.Regex != nil {
+		p.AttrRegex = o.Attribution.Regex.String()
+	}
+	return p
+}
+
+// Options is the attack the pod runs.
+func (p PodSpec) Options() (Options, error) {
+	o := Options{URL: p.URL, Rate: p.Rate, RampFrom: p.RampFrom, Duration: p.Duration, KeepAlive: p.KeepAlive, Timeout: p.Timeout,
+		Request:     Request{Method: p.Method, Path: p.Path, Header: p.Header, Body: p.Body},
+		Attribution: Attribution{Header: p.AttrHeader, JSON: p.AttrJSON, None: p.AttrNone}, InCluster: true}
+	if p.AttrRegex != "" {
+		re, err := regexp.Compile(p.AttrRegex)
+		if err != nil {
+			return Options{}, fmt.Errorf("attribution regex %q: %w", p.AttrRegex, err)
+		}
+		o.Attribution.Regex = re
+	}
+	return o, nil
+}
+
+// serviceHost matches a Service's in-cluster DNS name.
+var serviceHost = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?\.svc(\.cluster\.local)?$`)
+
+// CheckServiceHost accepts only a Service's in-cluster DNS name
+// (NAME.NAMESPACE.svc or NAME.NAMESPACE.svc.cluster.local): load pods
+// target Services of their own cluster, never an address.
+func CheckServiceHost(host string) error {
+	if !serviceHost.MatchString(host) {
+		return fmt.Errorf("host %q is not a Service's in-cluster name (NAME.NAMESPACE.svc); load pods target only Services of their cluster", host)
+	}
+	return nil
+}
+
+// SampleLine is s as one line of a load pod's stream (with the newline).
+func SampleLine(s report.Sample) []byte {
+	r := 0
+	if s.Reused {
+		r = 1
+	}
+	b := make([]byte, 0, 96+len(s.Error))
+	b = append(b, "S "...)
+	b = strconv.AppendInt(b, s.Start.UnixNano(), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(s.Latency), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(s.Status), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(r), 10)
+	b = append(b, ' ')
+	b = strconv.AppendQuote(b, s.Pod)
+	b = append(b, ' ')
+	b = strconv.AppendQuote(b, s.Node)
+	b = append(b, ' ')
+	b = strconv.AppendQuote(b, s.Error)
+	return append(b, '\n')
+}
+
+// ParseSampleLine reads a line written by SampleLine (without the newline).
+func ParseSampleLine(line string) (report.Sample, error) {
+	var s report.Sample
+	rest, ok := strings.CutPrefix(line, "S ")
+	if !ok {
+		return s, fmt.Errorf("not a sample line: %.60q", line)
+	}
+	var ints [4]int64
+	for i := range ints {
+		f, r, ok := strings.Cut(rest, " ")
+		if !ok {
+			return s, fmt.Errorf("sample line: too few fields: %.60q", line)
+		}
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return s, fmt.Errorf("sample line: field %d: %w", i+1, err)
+		}
+		ints[i], rest = n, r
+	}
+	var strs [3]string
+	for i := range strs {
+		q, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			return s, fmt.Errorf("sample line: field %d: %w", i+5, err)
+		}
+		strs[i], _ = strconv.Unquote(q)
+		rest = strings.TrimPrefix(rest[len(q):], " ")
+	}
+	s.Start = time.Unix(0, ints[0])
+	s.Latency = time.Duration(ints[1])
+	s.Status = int(ints[2])
+	s.Reused = ints[3] == 1
+	s.Pod, s.Node, s.Error = strs[0], strs[1], strs[2]
+	return s, nil
+}
+
+// PodMain is the load pod's program (role "aftershock-load"): it reads its
+// PodSpec from EnvPodSpec, waits for its start (at most PodStartTimeout),
+// runs the attack and streams every sample to stdout. Exit 0 when the
+// attack ran to its end.
+func PodMain(args []string) int {
+	out := bufio.NewWriterSize(os.Stdout, 64<<10)
+	var mu sync.Mutex
+	fail := func(err error) int {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(out, "X %q\n", err.Error())
+		out.Flush()
+		return 1
+	}
+	var spec PodSpec
+	if err := json.Unmarshal([]byte(os.Getenv(EnvPodSpec)), &spec); err != nil {
+		return fail(fmt.Errorf("%s: %w", EnvPodSpec, err))
+	}
+	o, err := spec.Options()
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := o.validate(); err != nil {
+		return fail(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	start := make(chan time.Time, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
+		ns, err := strconv.ParseInt(r.URL.Query().Get("at"), 10, 64)
+		if err != nil {
+			http.Error(w, "at: want unix nanoseconds", http.StatusBadRequest)
+			return
+		}
+		select {
+		case start <- time.Unix(0, ns):
+			fmt.Fprintln(w, "starting")
+		default:
+			http.Error(w, "already started", http.StatusConflict)
+		}
+	})
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", PodControlPort))
+	if err != nil {
+		return fail(err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	var at time.Time
+	select {
+	case at = <-start:
+	case <-time.After(PodStartTimeout):
+		return fail(fmt.Errorf("no start within %s", PodStartTimeout))
+	case <-ctx.Done():
+		return fail(errors.New("stopped before the start"))
+	}
+	select {
+	case <-time.After(time.Until(at)):
+	case <-ctx.Done():
+		return fail(errors.New("stopped before the start"))
+	}
+	flush := time.NewTicker(200 * time.Millisecond)
+	defer flush.Stop()
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-flush.C:
+				mu.Lock()
+				out.Flush()
+				mu.Unlock()
+			case <-done:
+				return
+			}
+		}
+	}()
+	st, err := Attack(ctx, o, func(s report.Sample) {
+		mu.Lock()
+		out.Write(SampleLine(s))
+		mu.Unlock()
+	})
+	close(done)
+	if err != nil {
+		return fail(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	fmt.Fprintf(out, "E %d %d\n", st.Requests, int64(st.Elapsed))
+	if err := out.Flush(); err != nil {
+		return 1
+	}
+	return 0
+}
