@@ -20,6 +20,10 @@ import (
 	"k8s.io/utils/ptr"
 )
 
+// AppServicePort is the sample app Service's port (in-cluster clients use
+// it; the host uses the NodePort).
+const AppServicePort = 80
+
 // Response headers the sample app sets (cmd/sampleapp).
 const (
 	HeaderPod  = "X-Aftershock-Pod"
@@ -133,7 +137,7 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeNodePort,
 			Selector: map[string]string{"app": name},
-			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), NodePort: nodePort}},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: AppServicePort, TargetPort: intstr.FromString("http"), NodePort: nodePort}},
 		},
 	}
 	var pdb *policyv1.PodDisruptionBudget

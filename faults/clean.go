@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/client"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,6 +37,23 @@ done
 exit 0
 `
 
+// ExecSettle bounds how long Clean waits for exec sessions in the nodes
+// (injects a killed run left in flight) to end before it scans.
+const ExecSettle = 30 * time.Second
+
+func settleExecs(ctx context.Context, containers []string, down map[string]bool, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for _, n := range containers {
+		for !down[n] && time.Now().Before(deadline) && ctx.Err() == nil {
+			k, err := runningExecs(ctx, n)
+			if err != nil || k == 0 {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
 // Leftovers lists everything a fault could have left on a kind cluster
 // aftershock created: cordoned or marked nodes, paused or stopped node
 // containers, tagged iptables rules, netem qdiscs, delay agents. Empty means
@@ -65,6 +83,7 @@ func scan(ctx context.Context, c *clusters.Cluster, fix bool) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
+	down := map[string]bool{} // not running: nothing to exec into until restored
 	for _, n := range containers {
 		st, err := containerState(ctx, n)
 		if err != nil {
@@ -74,6 +93,7 @@ func scan(ctx context.Context, c *clusters.Cluster, fix bool) ([]string, error) 
 		if st == "running" {
 			continue
 		}
+		down[n] = true
 		found = append(found, fmt.Sprintf("node container %s is %s", n, st))
 		if !fix {
 			continue
@@ -110,7 +130,16 @@ func scan(ctx context.Context, c *clusters.Cluster, fix bool) ([]string, error) 
 	if fix {
 		arg = "1"
 	}
+	if fix {
+		// an inject of a killed run may still be running inside a node
+		// (docker exec outlives its caller): let it finish, then clean
+		settleExecs(ctx, containers, down, ExecSettle)
+	}
 	for _, n := range containers {
+		if down[n] && !fix {
+			found = append(found, n+": not scanned inside (its container is not running)")
+			continue
+		}
 		out, err := nodeExec(ctx, n, "bash", "-c", nodeScan, "bash", arg)
 		if err != nil {
 			errs = append(errs, err)

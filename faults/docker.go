@@ -137,3 +137,17 @@ func containerState(ctx context.Context, node string) (string, error) {
 	}
 	return string(res.Container.State.Status), nil
 }
+
+// runningExecs is how many exec sessions run in a node container (e.g. an
+// inject a killed run left in flight: it goes on without its caller).
+func runningExecs(ctx context.Context, node string) (int, error) {
+	d, err := docker(ctx)
+	if err != nil {
+		return 0, err
+	}
+	res, err := d.ContainerInspect(ctx, node, client.ContainerInspectOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("inspect node container %s: %w", node, err)
+	}
+	return len(res.Container.ExecIDs), nil
+}

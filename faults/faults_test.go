@@ -20,6 +20,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/loadgen"
 )
 
 func pod(name, node string, ready bool) *corev1.Pod {
@@ -380,4 +381,20 @@ func TestUnstableSpans(t *testing.T) {
 	assert.Equal(t, at(30), spans[1].From)
 	assert.Equal(t, at(40), spans[1].To, "still open at the end")
 	assert.Empty(t, unstableSpans(series[:1], at(0), at(40)))
+}
+
+// Load pods are never victims, even under a selector that matches them.
+func TestLoadPodsAreNeverVictims(t *testing.T) {
+	load := pod("load-0", "w1", true)
+	load.Labels["aftershock.dev/role"] = "load"
+	_, cs := env(pod("a", "w1", true), load)
+	for seed := uint64(0); seed < 20; seed++ {
+		got, err := pickPods(context.Background(), cs, "ns", "app=web", 2, 0, rand.New(rand.NewPCG(seed, 0)))
+		require.NoError(t, err)
+		assert.Equal(t, []string{"a"}, podNames(got))
+		got, err = pickPods(context.Background(), cs, "ns", "", 2, 0, rand.New(rand.NewPCG(seed, 0)))
+		require.NoError(t, err)
+		assert.Equal(t, []string{"a"}, podNames(got), "an empty selector too")
+	}
+	assert.Equal(t, NotLoadPods, loadgen.LabelRole+"!="+loadgen.RoleLoad)
 }

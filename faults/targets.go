@@ -38,10 +38,21 @@ func howMany(n, count, percent int) int {
 	return min(k, n)
 }
 
+// NotLoadPods is the selector term that keeps aftershock's own load pods
+// (loadgen.LabelRole=loadgen.RoleLoad) out of every fault's victims.
+const NotLoadPods = "aftershock.dev/role!=load"
+
+func notLoad(selector string) string {
+	if selector == "" {
+		return NotLoadPods
+	}
+	return selector + "," + NotLoadPods
+}
+
 // pickPods chooses victims among the ready pods matching selector in ns,
 // seeded by r: the same seed and the same pods give the same choice.
 func pickPods(ctx context.Context, cs kubernetes.Interface, ns, selector string, count, percent int, r *rand.Rand) ([]corev1.Pod, error) {
-	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: notLoad(selector)})
 	if err != nil {
 		return nil, fmt.Errorf("list pods %s in %s: %w", selector, ns, err)
 	}
@@ -85,7 +96,7 @@ func pickNode(ctx context.Context, cs kubernetes.Interface, name, ns, selector s
 		}
 		return nil, fmt.Errorf("node %q not found", name)
 	}
-	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: notLoad(selector)})
 	if err != nil {
 		return nil, fmt.Errorf("list pods %s in %s: %w", selector, ns, err)
 	}

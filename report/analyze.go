@@ -38,6 +38,15 @@ type Input struct {
 	// saw it, plus a settle margin for kube-proxy): evenness leaves out the
 	// windows that overlap them. Availability and latency keep every window.
 	Unstable []Span
+	// Path is the way the traffic took (e.g. "nodePort", "inCluster: 3
+	// load pods"), for the report.
+	Path string
+	// LostLoad names each load source whose samples did not all arrive (a
+	// load pod that died), with why. Any makes the run inconclusive: what
+	// it missed could change every figure, failures included.
+	LostLoad []string
+	// LoadSources are the load pods of in-cluster load (for the report).
+	LoadSources []LoadSource
 }
 
 // Span is a time interval [From, To).
@@ -115,7 +124,7 @@ func Analyze(rec *Recorder, in Input) *Result {
 	res := &Result{
 		Schema: SchemaVersion, Scenario: in.Scenario, Seed: in.Seed, NodeImage: in.NodeImage, Cluster: in.Cluster,
 		Info: in.Info, Start: in.Start, End: in.End, Window: Duration(rec.Width()), SLO: a.slo,
-		Timeline: append([]Event(nil), in.Timeline...), Expect: in.Expect,
+		Timeline: append([]Event(nil), in.Timeline...), Expect: in.Expect, Path: in.Path, LostLoad: in.LostLoad, LoadSources: in.LoadSources,
 	}
 	sort.SliceStable(res.Timeline, func(i, j int) bool { return res.Timeline[i].At.Before(res.Timeline[j].At) })
 	for _, w := range a.w {
@@ -528,6 +537,12 @@ func (a *analysis) verdict(res *Result) {
 				res.Reasons = append(res.Reasons, "evenness not measured: "+c.Value)
 			}
 		}
+	}
+	if len(a.in.LostLoad) > 0 {
+		// a lost load source makes pass and fail alike unproven
+		was := res.Verdict
+		res.Verdict = Inconclusive
+		res.Reasons = append(res.Reasons, fmt.Sprintf("load lost (the verdict would have been %s on the samples that arrived): %s", was, strings.Join(a.in.LostLoad, "; ")))
 	}
 	if res.Verdict == Pass {
 		if why := a.shortLoad(res.Requests); why != "" {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,24 @@ func TestEvennessNeedsRequestsPerPod(t *testing.T) {
 	in.End = t0.Add(20 * time.Second)
 	enough := Analyze(record(time.Second, synth(20, 20*time.Second, 5, okSample(pods...))), in)
 	assert.Equal(t, Pass, enough.Verdict, "%v", enough.Reasons)
+}
+
+// A lost load source makes a run inconclusive whatever the samples that
+// arrived say, and the report names it.
+func TestLostLoadIsInconclusive(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rec := NewRecorder(t0, time.Second)
+	for i := range 1000 {
+		rec.Add(Sample{Start: t0.Add(time.Duration(i) * 10 * time.Millisecond), Status: 200, Latency: time.Millisecond, Pod: "a"})
+	}
+	in := Input{Start: t0, End: t0.Add(10 * time.Second), SLO: SLO{Availability: 0.99}, Planned: 1000, Path: "inCluster: 3 load pods"}
+	require.Equal(t, Pass, Analyze(rec, in).Verdict)
+	in.LostLoad = []string{"load-1 (worker2): its log ended after 312 samples without an end line"}
+	r := Analyze(rec, in)
+	assert.Equal(t, Inconclusive, r.Verdict)
+	assert.Contains(t, strings.Join(r.Reasons, ";"), "load lost (the verdict would have been pass on the samples that arrived): load-1 (worker2)")
+	var md strings.Builder
+	require.NoError(t, WriteMarkdown(&md, r))
+	assert.Contains(t, md.String(), "| traffic path | inCluster: 3 load pods |")
+	assert.Contains(t, md.String(), "| LOST LOAD | load-1 (worker2)")
 }

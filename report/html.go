@@ -192,6 +192,9 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 <tr><th>availability</th><td>{{pct .R.Availability}} (SLO {{pct .R.SLO.Availability}})</td></tr>
 <tr><th>error budget consumed</th><td>{{printf "%.2f" .R.Budget.Consumed}} (max burn rate {{printf "%.1f" .R.Budget.MaxBurnRate}})</td></tr>
 <tr><th>window</th><td>{{.R.Window}}</td></tr>
+{{if .R.Path}}<tr><th>traffic path</th><td>{{.R.Path}}</td></tr>{{end}}
+{{range .R.LoadSources}}<tr><th>load pod {{.Name}}</th><td>on {{.Node}}, {{.Rate}}/s, {{.Samples}} samples arrived (it sent {{.Sent}})</td></tr>{{end}}
+{{range .R.LostLoad}}<tr><th>LOST LOAD</th><td class="st-fail">{{.}}</td></tr>{{end}}
 {{if .R.NodeImage}}<tr><th>node image</th><td><code>{{.R.NodeImage}}</code></td></tr>{{end}}
 {{range $k, $v := .R.Info}}<tr><th>{{$k}}</th><td>{{$v}}</td></tr>{{end}}
 </table>

@@ -46,6 +46,15 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	if r.Cluster != "" {
 		fmt.Fprintf(&b, "| cluster | %s |\n", r.Cluster)
 	}
+	if r.Path != "" {
+		fmt.Fprintf(&b, "| traffic path | %s |\n", r.Path)
+	}
+	for _, l := range r.LoadSources {
+		fmt.Fprintf(&b, "| load pod %s | on %s, %d/s, %d samples arrived (it sent %d) |\n", l.Name, l.Node, l.Rate, l.Samples, l.Sent)
+	}
+	for _, l := range r.LostLoad {
+		fmt.Fprintf(&b, "| LOST LOAD | %s |\n", l)
+	}
 	for _, k := range sortedKeys(r.Info) {
 		fmt.Fprintf(&b, "| %s | %s |\n", k, r.Info[k])
 	}

@@ -18,16 +18,23 @@ const (
 // Result is everything a run measured, enough to re-render every report and
 // to compare runs. It is what result.json holds.
 type Result struct {
-	Schema    string            `json:"schema"`
-	Scenario  string            `json:"scenario"`
-	Seed      int64             `json:"seed"`
-	NodeImage string            `json:"nodeImage,omitempty"`
-	Cluster   string            `json:"cluster,omitempty"`
-	Info      map[string]string `json:"info,omitempty"` // free-form facts worth reporting (e.g. node-monitor-grace-period)
-	Start     time.Time         `json:"start"`
-	End       time.Time         `json:"end"`
-	Window    Duration          `json:"window"`
-	SLO       SLO               `json:"slo"`
+	Schema    string `json:"schema"`
+	Scenario  string `json:"scenario"`
+	Seed      int64  `json:"seed"`
+	NodeImage string `json:"nodeImage,omitempty"`
+	Cluster   string `json:"cluster,omitempty"`
+	// Path is the way the traffic took: nodePort, or inCluster with its
+	// load pods.
+	Path string `json:"path,omitempty"`
+	// LostLoad names load sources whose samples did not all arrive.
+	LostLoad []string `json:"lostLoad,omitempty"`
+	// LoadSources are the load pods of in-cluster load and what each sent.
+	LoadSources []LoadSource      `json:"loadSources,omitempty"`
+	Info        map[string]string `json:"info,omitempty"` // free-form facts worth reporting (e.g. node-monitor-grace-period)
+	Start       time.Time         `json:"start"`
+	End         time.Time         `json:"end"`
+	Window      Duration          `json:"window"`
+	SLO         SLO               `json:"slo"`
 
 	Verdict Verdict  `json:"verdict"`
 	Reasons []string `json:"reasons"`
@@ -63,6 +70,18 @@ func baselineOf(phases []Phase) *Phase {
 		}
 	}
 	return nil
+}
+
+// LoadSource is one load pod: where it ran, its share of the rate, and
+// how many of its samples arrived (Sent is what it says it sent; -1 when it
+// never said, e.g. it died).
+type LoadSource struct {
+	Name     string `json:"name"`
+	Node     string `json:"node"`
+	Rate     int    `json:"rate"`
+	Samples  int    `json:"samples"`
+	Sent     int    `json:"sent"`
+	Complete bool   `json:"complete"`
 }
 
 // Check is one SLO check: one JUnit testcase.

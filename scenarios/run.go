@@ -115,7 +115,8 @@ func (e *Env) ensure(ctx context.Context, s *Spec, progress io.Writer) (*cluster
 	if err := e.agrees(ctx, s); err != nil {
 		return nil, err
 	}
-	if e.image == nil && s.App.Own == nil {
+	if e.image == nil && (s.App.Own == nil || s.Load.Via == ViaInCluster) {
+		// the sample app and the load pods are the aftershock executable
 		dir, err := os.MkdirTemp("", "aftershock-app-")
 		if err != nil {
 			return nil, err
@@ -163,11 +164,24 @@ func (s *Spec) appArgs() []string {
 	return args
 }
 
+// hasNodeFault reports whether a fault acts on whole nodes.
+func hasNodeFault(fs []faults.Spec) bool {
+	for _, f := range fs {
+		switch {
+		case f.Type == faults.NodeDrain, f.Type == faults.NodeStop, f.Type == faults.NodePause,
+			f.Type == faults.NetworkPartition && f.Scope == faults.ScopeNode:
+			return true
+		}
+	}
+	return false
+}
+
 // deployed is the app under test as the runner aims at it.
 type deployed struct {
 	ns          string
 	obs         faults.App
-	appPort     int // container port network faults act on
+	appPort     int   // container port network faults act on
+	svcPort     int32 // the Service's port (in-cluster load targets it)
 	request     loadgen.Request
 	attribution loadgen.Attribution
 	check       clusters.TrafficCheck // readiness through traffic (ReadyPods when unattributed)
@@ -190,7 +204,7 @@ func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns strin
 		if err := c.DeployApp(ctx, app); err != nil {
 			return nil, err
 		}
-		d.obs, d.appPort, d.replicas = faults.SampleApp(), faults.AppPort, app.Replicas
+		d.obs, d.appPort, d.replicas, d.svcPort = faults.SampleApp(), faults.AppPort, app.Replicas, clusters.AppServicePort
 		d.info["app"] = strings.TrimSpace(fmt.Sprintf("sample app, %d replicas %s", app.Replicas, strings.Join(app.Args, " ")))
 	} else {
 		o := s.App.Own
@@ -218,7 +232,7 @@ func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns strin
 			ws = append(ws, w.String())
 		}
 		d.obs = faults.App{Service: t.Service, Selector: t.Selector, Workloads: ws}
-		d.appPort, d.replicas = int(t.ContainerPort), t.Replicas()
+		d.appPort, d.replicas, d.svcPort = int(t.ContainerPort), t.Replicas(), t.Port
 		d.info["app"] = t.Info
 	}
 	start := time.Now()
@@ -377,12 +391,48 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	if err != nil {
 		return nil, err
 	}
+	lo := loadgen.Options{
+		URL: url, Rate: s.Load.Rate, RampFrom: s.Load.RampFrom, Duration: s.Load.Duration,
+		KeepAlive: s.Load.KeepAlive, Timeout: s.Load.Timeout, Request: app.request, Attribution: app.attribution,
+	}
+	target := app.request.URL(mustURL(url))
+	path := fmt.Sprintf("%s: from this host to %s (the Service's NodePort, published on 127.0.0.1)", ViaNodePort, target)
+	var pods *loadgen.LoadPods
+	if s.Load.Via == ViaInCluster {
+		svcURL := fmt.Sprintf("http://%s.%s.svc.cluster.local:%d/", app.obs.Service, ns, app.svcPort)
+		target = app.request.URL(mustURL(svcURL))
+		pl := loadgen.PodLoad{Client: c.Clientset, Namespace: ns, Image: opts.Env.image.Ref, Pods: s.Load.Pods, Spec: loadgen.NewPodSpec(lo, svcURL)}
+		where := "spread over the nodes"
+		if hasNodeFault(s.Faults) {
+			// a node fault must not take a load pod with it
+			pl.NodeSelector = map[string]string{"node-role.kubernetes.io/control-plane": ""}
+			where = "on the control-plane node (node faults planned)"
+		}
+		t0 := time.Now()
+		pods, err = pl.Prepare(ctx, 2*time.Minute)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
+		}
+		defer pods.Delete(context.WithoutCancel(ctx))
+		var on []string
+		for _, n := range pods.Names() {
+			on = append(on, n+"@"+pods.Node(n))
+		}
+		path = fmt.Sprintf("%s: %d load pods %s (%s) to %s (the Service's ClusterIP)", ViaInCluster, s.Load.Pods, where, strings.Join(on, ", "), target)
+		say("%d load pods ready in %s %s", s.Load.Pods, time.Since(t0).Round(10*time.Millisecond), where)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
+	if pods != nil {
+		start = start.Add(time.Second) // every load pod starts at this instant
+		if err := pods.Start(ctx, start); err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
+		}
+	}
 	rec := report.NewRecorder(start, s.Load.Window)
 	tl.Add(report.Event{At: start, Kind: "phase", Detail: "load started"})
-	say("load: %d/s for %s, keep-alive %v; %d fault(s) scheduled", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, len(plan))
+	say("load: %d/s for %s, keep-alive %v, via %s; %d fault(s) scheduled", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, s.Load.Via, len(plan))
 
 	var (
 		wg        sync.WaitGroup
@@ -405,14 +455,41 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		}
 	}()
 	var mu sync.Mutex
-	stats, loadErr := loadgen.Attack(runCtx, loadgen.Options{
-		URL: url, Rate: s.Load.Rate, RampFrom: s.Load.RampFrom, Duration: s.Load.Duration,
-		KeepAlive: s.Load.KeepAlive, Timeout: s.Load.Timeout, Request: app.request, Attribution: app.attribution,
-	}, func(smp report.Sample) {
+	sink := func(smp report.Sample) {
 		mu.Lock()
 		rec.Add(smp)
 		mu.Unlock()
-	})
+	}
+	var (
+		stats    loadgen.Stats
+		loadErr  error
+		lostLoad []string
+		sources  []report.LoadSource
+	)
+	if pods == nil {
+		stats, loadErr = loadgen.Attack(runCtx, lo, sink)
+	} else {
+		// bounded: the attack's duration, one request timeout, and a margin
+		sctx, scancel := context.WithDeadline(runCtx, start.Add(s.Load.Duration+lo.Timeout+time.Minute))
+		outcomes := pods.Stream(sctx, sink)
+		scancel()
+		stats.Elapsed = time.Since(start)
+		for _, o := range outcomes {
+			stats.Requests += uint64(o.Samples)
+			sources = append(sources, report.LoadSource{Name: o.Pod, Node: o.Node, Rate: o.Rate, Samples: o.Samples, Sent: o.Sent, Complete: o.Complete})
+			if !o.Complete {
+				lostLoad = append(lostLoad, fmt.Sprintf("load pod %s (node %s): %s", o.Pod, o.Node, o.Lost))
+			}
+		}
+		if len(lostLoad) == len(outcomes) {
+			stats.Elapsed = min(stats.Elapsed, s.Load.Duration)
+		} else {
+			stats.Elapsed = s.Load.Duration
+		}
+		if err := runCtx.Err(); err != nil && ctx.Err() != nil {
+			loadErr = fmt.Errorf("load stopped early: %w", ctx.Err())
+		}
+	}
 	end := time.Now()
 	wg.Wait()
 	tl.Add(report.Event{At: end, Kind: "phase", Detail: fmt.Sprintf("load stopped: %d requests at %.0f/s", stats.Requests, stats.Rate())})
@@ -433,7 +510,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	}
 	info := map[string]string{
 		"setup":     setupNote,
-		"load":      fmt.Sprintf("%d/s for %s, keep-alive %v (achieved %.0f/s); %s %s", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, stats.Rate(), methodOf(app.request), app.request.URL(mustURL(url))),
+		"load":      fmt.Sprintf("%d/s for %s, keep-alive %v (achieved %.0f/s); %s %s", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, stats.Rate(), methodOf(app.request), target),
 		"namespace": ns,
 	}
 	if !app.attribution.None {
@@ -449,7 +526,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		Scenario: s.Name, Seed: seed, NodeImage: opts.Env.NodeImage, Cluster: c.Name, Info: info,
 		Start: start, End: end, SLO: s.SLO, Faults: faultsOut, Timeline: tl.Events(), ReadyPods: check.Pods,
 		Unstable: obs.UnstableSpans(start, end), Unattributed: app.attribution.None, Expect: s.Expectation(),
-		Planned: s.Load.Planned(),
+		Planned: s.Load.Planned(), Path: path, LostLoad: lostLoad, LoadSources: sources,
 	})
 	say("verdict %s: %s", strings.ToUpper(string(res.Verdict)), strings.Join(res.Reasons, "; "))
 	if opts.Out != "" {

@@ -80,7 +80,22 @@ type LoadSpec struct {
 	KeepAlive bool
 	Timeout   time.Duration // per request (default 2s)
 	Window    time.Duration // metric window (default 1s, >= 100ms)
+	// Via is the traffic path: ViaNodePort (from the host through the
+	// Service's NodePort on 127.0.0.1) or ViaInCluster (from Pods load
+	// pods to the Service's ClusterIP by its DNS name).
+	Via  string
+	Pods int // load pods (inCluster; default 3)
 }
+
+// Traffic paths (load.via).
+const (
+	ViaNodePort  = "nodePort"
+	ViaInCluster = "inCluster"
+	ViaIngress   = "ingress"
+)
+
+// MaxLoadPods bounds load.pods.
+const MaxLoadPods = 20
 
 // MaxSpecBytes bounds a scenario file.
 const MaxSpecBytes = 1 << 20
@@ -138,6 +153,8 @@ type rawLoad struct {
 	KeepAlive bool   `json:"keepAlive"`
 	Timeout   string `json:"timeout"`
 	Window    string `json:"window"`
+	Via       string `json:"via"`
+	Pods      int    `json:"pods"`
 }
 
 type rawFault struct {
@@ -338,6 +355,7 @@ func (p *parser) spec(r rawSpec) *Spec {
 		Rate: p.rate("load.rate", r.Load.Rate), RampFrom: p.rate("load.rampFrom", r.Load.RampFrom),
 		Duration: p.dur("load.duration", r.Load.Duration), KeepAlive: r.Load.KeepAlive,
 		Timeout: p.dur("load.timeout", r.Load.Timeout), Window: p.dur("load.window", r.Load.Window),
+		Via: r.Load.Via, Pods: r.Load.Pods,
 	}
 	if len(r.Faults) > MaxFaults {
 		p.fail("faults", strconv.Itoa(len(r.Faults)), fmt.Sprintf("at most %d faults in one scenario", MaxFaults))
@@ -462,6 +480,25 @@ func (s *Spec) Validate() error {
 	}
 	if s.Load.Window != 0 && s.Load.Window < report.MinWindow {
 		return fail("load.window", s.Load.Window.String(), "at least 100ms")
+	}
+	switch s.Load.Via {
+	case "":
+		s.Load.Via = ViaNodePort
+	case ViaNodePort, ViaInCluster:
+	case ViaIngress:
+		return fail("load.via", s.Load.Via, "the Ingress path is not built yet (issue 9); use nodePort or inCluster")
+	default:
+		return fail("load.via", s.Load.Via, "want nodePort (from the host, the default) or inCluster (from load pods)")
+	}
+	switch {
+	case s.Load.Via != ViaInCluster && s.Load.Pods != 0:
+		return fail("load.pods", strconv.Itoa(s.Load.Pods), "only with load.via: inCluster (host load runs in this process)")
+	case s.Load.Via == ViaInCluster && s.Load.Pods == 0:
+		s.Load.Pods = 3
+	case s.Load.Pods < 0 || s.Load.Pods > MaxLoadPods:
+		return fail("load.pods", strconv.Itoa(s.Load.Pods), fmt.Sprintf("want 1..%d", MaxLoadPods))
+	case s.Load.Via == ViaInCluster && s.Load.Rate < s.Load.Pods:
+		return fail("load.pods", strconv.Itoa(s.Load.Pods), fmt.Sprintf("more pods than requests per second (load.rate %d/s): each pod needs at least 1/s", s.Load.Rate))
 	}
 	if s.SLO.Availability <= 0 {
 		return fail("slo.availability", "", "required (like 99.5%)")

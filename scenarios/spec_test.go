@@ -77,6 +77,11 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		{"name: Bad_Name\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: name: "Bad_Name": want a DNS label`},
 		{"name: x\nslo: {availability: 99%}\n", `f.yaml: load.rate: required`},
 		{base + "expect: maybe\n", `f.yaml: expect: "maybe": want pass, fail or inconclusive`},
+		{"name: x\nload: {via: carrierPigeon, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.via: "carrierPigeon": want nodePort`},
+		{"name: x\nload: {via: ingress, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.via: "ingress": the Ingress path is not built yet`},
+		{"name: x\nload: {pods: 3, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.pods: "3": only with load.via: inCluster`},
+		{"name: x\nload: {via: inCluster, pods: 21, rate: 100/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.pods: "21": want 1..20`},
+		{"name: x\nload: {via: inCluster, pods: 5, rate: 3/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.pods: "5": more pods than requests per second`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -6,8 +6,10 @@
 //
 // A program becomes multi-call by calling Main first thing in main (or in
 // TestMain, for a test binary that deploys the sample app or injects delay):
-// when invoked as "sampleapp" or "aftershock-agent" (the base name of
-// argv[0]) Main runs that role and exits; otherwise it returns at once.
+// when invoked as "sampleapp", "aftershock-agent" or "aftershock-load" (the
+// base name of argv[0], or AFTERSHOCK_ROLE, which the load pods set since
+// their image holds the executable as /sampleapp) Main runs that role and
+// exits; otherwise it returns at once.
 //
 // Bundle lists the files that carry the executable into a container or a
 // node: the executable and, for a dynamically linked build (cgo, the default

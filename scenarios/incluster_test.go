@@ -1,0 +1,120 @@
+package scenarios_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/scenarios"
+)
+
+func sharedEnv(t *testing.T) *scenarios.Env {
+	c := clustertest.Shared(t)
+	if env == nil {
+		img, err := clustertest.NodeImage(context.Background())
+		require.NoError(t, err)
+		env = &scenarios.Env{Cluster: c, NodeImage: img}
+	}
+	return env
+}
+
+func parse(t *testing.T, yaml string) *scenarios.Spec {
+	f := filepath.Join(t.TempDir(), "s.yaml")
+	require.NoError(t, os.WriteFile(f, []byte(yaml), 0o644))
+	s, err := scenarios.ParseFile(f)
+	require.NoError(t, err)
+	return s
+}
+
+// In-cluster load from 3 load pods at 300/s for 30 s: every sample of every
+// pod arrives and is counted once (the merged count is the sum of the
+// pods' counts), the achieved rate is the asked one, and the report names
+// the path and each load pod.
+func TestIntegrationInClusterLoadCounts(t *testing.T) {
+	e := sharedEnv(t)
+	s := parse(t, `name: incluster-count
+app: {replicas: 3}
+load: {via: inCluster, pods: 3, rate: 300/s, duration: 30s, keepAlive: false}
+slo: {availability: 99%}
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	res, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Out: filepath.Join(outDir(t), s.Name), Progress: clustertest.LogWriter(t)})
+	require.NoError(t, err)
+	t.Logf("%s", report.Summary(res))
+	require.Len(t, res.LoadSources, 3)
+	sum, nodes := 0, map[string]bool{}
+	for _, l := range res.LoadSources {
+		assert.True(t, l.Complete, "%+v", l)
+		assert.Equal(t, l.Sent, l.Samples, "%s: sent vs arrived", l.Name)
+		assert.Equal(t, 100, l.Rate)
+		sum += l.Samples
+		nodes[l.Node] = true
+	}
+	assert.Equal(t, res.Requests, sum, "merged count is the sum of the pods' counts")
+	assert.InDelta(t, 9000, res.Requests, 90, "300/s for 30 s")
+	assert.GreaterOrEqual(t, len(nodes), 2, "load pods spread over the nodes: %v", nodes)
+	assert.Contains(t, res.Path, "inCluster: 3 load pods")
+	assert.Contains(t, res.Path, ".svc.cluster.local:80/")
+	assert.Equal(t, report.Pass, res.Verdict, res.Reasons)
+	b := res.Baseline()
+	require.NotNil(t, b)
+	require.NotNil(t, b.New)
+	assert.Len(t, b.New.Pods, 3, "attribution names the app pods")
+}
+
+// Killing a load pod mid-run makes the verdict inconclusive and names it.
+func TestIntegrationInClusterLostLoadPod(t *testing.T) {
+	e := sharedEnv(t)
+	s := parse(t, `name: incluster-lost
+app: {replicas: 3}
+load: {via: inCluster, pods: 3, rate: 90/s, duration: 25s}
+slo: {availability: 99%}
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	killed := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			t.Log(line)
+			if ns, ok := strings.CutPrefix(line, "incluster-lost: load: "); ok && ns != "" {
+				go func() {
+					time.Sleep(8 * time.Second)
+					pods, err := e.Cluster.Clientset.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: "aftershock.dev/role=load"})
+					if err != nil || len(pods.Items) == 0 {
+						killed <- ""
+						return
+					}
+					p := pods.Items[1]
+					zero := int64(0)
+					_ = e.Cluster.Clientset.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+					killed <- p.Name
+				}()
+			}
+		}
+	}()
+	res, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Out: filepath.Join(outDir(t), s.Name), Progress: pw})
+	require.NoError(t, err)
+	victim := <-killed
+	require.NotEmpty(t, victim, "a load pod was killed")
+	t.Logf("%s", report.Summary(res))
+	assert.Equal(t, report.Inconclusive, res.Verdict, res.Reasons)
+	assert.Contains(t, strings.Join(res.Reasons, "; "), "load pod "+victim)
+	require.Len(t, res.LostLoad, 1)
+	assert.Contains(t, res.LostLoad[0], victim)
+}
