@@ -18,14 +18,16 @@ import (
 func TestKindConfigPublishesAppPortOnLoopbackOnly(t *testing.T) {
 	opts := Options{Name: "aftershock-x", Workers: 2, NodeImage: "img", NodeMonitorGracePeriod: 20 * time.Second}
 	require.NoError(t, opts.defaults())
-	cfg := kindConfig(opts, 34567)
+	cfg := kindConfig(opts, 34567, 34568)
 	require.Len(t, cfg.Nodes, 3)
 	assert.Equal(t, kindv1.ControlPlaneRole, cfg.Nodes[0].Role)
-	require.Len(t, cfg.Nodes[0].ExtraPortMappings, 1)
-	pm := cfg.Nodes[0].ExtraPortMappings[0]
-	assert.Equal(t, "127.0.0.1", pm.ListenAddress)
-	assert.EqualValues(t, 34567, pm.HostPort)
-	assert.EqualValues(t, AppNodePort, pm.ContainerPort)
+	require.Len(t, cfg.Nodes[0].ExtraPortMappings, 2)
+	for i, want := range [][2]int32{{34567, AppNodePort}, {34568, IngressNodePort}} {
+		pm := cfg.Nodes[0].ExtraPortMappings[i]
+		assert.Equal(t, "127.0.0.1", pm.ListenAddress)
+		assert.Equal(t, want[0], pm.HostPort)
+		assert.Equal(t, want[1], pm.ContainerPort)
+	}
 	for _, n := range cfg.Nodes {
 		assert.Equal(t, "true", n.Labels[ManagedLabel])
 		assert.Equal(t, "img", n.Image)

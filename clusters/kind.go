@@ -31,6 +31,10 @@ const (
 	// AppNodePort is the NodePort the sample app's Service uses; it is
 	// published on 127.0.0.1 at Cluster.AppPort.
 	AppNodePort = 30080
+	// IngressNodePort is the NodePort of the Ingress controller aftershock
+	// installs (clusters/ingress); published on 127.0.0.1 at
+	// Cluster.IngressPort.
+	IngressNodePort = 30081
 	// DefaultWorkers is the number of worker nodes of a new cluster.
 	DefaultWorkers = 2
 	// ShortNodeMonitorGracePeriod is what scenarios and tests set as
@@ -65,6 +69,9 @@ type Cluster struct {
 	// AppPort is the 127.0.0.1 port that reaches AppNodePort; 0 when the
 	// cluster was not created by aftershock (use a port-forward or your own LB).
 	AppPort int
+	// IngressPort is the 127.0.0.1 port that reaches IngressNodePort; 0 when
+	// not published (a cluster made before the Ingress path, or not ours).
+	IngressPort int
 	// Managed is true for clusters aftershock created: only those may be
 	// subjected to destructive faults unless the user allows otherwise.
 	Managed bool
@@ -134,7 +141,7 @@ func defaultKubeconfigDir() (string, error) {
 
 // kindConfig is the kind cluster configuration for opts and the host port
 // that publishes AppNodePort.
-func kindConfig(opts Options, hostPort int) *kindv1.Cluster {
+func kindConfig(opts Options, hostPort, ingressPort int) *kindv1.Cluster {
 	cfg := &kindv1.Cluster{TypeMeta: kindv1.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"}}
 	// kubelet refuses cgroup v1 hosts unless told otherwise (this project's
 	// machines are cgroup v1 hybrids; harmless elsewhere).
@@ -150,6 +157,8 @@ func kindConfig(opts Options, hostPort int) *kindv1.Cluster {
 		Labels: labels,
 		ExtraPortMappings: []kindv1.PortMapping{{
 			ContainerPort: AppNodePort, HostPort: int32(hostPort), ListenAddress: "127.0.0.1", Protocol: kindv1.PortMappingProtocolTCP,
+		}, {
+			ContainerPort: IngressNodePort, HostPort: int32(ingressPort), ListenAddress: "127.0.0.1", Protocol: kindv1.PortMappingProtocolTCP,
 		}},
 	})
 	for i := 0; i < opts.Workers; i++ {
@@ -168,6 +177,13 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create cluster %q: pick a free port: %w", opts.Name, err)
 	}
+	ingressPort, err := freePort()
+	for err == nil && ingressPort == port {
+		ingressPort, err = freePort()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create cluster %q: pick a free port: %w", opts.Name, err)
+	}
 	if err := os.MkdirAll(opts.KubeconfigDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -177,7 +193,7 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- p.Create(opts.Name,
-			cluster.CreateWithV1Alpha4Config(kindConfig(opts, port)),
+			cluster.CreateWithV1Alpha4Config(kindConfig(opts, port, ingressPort)),
 			cluster.CreateWithNodeImage(opts.NodeImage),
 			cluster.CreateWithRetain(opts.RetainOnFailure),
 			cluster.CreateWithWaitForReady(3*time.Minute),
@@ -196,6 +212,7 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 		var c *Cluster
 		c, err = connect(kcfg, opts.Name, port)
 		if err == nil {
+			c.IngressPort = ingressPort
 			return c, nil
 		}
 	}
@@ -236,10 +253,11 @@ func Open(ctx context.Context, name string, log *slog.Logger) (*Cluster, error) 
 	if len(ns) == 0 {
 		return nil, fmt.Errorf("open cluster %q: no such kind cluster", name)
 	}
-	port, err := appPortOf(ctx, ns)
+	port, err := hostPortOf(ctx, ns, AppNodePort)
 	if err != nil {
 		return nil, fmt.Errorf("open cluster %q: %w", name, err)
 	}
+	ingressPort, _ := hostPortOf(ctx, ns, IngressNodePort) // 0: an older cluster
 	raw, err := p.KubeConfig(name, false)
 	if err != nil {
 		return nil, fmt.Errorf("open cluster %q: kubeconfig: %w", name, err)
@@ -259,6 +277,7 @@ func Open(ctx context.Context, name string, log *slog.Logger) (*Cluster, error) 
 	if err != nil {
 		return nil, err
 	}
+	c.IngressPort = ingressPort
 	if err := checkManaged(ctx, c.Clientset); err != nil {
 		return nil, fmt.Errorf("open cluster %q: %w", name, err)
 	}
@@ -283,10 +302,10 @@ func checkManaged(ctx context.Context, cs kubernetes.Interface) error {
 	return nil
 }
 
-// appPortOf finds the host port that publishes AppNodePort.
-func appPortOf(ctx context.Context, ns []nodes.Node) (int, error) {
+// hostPortOf finds the host port that publishes nodePort.
+func hostPortOf(ctx context.Context, ns []nodes.Node, nodePort int) (int, error) {
 	for _, n := range ns {
-		out, err := dockerOutput(ctx, "port", n.String(), fmt.Sprintf("%d/tcp", AppNodePort))
+		out, err := dockerOutput(ctx, "port", n.String(), fmt.Sprintf("%d/tcp", nodePort))
 		if err != nil || out == "" {
 			continue
 		}
@@ -300,7 +319,7 @@ func appPortOf(ctx context.Context, ns []nodes.Node) (int, error) {
 			return port, nil
 		}
 	}
-	return 0, fmt.Errorf("no node publishes NodePort %d", AppNodePort)
+	return 0, fmt.Errorf("no node publishes NodePort %d", nodePort)
 }
 
 // List returns the names of the kind clusters aftershock created.

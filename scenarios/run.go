@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/loadgen"
 	"github.com/aftershock-dev/aftershock/report"
@@ -164,6 +165,47 @@ func (s *Spec) appArgs() []string {
 	return args
 }
 
+// throughIngress installs the Ingress controller (once per cluster; scaled
+// to the scenario's replicas), routes a host to the app's Service, waits
+// until traffic through it reaches every pod, and aims lo at it.
+func (d *deployed) throughIngress(ctx context.Context, c *clusters.Cluster, s *Spec, lo *loadgen.Options, progress io.Writer, say func(string, ...any)) (string, error) {
+	t0 := time.Now()
+	img, err := ingress.EnsureImage(ctx, progress)
+	if err != nil {
+		return "", err
+	}
+	if err := c.LoadImage(ctx, img); err != nil {
+		return "", err
+	}
+	ctl, err := ingress.Install(ctx, c, img.Ref, int32(s.Load.IngressReplicas))
+	if err != nil {
+		return "", err
+	}
+	host, err := ingress.Route(ctx, c, d.ns, d.obs.Service, d.svcPort)
+	if err != nil {
+		return "", err
+	}
+	req := d.request
+	req.Header = req.Header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Header.Set("Host", host)
+	if !d.attribution.None {
+		probe, closeProbe, err := d.probe(ctl.URL, req)
+		if err != nil {
+			return "", err
+		}
+		defer closeProbe()
+		if _, err := c.WaitTrafficReachesAllVia(ctx, d.ns, d.obs.Selector, probe, 2*time.Minute, 20000); err != nil {
+			return "", fmt.Errorf("through the Ingress: %w", err)
+		}
+	}
+	lo.URL, lo.Request = ctl.URL, req
+	say("ingress: %s ready in %s", ctl.Describe(host), time.Since(t0).Round(10*time.Millisecond))
+	return fmt.Sprintf("%s: %s, to the Service %s:%d", ViaIngress, ctl.Describe(host), d.obs.Service, d.svcPort), nil
+}
+
 // hasNodeFault reports whether a fault acts on whole nodes.
 func hasNodeFault(fs []faults.Spec) bool {
 	for _, f := range fs {
@@ -248,7 +290,11 @@ func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns strin
 		d.info["evenness"] = "not measured: responses name no pod (app.attribution none)"
 		return d, nil
 	}
-	probe, closeProbe, err := d.probe(c)
+	raw, err := c.AppURL()
+	if err != nil {
+		return nil, err
+	}
+	probe, closeProbe, err := d.probe(raw, d.request)
 	if err != nil {
 		return nil, err
 	}
@@ -262,18 +308,14 @@ func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns strin
 
 // probe sends the scenario's request on a new connection and reads the pod
 // with the scenario's attribution.
-func (d *deployed) probe(c *clusters.Cluster) (clusters.Probe, func(), error) {
-	raw, err := c.AppURL()
-	if err != nil {
-		return nil, nil, err
-	}
+func (d *deployed) probe(raw string, request loadgen.Request) (clusters.Probe, func(), error) {
 	base, err := url.Parse(raw)
 	if err != nil {
 		return nil, nil, err
 	}
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	return func(ctx context.Context) (string, error) {
-		req, err := d.request.HTTP(base)
+		req, err := request.HTTP(base)
 		if err != nil {
 			return "", err
 		}
@@ -398,6 +440,13 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	target := app.request.URL(mustURL(url))
 	path := fmt.Sprintf("%s: from this host to %s (the Service's NodePort, published on 127.0.0.1)", ViaNodePort, target)
 	var pods *loadgen.LoadPods
+	if s.Load.Via == ViaIngress {
+		p, err := app.throughIngress(ctx, c, s, &lo, progress, say)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
+		}
+		path, target = p, lo.Request.URL(mustURL(lo.URL))
+	}
 	if s.Load.Via == ViaInCluster {
 		svcURL := fmt.Sprintf("http://%s.%s.svc.cluster.local:%d/", app.obs.Service, ns, app.svcPort)
 		target = app.request.URL(mustURL(svcURL))

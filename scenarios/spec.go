@@ -85,6 +85,9 @@ type LoadSpec struct {
 	// pods to the Service's ClusterIP by its DNS name).
 	Via  string
 	Pods int // load pods (inCluster; default 3)
+	// IngressReplicas is the Ingress controller's replica count (ingress;
+	// default 1).
+	IngressReplicas int
 }
 
 // Traffic paths (load.via).
@@ -155,6 +158,9 @@ type rawLoad struct {
 	Window    string `json:"window"`
 	Via       string `json:"via"`
 	Pods      int    `json:"pods"`
+	Ingress   *struct {
+		Replicas int `json:"replicas"`
+	} `json:"ingress"`
 }
 
 type rawFault struct {
@@ -357,6 +363,12 @@ func (p *parser) spec(r rawSpec) *Spec {
 		Timeout: p.dur("load.timeout", r.Load.Timeout), Window: p.dur("load.window", r.Load.Window),
 		Via: r.Load.Via, Pods: r.Load.Pods,
 	}
+	if r.Load.Ingress != nil {
+		s.Load.IngressReplicas = r.Load.Ingress.Replicas
+		if s.Load.IngressReplicas == 0 {
+			p.fail("load.ingress.replicas", "", "required in load.ingress (1..5)")
+		}
+	}
 	if len(r.Faults) > MaxFaults {
 		p.fail("faults", strconv.Itoa(len(r.Faults)), fmt.Sprintf("at most %d faults in one scenario", MaxFaults))
 		r.Faults = r.Faults[:MaxFaults]
@@ -484,11 +496,17 @@ func (s *Spec) Validate() error {
 	switch s.Load.Via {
 	case "":
 		s.Load.Via = ViaNodePort
-	case ViaNodePort, ViaInCluster:
-	case ViaIngress:
-		return fail("load.via", s.Load.Via, "the Ingress path is not built yet (issue 9); use nodePort or inCluster")
+	case ViaNodePort, ViaInCluster, ViaIngress:
 	default:
-		return fail("load.via", s.Load.Via, "want nodePort (from the host, the default) or inCluster (from load pods)")
+		return fail("load.via", s.Load.Via, "want nodePort (from the host, the default), ingress (from the host through an Ingress controller) or inCluster (from load pods)")
+	}
+	switch {
+	case s.Load.Via != ViaIngress && s.Load.IngressReplicas != 0:
+		return fail("load.ingress", fmt.Sprint(s.Load.IngressReplicas), "only with load.via: ingress")
+	case s.Load.Via == ViaIngress && s.Load.IngressReplicas == 0:
+		s.Load.IngressReplicas = 1
+	case s.Load.IngressReplicas < 0 || s.Load.IngressReplicas > 5:
+		return fail("load.ingress.replicas", strconv.Itoa(s.Load.IngressReplicas), "want 1..5")
 	}
 	switch {
 	case s.Load.Via != ViaInCluster && s.Load.Pods != 0:

@@ -43,7 +43,8 @@ var interruptFaults = []string{
 	"{type: container-kill, at: 2s, every: 2s, count: 10}",
 }
 
-var injectLine = regexp.MustCompile(`^[a-z0-9-]+: [a-z-]+-\d+ inject\b`)
+// injectedLine is a fault in place (the runner's "injected" progress line).
+var injectedLine = regexp.MustCompile(`^[a-z0-9-]+: [a-z-]+-\d+ injected\b`)
 
 // TestMain deletes the shared cluster of the interruption test.
 func TestMain(m *testing.M) { clustertest.Main(m) }
@@ -74,9 +75,9 @@ func TestIntegrationSIGKILLThenCleanKeep(t *testing.T) {
 		require.NoError(t, os.WriteFile(spec, interruptSpec(i, fault), 0o644))
 		_, err := scenarios.ParseFile(spec)
 		require.NoError(t, err)
-		after := time.Duration(rng.Int64N(int64(18 * time.Second))) // a moment in the fault's 20 s
+		after := time.Duration(rng.Int64N(int64(15 * time.Second))) // a moment while the fault is in place
 		what := killDuringFault(ctx, t, bin, work, c.Name, spec, after)
-		t.Logf("run %d (%s): killed %s after inject; %s", i, fault, after.Round(time.Millisecond), what)
+		t.Logf("run %d (%s): killed %s after it was in place; %s", i, fault, after.Round(time.Millisecond), what)
 
 		left, err := faults.Leftovers(ctx, c)
 		require.NoError(t, err)
@@ -117,7 +118,7 @@ slo: {availability: 95%, recovery: 10s}
 func interruptSpec(i int, fault string) []byte {
 	return fmt.Appendf(nil, `name: interrupt-%d
 cluster: {workers: 2}
-app: {replicas: 3}
+app: {replicas: 3, terminationGracePeriod: 2s}
 load: {rate: 20/s, duration: 40s}
 faults:
   - %s
@@ -136,7 +137,7 @@ func TestInterruptSpecsParse(t *testing.T) {
 }
 
 // killDuringFault starts `aftershock run` on the cluster and SIGKILLs it
-// `after` past its first inject line; it fails t when no inject comes.
+// `after` past its first "injected" line; it fails t when none comes.
 func killDuringFault(ctx context.Context, t *testing.T, bin, dir, cluster, spec string, after time.Duration) string {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, bin, "run", "--cluster", cluster, "--out", filepath.Join(dir, "killed"), spec)
@@ -153,7 +154,7 @@ func killDuringFault(ctx context.Context, t *testing.T, bin, dir, cluster, spec 
 			mu.Lock()
 			lines = append(lines, sc.Text())
 			mu.Unlock()
-			if injectLine.MatchString(sc.Text()) {
+			if injectedLine.MatchString(sc.Text()) {
 				select {
 				case injected <- sc.Text():
 				default:
@@ -228,7 +229,7 @@ func envInt(t *testing.T, name string, def int) int {
 }
 
 func TestInjectLine(t *testing.T) {
-	assert.True(t, injectLine.MatchString("interrupt-3: network-partition-1 inject network-partition"))
-	assert.False(t, injectLine.MatchString("interrupt-3: network-partition-1 injected sampleapp-x in 5ms"))
-	assert.False(t, injectLine.MatchString("interrupt-3: app ready: 3 pods"))
+	assert.False(t, injectedLine.MatchString("interrupt-3: network-partition-1 inject network-partition"))
+	assert.True(t, injectedLine.MatchString("interrupt-3: network-partition-1 injected sampleapp-x in 5ms"))
+	assert.False(t, injectedLine.MatchString("interrupt-3: app ready: 3 pods"))
 }

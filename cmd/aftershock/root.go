@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
 )
 
@@ -17,7 +18,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newNodeImageCmd(), newCleanCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newNodeImageCmd(), newIngressImageCmd(), newCleanCmd())
 	return root
 }
 
@@ -69,5 +70,36 @@ registry is reachable.`,
 	cmd.Flags().BoolVar(&printOnly, "print-tag", false, "print the tag the inputs give, build nothing")
 	cmd.Flags().BoolVar(&force, "force", false, "build even if the image exists")
 	cmd.Flags().StringVar(&opts.CacheDir, "cache-dir", "", "where binaries and the root file system are cached (default ~/.cache/aftershock/nodeimage)")
+	return cmd
+}
+
+func newIngressImageCmd() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "ingress-image",
+		Short: "Build (or reuse) the Ingress controller's image (Traefik " + ingress.Version + ") and print its archive",
+		Long: `Builds the image of the Ingress controller that load.via: ingress installs:
+Traefik ` + ingress.Version + `, compiled from the Go module proxy (about 5 min on 2 cores;
+needs the Go toolchain, like node-image), packed as a one-file image and kept
+in ~/.cache/aftershock/ingress. "run" builds it on first use when Go is
+present.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			start := time.Now()
+			if force {
+				if a, err := ingress.Archive(); err == nil {
+					os.Remove(a)
+				}
+			}
+			img, err := ingress.EnsureImage(cmd.Context(), os.Stderr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "ingress image ready in %s\n", time.Since(start).Round(10*time.Millisecond))
+			fmt.Println(img.Archive)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "build even if it is cached")
 	return cmd
 }
