@@ -154,7 +154,7 @@ func deployment(image string, replicas int32) *appsv1.Deployment {
 							"--global.sendAnonymousUsage=false",
 							"--log.level=ERROR",
 						},
-						Ports: []corev1.ContainerPort{{Name: "web", ContainerPort: Port}, {Name: "admin", ContainerPort: 8080}},
+						Ports:          []corev1.ContainerPort{{Name: "web", ContainerPort: Port}, {Name: "admin", ContainerPort: 8080}},
 						ReadinessProbe: probe("/ping"),
 						LivenessProbe:  probe("/ping"),
 					}},
