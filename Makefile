@@ -2,7 +2,7 @@
 GO ?= go
 OUT ?= reports/demo
 
-.PHONY: demo test test-short prepare node-image example-images install bench clean
+.PHONY: demo test test-short prepare node-image ingress-image example-images install bench clean
 
 # Docker engine, debootstrap, chromium (installed and started if missing; needs root on a bare machine).
 prepare:
@@ -11,6 +11,11 @@ prepare:
 # Offline kind node image: built once (about 10 min cold), reused in seconds.
 node-image: prepare
 	$(GO) run ./cmd/aftershock node-image
+
+# The Ingress controller's image (Traefik, compiled from the Go module proxy;
+# about 5 min cold, cached in ~/.cache/aftershock/ingress).
+ingress-image:
+	$(GO) run ./cmd/aftershock ingress-image
 
 # The own-service example's image (go-httpbin, built from the Go module proxy)
 # in the local Docker engine; the tests build it themselves when missing.
@@ -29,7 +34,7 @@ demo: node-image
 # Every test: unit tests, then everything (end-to-end tests on real kind
 # clusters included) with -p 1: one package, so one kind cluster, at a time,
 # and -count=1: results of tests that talk to a cluster are never cached.
-test: node-image
+test: node-image ingress-image
 	$(GO) test -short ./...
 	$(GO) test -count=1 -p 1 -timeout 80m ./...
 

@@ -47,7 +47,7 @@ func (f *nodeDrain) Inject(ctx context.Context) (Injected, error) {
 		return Injected{}, err
 	}
 	cs := f.env.Cluster.Clientset
-	n, err := pickNode(ctx, cs, f.spec.Node, f.env.Namespace, f.env.selector(f.spec), f.env.Rand)
+	n, err := pickNode(ctx, cs, f.spec.Node, f.env.namespace(f.spec), f.env.selector(f.spec), f.env.Rand)
 	if err != nil {
 		return Injected{}, err
 	}
@@ -71,7 +71,7 @@ func (f *nodeDrain) Inject(ctx context.Context) (Injected, error) {
 		if err != nil {
 			return false, err.Error()
 		}
-		pods, err := cs.CoreV1().Pods(f.env.Namespace).List(ctx, metav1.ListOptions{LabelSelector: f.env.selector(f.spec), FieldSelector: "spec.nodeName=" + n.Name})
+		pods, err := cs.CoreV1().Pods(f.env.namespace(f.spec)).List(ctx, metav1.ListOptions{LabelSelector: f.env.selector(f.spec), FieldSelector: "spec.nodeName=" + n.Name})
 		if err != nil {
 			return false, err.Error()
 		}

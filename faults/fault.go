@@ -66,6 +66,14 @@ func (e *Env) selector(s Spec) string {
 	return e.Selector
 }
 
+// namespace is where the pods a fault of spec s targets live.
+func (e *Env) namespace(s Spec) string {
+	if s.TargetNamespace != "" {
+		return s.TargetNamespace
+	}
+	return e.Namespace
+}
+
 // port is the container port network faults of spec s act on.
 func (e *Env) port(s Spec) int {
 	switch {

@@ -32,7 +32,7 @@ func (f *nodeContainer) Inject(ctx context.Context) (Injected, error) {
 		return Injected{}, err
 	}
 	cs := f.env.Cluster.Clientset
-	n, err := pickNode(ctx, cs, f.spec.Node, f.env.Namespace, f.env.selector(f.spec), f.env.Rand)
+	n, err := pickNode(ctx, cs, f.spec.Node, f.env.namespace(f.spec), f.env.selector(f.spec), f.env.Rand)
 	if err != nil {
 		return Injected{}, err
 	}

@@ -21,7 +21,7 @@ func (f *nodePartition) Inject(ctx context.Context) (Injected, error) {
 	if err := f.env.checkKind(NetworkPartition); err != nil {
 		return Injected{}, err
 	}
-	n, err := pickNode(ctx, f.env.Cluster.Clientset, f.spec.Node, f.env.Namespace, f.env.selector(f.spec), f.env.Rand)
+	n, err := pickNode(ctx, f.env.Cluster.Clientset, f.spec.Node, f.env.namespace(f.spec), f.env.selector(f.spec), f.env.Rand)
 	if err != nil {
 		return Injected{}, err
 	}

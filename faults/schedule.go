@@ -54,6 +54,10 @@ type Spec struct {
 	// is their container port for network faults (default: the app's).
 	Target     string
 	TargetPort int
+	// TargetNamespace, when set, is where Target's pods live instead of the
+	// scenario's namespace: only a namespace the Env allows (the Ingress
+	// controller's, which aftershock installed); never kube-system.
+	TargetNamespace string
 }
 
 // Bounds of a schedule: parsing any spec stays small and fast.

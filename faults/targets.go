@@ -135,8 +135,9 @@ func (e *Env) pickTargetPods(ctx context.Context, s Spec, needKind bool) ([]core
 			return nil, err
 		}
 	}
-	if err := e.checkNamespace(e.Namespace); err != nil {
+	ns := e.namespace(s)
+	if err := e.checkNamespace(ns); err != nil {
 		return nil, err
 	}
-	return pickPods(ctx, e.Cluster.Clientset, e.Namespace, e.selector(s), s.Pods, s.Percent, e.Rand)
+	return pickPods(ctx, e.Cluster.Clientset, ns, e.selector(s), s.Pods, s.Percent, e.Rand)
 }

@@ -191,15 +191,24 @@ func (d *deployed) throughIngress(ctx context.Context, c *clusters.Cluster, s *S
 		req.Header = http.Header{}
 	}
 	req.Header.Set("Host", host)
-	if !d.attribution.None {
-		probe, closeProbe, err := d.probe(ctl.URL, req)
-		if err != nil {
-			return "", err
+	probe, closeProbe, err := d.probe(ctl.URL, req)
+	if err != nil {
+		return "", err
+	}
+	defer closeProbe()
+	if d.attribution.None {
+		// no pod names: wait for the route to answer at all
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if _, err := probe(ctx); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				return "", fmt.Errorf("through the Ingress (host %s): no answer within a minute: %w", host, err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		defer closeProbe()
-		if _, err := c.WaitTrafficReachesAllVia(ctx, d.ns, d.obs.Selector, probe, 2*time.Minute, 20000); err != nil {
-			return "", fmt.Errorf("through the Ingress: %w", err)
-		}
+	} else if _, err := c.WaitTrafficReachesAllVia(ctx, d.ns, d.obs.Selector, probe, 2*time.Minute, 20000); err != nil {
+		return "", fmt.Errorf("through the Ingress (host %s): %w", host, err)
 	}
 	lo.URL, lo.Request = ctl.URL, req
 	say("ingress: %s ready in %s", ctl.Describe(host), time.Since(t0).Round(10*time.Millisecond))
@@ -326,7 +335,7 @@ func (d *deployed) probe(raw string, request loadgen.Request) (clusters.Probe, f
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, loadgen.MaxAttributionBody))
 		if resp.StatusCode >= 400 {
-			return "", nil
+			return "", fmt.Errorf("status %d", resp.StatusCode)
 		}
 		pod, _ := d.attribution.Pod(resp.Header, body)
 		return pod, nil
@@ -426,6 +435,9 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	}()
 	fenv := &faults.Env{Cluster: c, Namespace: ns, Selector: app.obs.Selector, AppPort: app.appPort, Rand: rand.New(rand.NewPCG(uint64(seed), 0x5eed)),
 		Log: opts.Logger, AllowForeignCluster: opts.Env.AllowForeignCluster}
+	if s.Load.Via == ViaIngress {
+		fenv.AllowNamespaces = []string{ingress.Namespace} // aftershock installed it: faults on the path itself
+	}
 	runner := &faults.Runner{Env: fenv, Reverts: reverts, Timeline: tl}
 	plan := faults.Plan(s.Faults)
 

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
+	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/loadgen"
 	"github.com/aftershock-dev/aftershock/report"
@@ -180,6 +181,7 @@ type rawFault struct {
 	Target      *struct {
 		Selector string `json:"selector"`
 		Port     int    `json:"port"`
+		Ingress  bool   `json:"ingress"`
 	} `json:"target"`
 }
 
@@ -387,7 +389,13 @@ func (p *parser) spec(r rawSpec) *Spec {
 			g := p.dur(fp+"gracePeriod", f.GracePeriod)
 			fs.GracePeriod = &g
 		}
-		if t := f.Target; t != nil {
+		if t := f.Target; t != nil && t.Ingress {
+			// the Ingress controller aftershock installs (load.via: ingress)
+			if t.Selector != "" || t.Port != 0 {
+				p.fail(fp+"target", "", "ingress: true names the controller's pods; give no selector or port with it")
+			}
+			fs.Target, fs.TargetPort, fs.TargetNamespace = ingress.Selector, ingress.Port, ingress.Namespace
+		} else if t != nil {
 			sel, err := labels.Parse(t.Selector)
 			switch {
 			case t.Selector == "":
@@ -499,6 +507,11 @@ func (s *Spec) Validate() error {
 	case ViaNodePort, ViaInCluster, ViaIngress:
 	default:
 		return fail("load.via", s.Load.Via, "want nodePort (from the host, the default), ingress (from the host through an Ingress controller) or inCluster (from load pods)")
+	}
+	for i, f := range s.Faults {
+		if f.TargetNamespace == ingress.Namespace && s.Load.Via != ViaIngress {
+			return fail(fmt.Sprintf("faults[%d].target.ingress", i), "true", "the Ingress controller exists only with load.via: ingress")
+		}
 	}
 	switch {
 	case s.Load.Via != ViaIngress && s.Load.IngressReplicas != 0:

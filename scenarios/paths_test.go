@@ -1,0 +1,63 @@
+package scenarios_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/scenarios"
+)
+
+// The same app (4 replicas) and the same pod kill, measured through each
+// traffic path with client keep-alive on: every report names its path, and
+// the baseline evenness tells the paths apart: the Ingress controller
+// balances each request (Jain >= 0.95), the NodePort pins each kept-alive
+// connection to one pod (Jain <= 0.5).
+func TestIntegrationTrafficPaths(t *testing.T) {
+	e := sharedEnv(t)
+	jain := map[string]float64{}
+	for _, via := range []string{scenarios.ViaNodePort, scenarios.ViaIngress, scenarios.ViaInCluster} {
+		t.Run(via, func(t *testing.T) {
+			s := parse(t, fmt.Sprintf(`name: path-%s
+seed: 9
+app: {replicas: 4}
+load: {via: %s, rate: 100/s, duration: 30s, keepAlive: true}
+faults:
+  - {type: pod-kill, at: 15s, pods: 1}
+slo: {availability: 95%%, recovery: 15s}
+`, strings.ToLower(via), via))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Out: filepath.Join(outDir(t), s.Name), Progress: clustertest.LogWriter(t)})
+			require.NoError(t, err)
+			t.Logf("%s\npath: %s", report.Summary(res), res.Path)
+			assert.True(t, strings.HasPrefix(res.Path, via+":"), "the report names its path: %q", res.Path)
+			require.Len(t, res.Faults, 1)
+			assert.True(t, res.Faults[0].LandedVerdict, res.Faults[0].LandedWhy)
+			b := res.Baseline()
+			require.NotNil(t, b)
+			ev := b.Reused
+			if ev == nil || (b.New != nil && b.New.Requests > ev.Requests) {
+				ev = b.New
+			}
+			require.NotNil(t, ev, "baseline evenness")
+			jain[via] = ev.Jain
+			t.Logf("%s: baseline Jain %.3f over %d pods (%d requests), verdict %s %v", via, ev.Jain, len(ev.Pods), ev.Requests, res.Verdict, res.Reasons)
+		})
+	}
+	if j, ok := jain[scenarios.ViaIngress]; ok {
+		assert.GreaterOrEqual(t, j, 0.95, "through the Ingress with keep-alive")
+	}
+	if j, ok := jain[scenarios.ViaNodePort]; ok {
+		assert.LessOrEqual(t, j, 0.5, "through the NodePort with keep-alive")
+	}
+	assert.Len(t, jain, 3, "every path measured")
+}
