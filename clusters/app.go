@@ -309,7 +309,7 @@ func (c *Cluster) WaitTrafficReachesAllVia(ctx context.Context, ns, selector str
 		}
 		res.Served = served
 	}
-	return res, fmt.Errorf("traffic through 127.0.0.1:%d did not reach every ready pod (%s) within %s / %d requests (last round: %s)", c.AppPort, selector, timeout, maxRequests, fmtServed(res.Served))
+	return res, fmt.Errorf("traffic did not reach every ready pod (%s) within %s / %d requests (last round: %s)", selector, timeout, maxRequests, fmtServed(res.Served))
 }
 
 func fmtServed(m map[string]int) string {

@@ -2,11 +2,8 @@ package clusters
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -46,7 +43,7 @@ func buildAppImage(ctx context.Context, workDir string, b multicall.Bundle) (App
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return AppImage{}, err
 	}
-	sum, err := fileDigest(b.Exe)
+	sum, err := b.Digest()
 	if err != nil {
 		return AppImage{}, fmt.Errorf("sample app image: %w", err)
 	}
@@ -68,19 +65,6 @@ func buildAppImage(ctx context.Context, workDir string, b multicall.Bundle) (App
 		Entrypoint: []string{"/" + multicall.SampleApp},
 	})
 	return img, err
-}
-
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("digest %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // LoadImage loads an image archive into every node of c (kind clusters only),

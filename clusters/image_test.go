@@ -22,7 +22,7 @@ func TestBuildAppImageFromExecutable(t *testing.T) {
 	dir := t.TempDir()
 	img, err := buildAppImage(context.Background(), dir, b)
 	require.NoError(t, err)
-	digest, err := fileDigest(b.Exe)
+	digest, err := b.Digest()
 	require.NoError(t, err)
 	assert.Equal(t, AppImageRepository+":"+digest[:12], img.Ref)
 	ref, err := name.NewTag(img.Ref)

@@ -2,11 +2,8 @@ package faults
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"sync"
@@ -35,18 +32,12 @@ func localAgent() (multicall.Bundle, string, error) {
 		if agentErr != nil {
 			return
 		}
-		f, err := os.Open(agentBundle.Exe)
+		sum, err := agentBundle.Digest()
 		if err != nil {
 			agentErr = err
 			return
 		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			agentErr = err
-			return
-		}
-		agentDir = path.Join(agentRoot, hex.EncodeToString(h.Sum(nil))[:12])
+		agentDir = path.Join(agentRoot, sum[:12])
 	})
 	return agentBundle, agentDir, agentErr
 }

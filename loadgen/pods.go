@@ -281,7 +281,7 @@ func consume(ctx context.Context, r io.Reader, o *PodOutcome, sink func(report.S
 			}
 			return
 		case strings.HasPrefix(line, "X "):
-			o.Lost = "the load could not run: " + strings.TrimPrefix(line, "X ")
+			o.Lost = fmt.Sprintf("it ended early after %d samples: %s", o.Samples, strings.TrimPrefix(line, "X "))
 			return
 		}
 	}

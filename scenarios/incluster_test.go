@@ -37,41 +37,24 @@ func parse(t *testing.T, yaml string) *scenarios.Spec {
 	return s
 }
 
-// In-cluster load from 3 load pods at 300/s for 30 s: every sample of every
-// pod arrives and is counted once (the merged count is the sum of the
-// pods' counts), the achieved rate is the asked one, and the report names
-// the path and each load pod.
-func TestIntegrationInClusterLoadCounts(t *testing.T) {
-	e := sharedEnv(t)
-	s := parse(t, `name: incluster-count
-app: {replicas: 3}
-load: {via: inCluster, pods: 3, rate: 300/s, duration: 30s, keepAlive: false}
-slo: {availability: 99%}
-`)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	res, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Out: filepath.Join(outDir(t), s.Name), Progress: clustertest.LogWriter(t)})
-	require.NoError(t, err)
-	t.Logf("%s", report.Summary(res))
-	require.Len(t, res.LoadSources, 3)
+// assertLoadPodsCounted: every sample of every load pod arrived and was
+// counted once (the merged count is the sum of the pods' counts), the pods
+// spread over the nodes, and the achieved rate is the asked one (within 1%).
+func assertLoadPodsCounted(t *testing.T, s *scenarios.Spec, res *report.Result) {
+	t.Helper()
+	require.Len(t, res.LoadSources, s.Load.Pods)
 	sum, nodes := 0, map[string]bool{}
 	for _, l := range res.LoadSources {
 		assert.True(t, l.Complete, "%+v", l)
 		assert.Equal(t, l.Sent, l.Samples, "%s: sent vs arrived", l.Name)
-		assert.Equal(t, 100, l.Rate)
 		sum += l.Samples
 		nodes[l.Node] = true
 	}
 	assert.Equal(t, res.Requests, sum, "merged count is the sum of the pods' counts")
-	assert.InDelta(t, 9000, res.Requests, 90, "300/s for 30 s")
+	assert.InEpsilon(t, s.Load.Planned(), res.Requests, 0.01, "achieved vs asked: %d of %d", res.Requests, s.Load.Planned())
 	assert.GreaterOrEqual(t, len(nodes), 2, "load pods spread over the nodes: %v", nodes)
-	assert.Contains(t, res.Path, "inCluster: 3 load pods")
-	assert.Contains(t, res.Path, ".svc.cluster.local:80/")
-	assert.Equal(t, report.Pass, res.Verdict, res.Reasons)
-	b := res.Baseline()
-	require.NotNil(t, b)
-	require.NotNil(t, b.New)
-	assert.Len(t, b.New.Pods, 3, "attribution names the app pods")
+	assert.Contains(t, res.Path, ".svc.cluster.local:")
+	t.Logf("in-cluster load: %d requests of %d asked from %v", res.Requests, s.Load.Planned(), res.LoadSources)
 }
 
 // Killing a load pod mid-run makes the verdict inconclusive and names it.

@@ -20,26 +20,34 @@ import (
 // traffic path with client keep-alive on: every report names its path, and
 // the baseline evenness tells the paths apart: the Ingress controller
 // balances each request (Jain >= 0.95), the NodePort pins each kept-alive
-// connection to one pod (Jain <= 0.5).
+// connection to one pod (Jain <= 0.5). In-cluster load runs at 300/s from 3
+// load pods, and every one of their samples is counted once.
 func TestIntegrationTrafficPaths(t *testing.T) {
 	e := sharedEnv(t)
 	jain := map[string]float64{}
 	for _, via := range []string{scenarios.ViaNodePort, scenarios.ViaIngress, scenarios.ViaInCluster} {
 		t.Run(via, func(t *testing.T) {
+			rate := 100
+			if via == scenarios.ViaInCluster {
+				rate = 300
+			}
 			s := parse(t, fmt.Sprintf(`name: path-%s
 seed: 9
 app: {replicas: 4}
-load: {via: %s, rate: 100/s, duration: 30s, keepAlive: true}
+load: {via: %s, rate: %d/s, duration: 30s, keepAlive: true}
 faults:
   - {type: pod-kill, at: 15s, pods: 1}
 slo: {availability: 95%%, recovery: 15s}
-`, strings.ToLower(via), via))
+`, strings.ToLower(via), via, rate))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
 			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Out: filepath.Join(outDir(t), s.Name), Progress: clustertest.LogWriter(t)})
 			require.NoError(t, err)
 			t.Logf("%s\npath: %s", report.Summary(res), res.Path)
 			assert.True(t, strings.HasPrefix(res.Path, via+":"), "the report names its path: %q", res.Path)
+			if via == scenarios.ViaInCluster {
+				assertLoadPodsCounted(t, s, res)
+			}
 			require.Len(t, res.Faults, 1)
 			assert.True(t, res.Faults[0].LandedVerdict, res.Faults[0].LandedWhy)
 			b := res.Baseline()

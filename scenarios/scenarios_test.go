@@ -65,6 +65,10 @@ func TestScenarios(t *testing.T) {
 			if s.App.Own != nil {
 				assertForeignApp(t, res, "httpbin-")
 			}
+			assert.True(t, strings.HasPrefix(res.Path, s.Load.Via+":"), "the report names its path: %q", res.Path)
+			if s.Load.Via == scenarios.ViaInCluster {
+				assertLoadPodsCounted(t, s, res)
+			}
 		})
 	}
 }

@@ -89,12 +89,20 @@ func Install(ctx context.Context, c *clusters.Cluster, image string, replicas in
 	}, nil)
 	ro := []string{"get", "list", "watch"}
 	role := &rbacv1.ClusterRole{ObjectMeta: meta(Name, ""), Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"services", "secrets"}, Verbs: ro},
+		{APIGroups: []string{""}, Resources: []string{"services", "secrets", "nodes"}, Verbs: ro},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: ro},
 		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "ingressclasses"}, Verbs: ro},
 		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses/status"}, Verbs: []string{"update"}},
 	}}
-	apply("cluster role", func() error { _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, co); return err }, nil)
+	apply("cluster role", func() error { _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, co); return err }, func() error {
+		cur, err := cs.RbacV1().ClusterRoles().Get(ctx, Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Rules = role.Rules
+		_, err = cs.RbacV1().ClusterRoles().Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: meta(Name, ""),
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: Name},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: Name, Namespace: Namespace}}}
@@ -115,7 +123,15 @@ func Install(ctx context.Context, c *clusters.Cluster, image string, replicas in
 		Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app.kubernetes.io/name": Name},
 		Ports: []corev1.ServicePort{{Name: "web", Port: 80, TargetPort: intstr.FromString("web"), NodePort: clusters.IngressNodePort}},
 	}}
-	apply("service", func() error { _, err := cs.CoreV1().Services(Namespace).Create(ctx, svc, co); return err }, nil)
+	apply("service", func() error {
+		// a Service's create allocates its NodePort before it finds the name
+		// taken: look first
+		if _, err := cs.CoreV1().Services(Namespace).Get(ctx, Name, metav1.GetOptions{}); err == nil {
+			return nil
+		}
+		_, err := cs.CoreV1().Services(Namespace).Create(ctx, svc, co)
+		return err
+	}, nil)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

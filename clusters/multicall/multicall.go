@@ -19,12 +19,16 @@
 package multicall
 
 import (
+	"crypto/sha256"
 	"debug/elf"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/aftershock-dev/aftershock/cmd/aftershock-agent/delay"
 	"github.com/aftershock-dev/aftershock/cmd/sampleapp/server"
@@ -215,4 +219,26 @@ func (b Bundle) Command(dir, name string, args ...string) []string {
 	}
 	libDir := filepath.Join(dir, "lib")
 	return append([]string{filepath.Join(libDir, filepath.Base(b.Interpreter)), "--library-path", libDir, exe}, args...)
+}
+
+var digests sync.Map // executable path -> hex sha256
+
+// Digest is the hex SHA-256 of the executable (computed once per process
+// and path): what names the images and agent folders built from it.
+func (b Bundle) Digest() (string, error) {
+	if d, ok := digests.Load(b.Exe); ok {
+		return d.(string), nil
+	}
+	f, err := os.Open(b.Exe)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("digest %s: %w", b.Exe, err)
+	}
+	d := hex.EncodeToString(h.Sum(nil))
+	digests.Store(b.Exe, d)
+	return d, nil
 }

@@ -74,3 +74,12 @@ func TestRunUnknownRole(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, 2, code)
 }
+
+func TestDigestIsTheFilesSHA256(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "exe")
+	require.NoError(t, os.WriteFile(f, []byte("abc"), 0o755))
+	d, err := multicall.Bundle{Exe: f}.Digest()
+	require.NoError(t, err)
+	// sha256("abc")
+	assert.Equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", d)
+}

@@ -29,9 +29,8 @@ import (
 )
 
 // interruptFaults is one fault of each type, lasting long enough that a kill
-// during it finds it in place. The CI count (AFTERSHOCK_INTERRUPTS unset:
-// 6) takes the first six, the ones that leave something on a node or in a
-// network namespace; 20 by hand cycles through all eight.
+// during it finds it in place. The CI count (AFTERSHOCK_INTERRUPTS unset: 8)
+// kills once per fault type; 20 by hand cycles through them again.
 var interruptFaults = []string{
 	"{type: node-drain, at: 2s, for: 20s}",
 	"{type: network-delay, at: 2s, for: 20s, delay: 100ms}",
@@ -53,12 +52,12 @@ func TestMain(m *testing.M) { clustertest.Main(m) }
 // in place leaves things behind; `aftershock clean --keep` removes all of
 // them (no cordon, paused or stopped node, tagged iptables rule, qdisc,
 // agent or scenario namespace), and the next scenario on the same cluster
-// runs to a pass. AFTERSHOCK_INTERRUPTS sets the count (default 6, one per
-// fault type that leaves state), AFTERSHOCK_INTERRUPT_SEED the seed.
+// runs to a pass. AFTERSHOCK_INTERRUPTS sets the count (default 8, one per
+// fault type), AFTERSHOCK_INTERRUPT_SEED the seed.
 func TestIntegrationSIGKILLThenCleanKeep(t *testing.T) {
 	clustertest.RequireDocker(t)
 	c := clustertest.Shared(t)
-	count := envInt(t, "AFTERSHOCK_INTERRUPTS", 6)
+	count := envInt(t, "AFTERSHOCK_INTERRUPTS", len(interruptFaults))
 	seed := envInt(t, "AFTERSHOCK_INTERRUPT_SEED", 1)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(count)*4*time.Minute+10*time.Minute)
