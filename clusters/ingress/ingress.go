@@ -231,6 +231,12 @@ func Route(ctx context.Context, c *clusters.Cluster, ns, service string, port in
 	return host, nil
 }
 
+// Installed reports whether the controller's namespace exists in c.
+func Installed(ctx context.Context, c *clusters.Cluster) bool {
+	_, err := c.Clientset.CoreV1().Namespaces().Get(ctx, Namespace, metav1.GetOptions{})
+	return err == nil
+}
+
 // Uninstall removes the controller and its cluster-scoped objects
 // (idempotent).
 func Uninstall(ctx context.Context, c *clusters.Cluster) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/report"
 	"github.com/aftershock-dev/aftershock/scenarios"
@@ -92,7 +93,8 @@ func newCleanCmd() *cobra.Command {
 restarts paused or stopped node containers, removes tagged iptables rules,
 netem qdiscs and delay agents, then deletes the cluster; with --keep it
 instead deletes the scenario namespaces runs left (found by label, with the
-NodePort their Services hold) and cluster-scoped objects deployed with them.
+NodePort their Services hold), cluster-scoped objects deployed with them and
+the Ingress controller (reinstalled by the next run that needs it).
 Idempotent; run it while no scenario is running.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names := args
@@ -118,6 +120,14 @@ Idempotent; run it while no scenario is running.`,
 				if err != nil {
 					fmt.Fprintf(w, "%s: %v\n", n, err)
 					failed = true
+				}
+				if keep && ingress.Installed(cmd.Context(), c) {
+					if err := ingress.Uninstall(cmd.Context(), c); err != nil {
+						fmt.Fprintf(w, "%s: %v\n", n, err)
+						failed = true
+					} else {
+						fmt.Fprintf(w, "%s: removed the Ingress controller (namespace %s, its RBAC and IngressClass)\n", n, ingress.Namespace)
+					}
 				}
 				if keep {
 					// a killed run's namespace still holds the NodePort
