@@ -44,16 +44,17 @@ const EnvPodSpec = "AFTERSHOCK_LOAD"
 // PodSpec is what one load pod sends: its share of the rate, to a Service's
 // in-cluster DNS name. It travels as JSON in EnvPodSpec.
 type PodSpec struct {
-	URL       string        `json:"url"` // http://SERVICE.NAMESPACE.svc[.cluster.local]:PORT/
-	Rate      int           `json:"rate"`
-	RampFrom  int           `json:"rampFrom,omitempty"`
-	Duration  time.Duration `json:"duration"`
-	KeepAlive bool          `json:"keepAlive"`
-	Timeout   time.Duration `json:"timeout,omitempty"`
-	Method    string        `json:"method,omitempty"`
-	Path      string        `json:"path,omitempty"`
-	Header    http.Header   `json:"header,omitempty"`
-	Body      []byte        `json:"body,omitempty"`
+	URL         string        `json:"url"` // http://SERVICE.NAMESPACE.svc[.cluster.local]:PORT/
+	Rate        int           `json:"rate"`
+	RampFrom    int           `json:"rampFrom,omitempty"`
+	Duration    time.Duration `json:"duration"`
+	KeepAlive   bool          `json:"keepAlive"`
+	Connections int           `json:"connections,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+	Method      string        `json:"method,omitempty"`
+	Path        string        `json:"path,omitempty"`
+	Header      http.Header   `json:"header,omitempty"`
+	Body        []byte        `json:"body,omitempty"`
 	// attribution (at most one; none of them: the sample app's headers)
 	AttrHeader string `json:"attrHeader,omitempty"`
 	AttrJSON   string `json:"attrJSON,omitempty"`
@@ -64,7 +65,7 @@ type PodSpec struct {
 // NewPodSpec is the PodSpec of an attack described by o (its URL replaced
 // by the in-cluster one).
 func NewPodSpec(o Options, url string) PodSpec {
-	p := PodSpec{URL: url, Rate: o.Rate, RampFrom: o.RampFrom, Duration: o.Duration, KeepAlive: o.KeepAlive, Timeout: o.Timeout,
+	p := PodSpec{URL: url, Rate: o.Rate, RampFrom: o.RampFrom, Duration: o.Duration, KeepAlive: o.KeepAlive, Connections: o.Connections, Timeout: o.Timeout,
 		Method: o.Request.Method, Path: o.Request.Path, Header: o.Request.Header, Body: o.Request.Body,
 		AttrHeader: o.Attribution.Header, AttrJSON: o.Attribution.JSON, AttrNone: o.Attribution.None}
 	if o.Attribution.Regex != nil {
@@ -75,7 +76,7 @@ func NewPodSpec(o Options, url string) PodSpec {
 
 // Options is the attack the pod runs.
 func (p PodSpec) Options() (Options, error) {
-	o := Options{URL: p.URL, Rate: p.Rate, RampFrom: p.RampFrom, Duration: p.Duration, KeepAlive: p.KeepAlive, Timeout: p.Timeout,
+	o := Options{URL: p.URL, Rate: p.Rate, RampFrom: p.RampFrom, Duration: p.Duration, KeepAlive: p.KeepAlive, Connections: p.Connections, Timeout: p.Timeout,
 		Request:     Request{Method: p.Method, Path: p.Path, Header: p.Header, Body: p.Body},
 		Attribution: Attribution{Header: p.AttrHeader, JSON: p.AttrJSON, None: p.AttrNone}, InCluster: true}
 	if p.AttrRegex != "" {

@@ -51,6 +51,9 @@ type Options struct {
 	MaxRequests uint64
 	// KeepAlive reuses connections; false opens a new one per request.
 	KeepAlive bool
+	// Connections caps the connections open at once (0: as many as the
+	// workers need), e.g. a client that holds 2 kept-alive connections.
+	Connections int
 	// Timeout per request (default DefaultTimeout).
 	Timeout time.Duration
 	// InCluster: the attack runs in a load pod; URL must then name a
@@ -155,6 +158,7 @@ func client(o Options) *http.Client {
 		DialContext:         dialer.DialContext,
 		DisableKeepAlives:   !o.KeepAlive,
 		MaxIdleConnsPerHost: 10000,
+		MaxConnsPerHost:     o.Connections,
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
 	}
 	return &http.Client{Timeout: o.Timeout, Transport: reuseTransport{tr}}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,4 +144,33 @@ func TestScriptedOutageEndToEnd(t *testing.T) {
 	assert.InDelta(t, 1.0, f.Recovery.D().Seconds(), 0.1)
 	assert.InDelta(t, 1.0, f.Disruption.D().Seconds(), 0.1)
 	assert.InEpsilon(t, 200, res.Failed, 0.1, "1 s of 200/s fails (vegeta catches up after stalls, so +/- 10%%)")
+}
+
+// Connections caps the kept-alive connections a client holds.
+func TestConnectionsCap(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}))
+	defer srv.Close()
+	for _, c := range []int{0, 2} {
+		mu.Lock()
+		clear(conns)
+		mu.Unlock()
+		st, err := Attack(context.Background(), Options{URL: srv.URL, Rate: 400, Duration: time.Second, KeepAlive: true, Connections: c, Workers: 16}, func(report.Sample) {})
+		require.NoError(t, err)
+		require.Positive(t, st.Requests)
+		mu.Lock()
+		n := len(conns)
+		mu.Unlock()
+		if c > 0 {
+			assert.LessOrEqual(t, n, c, "at most %d connections", c)
+		} else {
+			assert.Greater(t, n, 2, "uncapped, 16 workers open more than 2")
+		}
+	}
 }

@@ -494,10 +494,7 @@ func (a *analysis) verdict(res *Result) {
 			c.Status, c.Value = "fail", "not measured: responses name no pod (attribution none)"
 		}
 		if p := res.Baseline(); p != nil {
-			e, kind := p.New, "new connections"
-			if e == nil {
-				e, kind = p.Reused, "reused connections"
-			}
+			e, kind := p.Evenness()
 			if e != nil && len(e.Pods) > 0 && e.Requests < MinRequestsPerPod*len(e.Pods) {
 				c.Value = fmt.Sprintf("too few requests to gate on: %d over %d pods (need %d per pod)", e.Requests, len(e.Pods), MinRequestsPerPod)
 			} else if e != nil {

@@ -126,3 +126,22 @@ func TestLostLoadIsInconclusive(t *testing.T) {
 	assert.Contains(t, md.String(), "| traffic path | inCluster: 3 load pods |")
 	assert.Contains(t, md.String(), "| LOST LOAD | load-1 (worker2)")
 }
+
+// With keep-alive almost every request is on a reused connection: evenness
+// gates on those, not on the handful of new connections.
+func TestKeepAliveEvennessGatesOnReusedConnections(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rec := NewRecorder(t0, time.Second)
+	pods := []string{"a", "b", "c", "d"}
+	for i := range 2000 {
+		rec.Add(Sample{Start: t0.Add(time.Duration(i) * 10 * time.Millisecond), Status: 200, Latency: time.Millisecond, Pod: pods[i%4], Reused: i >= 4})
+	}
+	r := Analyze(rec, Input{Start: t0, End: t0.Add(20 * time.Second), SLO: SLO{Availability: 0.99, Jain: 0.95}, ReadyPods: pods})
+	require.Equal(t, Pass, r.Verdict, r.Reasons)
+	for _, c := range r.Checks {
+		if c.Name == "evenness (Jain)" {
+			assert.Equal(t, "pass", c.Status)
+			assert.Contains(t, c.Detail, "reused connections")
+		}
+	}
+}

@@ -25,8 +25,10 @@ func Summary(r *Result) string {
 	for _, f := range r.Faults {
 		parts = append(parts, fmt.Sprintf("%s recovery %s", f.ID, optDur(f.Recovery)))
 	}
-	if p := r.Baseline(); p != nil && p.New != nil {
-		parts = append(parts, fmt.Sprintf("jain %.3f", p.New.Jain))
+	if p := r.Baseline(); p != nil {
+		if e, _ := p.Evenness(); e != nil {
+			parts = append(parts, fmt.Sprintf("jain %.3f", e.Jain))
+		}
 	}
 	return strings.Join(parts, "  ")
 }

@@ -59,6 +59,19 @@ type Result struct {
 // or "steady" in a run without faults.
 func (p Phase) undisturbed() bool { return p.Name == "baseline" || p.Name == "steady" }
 
+// Evenness is the phase's evenness over the connections that carried most
+// of its traffic: new connections without keep-alive, reused ones with it
+// (nil when neither was measured), and which it is.
+func (p Phase) Evenness() (*Evenness, string) {
+	switch {
+	case p.New != nil && (p.Reused == nil || p.New.Requests >= p.Reused.Requests):
+		return p.New, "new connections"
+	case p.Reused != nil:
+		return p.Reused, "reused connections"
+	}
+	return nil, ""
+}
+
 // Baseline is the phase before any fault (see undisturbed); nil when the
 // run has none.
 func (r *Result) Baseline() *Phase { return baselineOf(r.Phases) }

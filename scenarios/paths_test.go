@@ -17,7 +17,7 @@ import (
 )
 
 // The same app (4 replicas) and the same pod kill, measured through each
-// traffic path with client keep-alive on: every report names its path, and
+// traffic path with clients that keep 2 connections alive: every report names its path, and
 // the baseline evenness tells the paths apart: the Ingress controller
 // balances each request (Jain >= 0.95), the NodePort pins each kept-alive
 // connection to one pod (Jain <= 0.5). In-cluster load runs at 300/s from 3
@@ -34,7 +34,7 @@ func TestIntegrationTrafficPaths(t *testing.T) {
 			s := parse(t, fmt.Sprintf(`name: path-%s
 seed: 9
 app: {replicas: 4}
-load: {via: %s, rate: %d/s, duration: 30s, keepAlive: true}
+load: {via: %s, rate: %d/s, duration: 30s, keepAlive: true, connections: 2}
 faults:
   - {type: pod-kill, at: 15s, pods: 1}
 slo: {availability: 95%%, recovery: 15s}

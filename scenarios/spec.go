@@ -86,6 +86,9 @@ type LoadSpec struct {
 	// pods to the Service's ClusterIP by its DNS name).
 	Via  string
 	Pods int // load pods (inCluster; default 3)
+	// Connections caps a client's open connections (0: as many as needed);
+	// with keepAlive, how many connections traffic is pinned to.
+	Connections int
 	// IngressReplicas is the Ingress controller's replica count (ingress;
 	// default 1).
 	IngressReplicas int
@@ -151,15 +154,16 @@ type rawApp struct {
 }
 
 type rawLoad struct {
-	Rate      string `json:"rate"`
-	RampFrom  string `json:"rampFrom"`
-	Duration  string `json:"duration"`
-	KeepAlive bool   `json:"keepAlive"`
-	Timeout   string `json:"timeout"`
-	Window    string `json:"window"`
-	Via       string `json:"via"`
-	Pods      int    `json:"pods"`
-	Ingress   *struct {
+	Rate        string `json:"rate"`
+	RampFrom    string `json:"rampFrom"`
+	Duration    string `json:"duration"`
+	KeepAlive   bool   `json:"keepAlive"`
+	Timeout     string `json:"timeout"`
+	Window      string `json:"window"`
+	Via         string `json:"via"`
+	Pods        int    `json:"pods"`
+	Connections int    `json:"connections"`
+	Ingress     *struct {
 		Replicas int `json:"replicas"`
 	} `json:"ingress"`
 }
@@ -363,7 +367,7 @@ func (p *parser) spec(r rawSpec) *Spec {
 		Rate: p.rate("load.rate", r.Load.Rate), RampFrom: p.rate("load.rampFrom", r.Load.RampFrom),
 		Duration: p.dur("load.duration", r.Load.Duration), KeepAlive: r.Load.KeepAlive,
 		Timeout: p.dur("load.timeout", r.Load.Timeout), Window: p.dur("load.window", r.Load.Window),
-		Via: r.Load.Via, Pods: r.Load.Pods,
+		Via: r.Load.Via, Pods: r.Load.Pods, Connections: r.Load.Connections,
 	}
 	if r.Load.Ingress != nil {
 		s.Load.IngressReplicas = r.Load.Ingress.Replicas
@@ -507,6 +511,12 @@ func (s *Spec) Validate() error {
 	case ViaNodePort, ViaInCluster, ViaIngress:
 	default:
 		return fail("load.via", s.Load.Via, "want nodePort (from the host, the default), ingress (from the host through an Ingress controller) or inCluster (from load pods)")
+	}
+	switch {
+	case s.Load.Connections < 0 || s.Load.Connections > 1000:
+		return fail("load.connections", strconv.Itoa(s.Load.Connections), "want 1..1000 (0: as many as needed)")
+	case s.Load.Connections > 0 && !s.Load.KeepAlive:
+		return fail("load.connections", strconv.Itoa(s.Load.Connections), "caps kept-alive connections; set load.keepAlive: true")
 	}
 	for i, f := range s.Faults {
 		if f.TargetNamespace == ingress.Namespace && s.Load.Via != ViaIngress {

@@ -80,6 +80,7 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		{"name: x\nload: {via: carrierPigeon, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.via: "carrierPigeon": want nodePort`},
 		{base + "faults: [{type: pod-kill, at: 10s, target: {ingress: true}}]\n", `f.yaml: faults[0].target.ingress: "true": the Ingress controller exists only with load.via: ingress`},
 		{"name: x\nload: {via: ingress, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\nfaults: [{type: pod-kill, at: 10s, target: {ingress: true, selector: a=b}}]\n", `f.yaml: faults[0].target: ingress: true names the controller's pods`},
+		{"name: x\nload: {connections: 2, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.connections: "2": caps kept-alive connections; set load.keepAlive: true`},
 		{"name: x\nload: {ingress: {replicas: 2}, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.ingress: "2": only with load.via: ingress`},
 		{"name: x\nload: {via: ingress, ingress: {replicas: 9}, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.ingress.replicas: "9": want 1..5`},
 		{"name: x\nload: {pods: 3, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.pods: "3": only with load.via: inCluster`},

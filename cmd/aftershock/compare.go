@@ -73,8 +73,14 @@ func compare(w io.Writer, base, cur *report.Result, th thresholds) int {
 		base.Failed, base.Requests, cur.Failed, cur.Requests, p, report.RegressionAlpha)
 	if bp, cp := base.Baseline(), cur.Baseline(); bp != nil && cp != nil {
 		row("baseline p99", bp.Latency.P99.String(), cp.Latency.P99.String(), float64(cp.Latency.P99) > th.p99*float64(bp.Latency.P99) && bp.Latency.P99 > 0)
-		if bp.New != nil && cp.New != nil {
-			row("baseline Jain (new conns)", fmt.Sprintf("%.3f", bp.New.Jain), fmt.Sprintf("%.3f", cp.New.Jain), bp.New.Jain-cp.New.Jain > th.jain)
+		be, bk := bp.Evenness()
+		ce, ck := cp.Evenness()
+		if be != nil && ce != nil {
+			name := "baseline Jain (" + bk + ")"
+			if bk != ck {
+				name = "baseline Jain (" + bk + " -> " + ck + ")"
+			}
+			row(name, fmt.Sprintf("%.3f", be.Jain), fmt.Sprintf("%.3f", ce.Jain), be.Jain-ce.Jain > th.jain)
 		}
 	}
 	for i := range min(len(base.Faults), len(cur.Faults)) {

@@ -249,8 +249,10 @@ func summary(w io.Writer, results, gated []*report.Result, repeat int) {
 			crec = append(crec, durOr(f.ClusterRecovery))
 		}
 		jain := "-"
-		if p := r.Baseline(); p != nil && p.New != nil {
-			jain = fmt.Sprintf("%.3f", p.New.Jain)
+		if p := r.Baseline(); p != nil {
+			if e, _ := p.Evenness(); e != nil {
+				jain = fmt.Sprintf("%.3f", e.Jain)
+			}
 		}
 		var worst report.Duration
 		for _, p := range r.Phases {
