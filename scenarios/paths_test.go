@@ -27,18 +27,18 @@ func TestIntegrationTrafficPaths(t *testing.T) {
 	jain := map[string]float64{}
 	for _, via := range []string{scenarios.ViaNodePort, scenarios.ViaIngress, scenarios.ViaInCluster} {
 		t.Run(via, func(t *testing.T) {
-			rate := 100
+			rate, dur, at := 100, 20, 10
 			if via == scenarios.ViaInCluster {
-				rate = 300
+				rate, dur, at = 300, 30, 15
 			}
 			s := parse(t, fmt.Sprintf(`name: path-%s
 seed: 9
 app: {replicas: 4}
-load: {via: %s, rate: %d/s, duration: 30s, keepAlive: true, connections: 2}
+load: {via: %s, rate: %d/s, duration: %ds, keepAlive: true, connections: 2}
 faults:
-  - {type: pod-kill, at: 15s, pods: 1}
+  - {type: pod-kill, at: %ds, pods: 1}
 slo: {availability: 95%%, recovery: 15s}
-`, strings.ToLower(via), via, rate))
+`, strings.ToLower(via), via, rate, dur, at))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
 			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Out: filepath.Join(outDir(t), s.Name), Progress: clustertest.LogWriter(t)})

@@ -48,8 +48,8 @@ var injectedLine = regexp.MustCompile(`^[a-z0-9-]+: [a-z-]+-\d+ injected\b`)
 // TestMain deletes the shared cluster of the interruption test.
 func TestMain(m *testing.M) { clustertest.Main(m) }
 
-// A run killed with SIGKILL at a random (seeded) moment while its fault is
-// in place leaves things behind; `aftershock clean --keep` removes all of
+// A run killed with SIGKILL at a random (seeded) moment in the 8 s after its
+// fault is in place leaves things behind; `aftershock clean --keep` removes all of
 // them (no cordon, paused or stopped node, tagged iptables rule, qdisc,
 // agent or scenario namespace), and the next scenario on the same cluster
 // runs to a pass. AFTERSHOCK_INTERRUPTS sets the count (default 8, one per
@@ -74,7 +74,7 @@ func TestIntegrationSIGKILLThenCleanKeep(t *testing.T) {
 		require.NoError(t, os.WriteFile(spec, interruptSpec(i, fault), 0o644))
 		_, err := scenarios.ParseFile(spec)
 		require.NoError(t, err)
-		after := time.Duration(rng.Int64N(int64(15 * time.Second))) // a moment while the fault is in place
+		after := time.Duration(rng.Int64N(int64(8 * time.Second))) // a moment while the fault is in place
 		what := killDuringFault(ctx, t, bin, work, c.Name, spec, after)
 		t.Logf("run %d (%s): killed %s after it was in place; %s", i, fault, after.Round(time.Millisecond), what)
 
