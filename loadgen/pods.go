@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,14 +134,12 @@ func (p PodLoad) Prepare(ctx context.Context, timeout time.Duration) (*LoadPods,
 	}
 }
 
-func hostOf(u string) string {
-	rest, _ := strings.CutPrefix(u, "http://")
-	rest, _ = strings.CutPrefix(rest, "https://")
-	host, _, _ := strings.Cut(rest, "/")
-	if h, _, ok := strings.Cut(host, ":"); ok {
-		return h
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
 	}
-	return host
+	return u.Hostname()
 }
 
 func (p PodLoad) pod(name, spec string) *corev1.Pod {
