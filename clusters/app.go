@@ -49,6 +49,10 @@ type App struct {
 	TerminationGracePeriod time.Duration
 	// NodePort of the Service (default AppNodePort, the published one).
 	NodePort int32
+	// Foreign is for a cluster aftershock did not create: the Service is a
+	// ClusterIP one (no NodePort taken from the cluster's range) and the image
+	// is pulled when the node lacks it (Image names the user's registry).
+	Foreign bool
 }
 
 // Selector is the label selector of the app's pods.
@@ -83,7 +87,7 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 	c := corev1.Container{
 		Name:            "app",
 		Image:           a.Image,
-		ImagePullPolicy: corev1.PullNever,
+		ImagePullPolicy: corev1.PullNever, // loaded into the nodes
 		Args:            a.Args,
 		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
 		Env: []corev1.EnvVar{
@@ -97,6 +101,9 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}},
 			PeriodSeconds: 5, FailureThreshold: 3,
 		},
+	}
+	if a.Foreign {
+		c.ImagePullPolicy = corev1.PullIfNotPresent
 	}
 	if !a.NoReadinessProbe {
 		c.ReadinessProbe = &corev1.Probe{
@@ -139,6 +146,9 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 			Selector: map[string]string{"app": name},
 			Ports:    []corev1.ServicePort{{Name: "http", Port: AppServicePort, TargetPort: intstr.FromString("http"), NodePort: nodePort}},
 		},
+	}
+	if a.Foreign {
+		svc.Spec.Type, svc.Spec.Ports[0].NodePort = corev1.ServiceTypeClusterIP, 0
 	}
 	var pdb *policyv1.PodDisruptionBudget
 	if a.PDBMinAvailable > 0 {

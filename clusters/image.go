@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
@@ -40,15 +41,21 @@ func BuildAppImage(ctx context.Context, workDir string) (AppImage, error) {
 }
 
 func buildAppImage(ctx context.Context, workDir string, b multicall.Bundle) (AppImage, error) {
-	if err := os.MkdirAll(workDir, 0o755); err != nil {
-		return AppImage{}, err
-	}
 	sum, err := b.Digest()
 	if err != nil {
 		return AppImage{}, fmt.Errorf("sample app image: %w", err)
 	}
-	tag := sum[:12]
-	img := AppImage{Ref: AppImageRepository + ":" + tag, Archive: filepath.Join(workDir, "sampleapp-"+tag+".tar")}
+	return buildAppImageAs(ctx, workDir, b, AppImageRepository+":"+sum[:12])
+}
+
+// buildAppImageAs packs b as the image ref; the archive is named after the
+// ref, so differently tagged builds of one executable do not collide.
+func buildAppImageAs(ctx context.Context, workDir string, b multicall.Bundle, ref string) (AppImage, error) {
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return AppImage{}, err
+	}
+	file := strings.NewReplacer("/", "_", ":", "_").Replace(ref) + ".tar"
+	img := AppImage{Ref: ref, Archive: filepath.Join(workDir, file)}
 	if _, err := os.Stat(img.Archive); err == nil {
 		return img, nil
 	}
@@ -59,7 +66,7 @@ func buildAppImage(ctx context.Context, workDir string, b multicall.Bundle) (App
 	if err := ctx.Err(); err != nil {
 		return AppImage{}, err
 	}
-	err = ociutil.WriteArchive(img.Archive, ociutil.Spec{
+	err := ociutil.WriteArchive(img.Archive, ociutil.Spec{
 		Ref:        img.Ref,
 		Files:      files,
 		Entrypoint: []string{"/" + multicall.SampleApp},

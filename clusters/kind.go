@@ -381,7 +381,11 @@ func FromKubeconfig(path string, allow bool) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cluster{Name: rc.Host, Kubeconfig: path, REST: rc, Clientset: cs}, nil
+	name := rc.Host // named by its current context when the file has one
+	if cfg, err := clientcmd.LoadFromFile(path); err == nil && cfg.CurrentContext != "" {
+		name = cfg.CurrentContext
+	}
+	return &Cluster{Name: name, Kubeconfig: path, REST: rc, Clientset: cs}, nil
 }
 
 // NodeContainers returns the names of c's node containers (kind clusters).

@@ -44,6 +44,10 @@ type UserApp struct {
 	// AllowClusterScoped permits cluster-scoped objects; they are labelled
 	// with the namespace and deleted with it (DeleteNamespace).
 	AllowClusterScoped bool
+	// Foreign is for a cluster aftershock did not create: the Service keeps
+	// its type (no NodePort is published on this machine) and images are
+	// pulled as the manifests say.
+	Foreign bool
 }
 
 // Workload is a Deployment or StatefulSet.
@@ -198,7 +202,7 @@ func (c *Cluster) DeployUserApp(ctx context.Context, a UserApp) (AppTarget, erro
 	if err != nil {
 		return AppTarget{}, fmt.Errorf("deploy app: %w", err)
 	}
-	if c.AppPort == 0 {
+	if c.AppPort == 0 && !a.Foreign {
 		return AppTarget{}, fmt.Errorf("deploy app: cluster %q publishes no port on 127.0.0.1 for load from this machine", c.Name)
 	}
 	if err := c.ensureNamespace(ctx, a.Namespace); err != nil {
@@ -215,10 +219,10 @@ func (c *Cluster) DeployUserApp(ctx context.Context, a UserApp) (AppTarget, erro
 	}
 	sort.SliceStable(objs, func(i, j int) bool { return installOrder(objs[i].GetKind()) < installOrder(objs[j].GetKind()) })
 	for _, o := range objs {
-		if len(a.Images) > 0 {
+		if len(a.Images) > 0 && !a.Foreign {
 			pinPullPolicy(o, a.Images)
 		}
-		if o.GetKind() == "Service" && o.GetName() == svc.Name {
+		if o.GetKind() == "Service" && o.GetName() == svc.Name && !a.Foreign {
 			exposeNodePort(o, port.Name, port.Port)
 		}
 		gvk := o.GroupVersionKind()

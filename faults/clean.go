@@ -71,6 +71,29 @@ func Clean(ctx context.Context, c *clusters.Cluster) ([]string, error) {
 	return scan(ctx, c, true)
 }
 
+// CleanForeign is Clean for a cluster aftershock did not create, which only
+// node-drain and pod-kill may touch: it uncordons the nodes a drain marked
+// (never a node the cluster's owner cordoned) and returns what it did.
+func CleanForeign(ctx context.Context, c *clusters.Cluster) ([]string, error) {
+	nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("clean cluster %q: %w", c.Name, err)
+	}
+	var done []string
+	var errs []error
+	for _, n := range nodes.Items {
+		if _, marked := n.Annotations[Marker]; !marked {
+			continue
+		}
+		if err := uncordon(ctx, &Env{Cluster: c}, n.Name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		done = append(done, fmt.Sprintf("node %s uncordoned (marked by a drain)", n.Name))
+	}
+	return done, errors.Join(errs...)
+}
+
 func scan(ctx context.Context, c *clusters.Cluster, fix bool) ([]string, error) {
 	var found []string
 	var errs []error

@@ -398,3 +398,25 @@ func TestLoadPodsAreNeverVictims(t *testing.T) {
 	}
 	assert.Equal(t, NotLoadPods, loadgen.LabelRole+"!="+loadgen.RoleLoad)
 }
+
+// Cleaning a cluster aftershock did not create uncordons only the nodes a
+// drain marked, never one its owner cordoned.
+func TestCleanForeignUncordonsOnlyMarkedNodes(t *testing.T) {
+	ours := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Annotations: map[string]string{Marker: "drain:abc"}}, Spec: corev1.NodeSpec{Unschedulable: true}}
+	theirs := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n2"}, Spec: corev1.NodeSpec{Unschedulable: true}}
+	cs := fake.NewClientset(ours, theirs)
+	c := &clusters.Cluster{Name: "kind-theirs", Clientset: cs}
+	done, err := CleanForeign(context.Background(), c)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"node n1 uncordoned (marked by a drain)"}, done)
+	n1, err := cs.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.False(t, n1.Spec.Unschedulable)
+	assert.NotContains(t, n1.Annotations, Marker)
+	n2, err := cs.CoreV1().Nodes().Get(context.Background(), "n2", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.True(t, n2.Spec.Unschedulable, "the owner's cordon stays")
+	done, err = CleanForeign(context.Background(), c)
+	require.NoError(t, err)
+	assert.Empty(t, done, "idempotent")
+}

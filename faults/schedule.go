@@ -23,6 +23,12 @@ const (
 	NetworkPartition = "network-partition"
 )
 
+// NeedsKind reports whether faults of type t act through the nodes' Docker
+// containers (kill a container, stop or pause a node, tc and iptables in
+// the nodes): only pod-kill and node-drain work through the API alone, on
+// any cluster.
+func NeedsKind(t string) bool { return t != PodKill && t != NodeDrain }
+
 // Types lists every fault type.
 var Types = []string{PodKill, ContainerKill, NodeDrain, NodeStop, NodePause, NetworkDelay, NetworkLoss, NetworkPartition}
 

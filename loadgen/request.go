@@ -16,7 +16,7 @@ import (
 // URL's own path, no headers, no body.
 type Request struct {
 	Method string      // default GET
-	Path   string      // replaces the URL's path (and query) when set, e.g. "/hostname?x=1"
+	Path   string      // the path (and query) under the URL's path when set, e.g. "/hostname?x=1"
 	Header http.Header // extra request headers (Host among them sets the Host)
 	Body   []byte
 }
@@ -28,7 +28,9 @@ func (r Request) URL(base *url.URL) string {
 	}
 	u := *base
 	p, q, _ := strings.Cut(r.Path, "?")
-	u.Path, u.RawQuery = p, q
+	// under the base's path: "/" on the host, the API server's service
+	// proxy prefix when probing a cluster without a published port
+	u.Path, u.RawQuery = strings.TrimSuffix(base.Path, "/")+"/"+strings.TrimPrefix(p, "/"), q
 	return u.String()
 }
 

@@ -50,6 +50,14 @@ type Env struct {
 	// KeepCluster leaves a cluster Env created running at Close.
 	KeepCluster bool
 	Logger      *slog.Logger
+	// ImageRepo is where a cluster aftershock did not create pulls the
+	// aftershock image from (the sample app's and the load pods' image):
+	// REPO/aftershock:TAG, clusters.AppImageIn (`aftershock image --push`).
+	ImageRepo string
+	// IngressAddress (127.0.0.1:PORT, e.g. a kubectl port-forward) reaches
+	// the Ingress controller of a cluster aftershock did not create, for
+	// load.via ingress; IngressClass is its class ("" = the default class).
+	IngressAddress, IngressClass string
 
 	mu      sync.Mutex
 	created bool
@@ -75,6 +83,11 @@ func (e *Env) agrees(ctx context.Context, s *Spec) error {
 			return fmt.Errorf("%s: %s: the cluster in use has %s (scenarios sharing a cluster must agree; run this one on its own)", field("cluster.nodeMonitorGracePeriod"), g, have)
 		}
 	}
+	if !e.Cluster.Managed {
+		if err := e.foreignAgrees(s, field); err != nil {
+			return err
+		}
+	}
 	if s.Cluster.explicitWorkers {
 		n, err := e.Cluster.Workers(ctx)
 		if err != nil {
@@ -86,6 +99,43 @@ func (e *Env) agrees(ctx context.Context, s *Spec) error {
 	}
 	return nil
 }
+
+// foreignAgrees refuses, before anything is deployed, what a cluster
+// aftershock did not create cannot do: no NodePort is published on this
+// machine, no node is a Docker container, its Ingress controller is not
+// aftershock's to hurt.
+func (e *Env) foreignAgrees(s *Spec, field func(string) string) error {
+	name := e.Cluster.Name
+	var errs []error
+	switch s.Load.Via {
+	case ViaNodePort:
+		errs = append(errs, fmt.Errorf("%s: %s: cluster %s was not created by aftershock and publishes no NodePort on 127.0.0.1: use load.via inCluster, or ingress with --ingress-address", field("load.via"), s.Load.Via, name))
+	case ViaIngress:
+		if e.IngressAddress == "" {
+			errs = append(errs, fmt.Errorf("%s: %s: cluster %s was not created by aftershock: give its Ingress controller's address on this machine with --ingress-address 127.0.0.1:PORT (e.g. a kubectl port-forward)", field("load.via"), s.Load.Via, name))
+		}
+	}
+	for i, f := range s.Faults {
+		if faults.NeedsKind(f.Type) {
+			errs = append(errs, fmt.Errorf("%s: %s: needs a kind cluster aftershock created (it acts through the nodes' Docker containers); on cluster %s only %s and %s work", field(fmt.Sprintf("faults[%d].type", i)), f.Type, name, faults.PodKill, faults.NodeDrain))
+		}
+		if f.TargetNamespace == ingress.Namespace {
+			errs = append(errs, fmt.Errorf("%s: true: cluster %s's Ingress controller was not installed by aftershock; it is not a fault target", field(fmt.Sprintf("faults[%d].target.ingress", i)), name))
+		}
+	}
+	if needsImage(s) && e.ImageRepo == "" {
+		what := "the sample app"
+		if s.App.Own != nil {
+			what = "the load pods"
+		}
+		errs = append(errs, fmt.Errorf("cluster %s was not created by aftershock, so nothing can be loaded into its nodes: %s run(s) the aftershock image, which its nodes must pull: push it with `aftershock image --image-repo REPO --push` and run with --image-repo REPO", name, what))
+	}
+	return errors.Join(errs...)
+}
+
+// needsImage reports whether a scenario runs the aftershock executable's
+// image in the cluster: as the sample app, or as load pods.
+func needsImage(s *Spec) bool { return s.App.Own == nil || s.Load.Via == ViaInCluster }
 
 // GracePeriod is the node-monitor-grace-period of clusters Env creates: short
 // enough that node-loss scenarios fit in a test (Kubernetes' default is 40s).
@@ -116,7 +166,15 @@ func (e *Env) ensure(ctx context.Context, s *Spec, progress io.Writer) (*cluster
 	if err := e.agrees(ctx, s); err != nil {
 		return nil, err
 	}
-	if e.image == nil && (s.App.Own == nil || s.Load.Via == ViaInCluster) {
+	if e.image == nil && needsImage(s) && !e.Cluster.Managed {
+		ref, err := clusters.AppImageIn(e.ImageRepo)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(progress, "cluster %s: not created by aftershock; its nodes pull %s (nothing is loaded into them)\n", e.Cluster.Name, ref)
+		e.image = &clusters.AppImage{Ref: ref}
+	}
+	if e.image == nil && needsImage(s) {
 		// the sample app and the load pods are the aftershock executable
 		dir, err := os.MkdirTemp("", "aftershock-app-")
 		if err != nil {
@@ -168,20 +226,39 @@ func (s *Spec) appArgs() []string {
 // throughIngress installs the Ingress controller (once per cluster; scaled
 // to the scenario's replicas), routes a host to the app's Service, waits
 // until traffic through it reaches every pod, and aims lo at it.
-func (d *deployed) throughIngress(ctx context.Context, c *clusters.Cluster, s *Spec, lo *loadgen.Options, progress io.Writer, say func(string, ...any)) (string, error) {
+func (d *deployed) throughIngress(ctx context.Context, e *Env, c *clusters.Cluster, s *Spec, lo *loadgen.Options, progress io.Writer, say func(string, ...any)) (string, error) {
 	t0 := time.Now()
-	img, err := ingress.EnsureImage(ctx, progress)
-	if err != nil {
-		return "", err
+	var (
+		ctlURL   string
+		describe func(host string) string
+		class    = ingress.Class
+	)
+	if c.Managed {
+		img, err := ingress.EnsureImage(ctx, progress)
+		if err != nil {
+			return "", err
+		}
+		if err := c.LoadImage(ctx, img); err != nil {
+			return "", err
+		}
+		ctl, err := ingress.Install(ctx, c, img.Ref, int32(s.Load.IngressReplicas))
+		if err != nil {
+			return "", err
+		}
+		ctlURL, describe = ctl.URL, ctl.Describe
+	} else {
+		// the cluster's own controller, reached on this machine at the
+		// address the user gave (loadgen refuses anything but loopback)
+		ctlURL, class = "http://"+e.IngressAddress+"/", e.IngressClass
+		describe = func(host string) string {
+			cl := "the default IngressClass"
+			if class != "" {
+				cl = "IngressClass " + class
+			}
+			return fmt.Sprintf("the cluster's own controller (%s), host %s, from this host to %s", cl, host, ctlURL)
+		}
 	}
-	if err := c.LoadImage(ctx, img); err != nil {
-		return "", err
-	}
-	ctl, err := ingress.Install(ctx, c, img.Ref, int32(s.Load.IngressReplicas))
-	if err != nil {
-		return "", err
-	}
-	host, err := ingress.Route(ctx, c, d.ns, d.obs.Service, d.svcPort)
+	host, err := ingress.Route(ctx, c, d.ns, d.obs.Service, d.svcPort, class)
 	if err != nil {
 		return "", err
 	}
@@ -191,7 +268,7 @@ func (d *deployed) throughIngress(ctx context.Context, c *clusters.Cluster, s *S
 		req.Header = http.Header{}
 	}
 	req.Header.Set("Host", host)
-	probe, closeProbe, err := d.probe(ctl.URL, req)
+	probe, closeProbe, err := d.probe(ctlURL, req, nil)
 	if err != nil {
 		return "", err
 	}
@@ -216,9 +293,9 @@ func (d *deployed) throughIngress(ctx context.Context, c *clusters.Cluster, s *S
 		ok = 0
 		time.Sleep(100 * time.Millisecond)
 	}
-	lo.URL, lo.Request = ctl.URL, req
-	say("ingress: %s ready in %s", ctl.Describe(host), time.Since(t0).Round(10*time.Millisecond))
-	return fmt.Sprintf("%s: %s, to the Service %s:%d", ViaIngress, ctl.Describe(host), d.obs.Service, d.svcPort), nil
+	lo.URL, lo.Request = ctlURL, req
+	say("ingress: %s ready in %s", describe(host), time.Since(t0).Round(10*time.Millisecond))
+	return fmt.Sprintf("%s: %s, to the Service %s:%d", ViaIngress, describe(host), d.obs.Service, d.svcPort), nil
 }
 
 // hasNodeFault reports whether a fault acts on whole nodes.
@@ -250,12 +327,27 @@ type deployed struct {
 // waits until it serves: traffic on every ready pod, or, when responses
 // name no pod, every endpoint ready. Cleanup is the caller's (cleanupApp).
 func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns string, say func(string, ...any)) (*deployed, error) {
+	// an image the nodes cannot get fails the run at once, named, instead
+	// of a rollout timeout minutes later
+	wctx, stop := c.WatchPullFailures(ctx, ns)
+	defer stop()
+	d, err := e.deployIn(wctx, c, s, ns, say)
+	if err != nil && ctx.Err() == nil {
+		if cause := context.Cause(wctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return nil, fmt.Errorf("deploy app: %w", cause)
+		}
+	}
+	return d, err
+}
+
+func (e *Env) deployIn(ctx context.Context, c *clusters.Cluster, s *Spec, ns string, say func(string, ...any)) (*deployed, error) {
 	d := &deployed{ns: ns, request: s.App.Request, attribution: s.App.Attribution, info: map[string]string{"attribution": s.App.Attribution.String()}}
 	if s.App.Own == nil {
 		app := clusters.App{
 			Namespace: ns, Image: e.image.Ref, Replicas: s.App.Replicas, Args: s.appArgs(),
 			NoReadinessProbe: s.App.NoReadinessProbe, PDBMinAvailable: s.App.PDBMinAvailable,
 			TolerationSeconds: s.App.TolerationSeconds, TerminationGracePeriod: s.App.TerminationGracePeriod,
+			Foreign: !c.Managed,
 		}
 		say("deploying %d replicas in namespace %s", app.Replicas, ns)
 		if err := c.DeployApp(ctx, app); err != nil {
@@ -265,7 +357,9 @@ func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns strin
 		d.info["app"] = strings.TrimSpace(fmt.Sprintf("sample app, %d replicas %s", app.Replicas, strings.Join(app.Args, " ")))
 	} else {
 		o := s.App.Own
-		if len(o.Images) > 0 {
+		if len(o.Images) > 0 && !c.Managed {
+			say("app.images not loaded: cluster %s was not created by aftershock; its nodes pull %s", c.Name, strings.Join(o.Images, ", "))
+		} else if len(o.Images) > 0 {
 			say("loading %d image(s) into the nodes: %s", len(o.Images), strings.Join(o.Images, ", "))
 			dir, err := os.MkdirTemp("", "aftershock-images-")
 			if err != nil {
@@ -280,6 +374,7 @@ func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns strin
 		say("deploying the app (%d objects) in namespace %s", len(o.Objects), ns)
 		t, err := c.DeployUserApp(ctx, clusters.UserApp{
 			Namespace: ns, Objects: o.Objects, Service: o.Service, Port: o.Port, Images: o.Images, AllowClusterScoped: o.AllowClusterScoped,
+			Foreign: !c.Managed,
 		})
 		if err != nil {
 			return nil, err
@@ -305,11 +400,22 @@ func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns strin
 		d.info["evenness"] = "not measured: responses name no pod (app.attribution none)"
 		return d, nil
 	}
-	raw, err := c.AppURL()
+	var (
+		raw    string
+		client *http.Client
+		err    error
+	)
+	if c.Managed {
+		raw, err = c.AppURL()
+	} else {
+		// no published port: through the API server's service proxy, which
+		// picks a ready endpoint per request
+		raw, client, err = c.ServiceProxy(ns, d.obs.Service, d.svcPort)
+	}
 	if err != nil {
 		return nil, err
 	}
-	probe, closeProbe, err := d.probe(raw, d.request)
+	probe, closeProbe, err := d.probe(raw, d.request, client)
 	if err != nil {
 		return nil, err
 	}
@@ -321,14 +427,16 @@ func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns strin
 	return d, nil
 }
 
-// probe sends the scenario's request on a new connection and reads the pod
-// with the scenario's attribution.
-func (d *deployed) probe(raw string, request loadgen.Request) (clusters.Probe, func(), error) {
+// probe sends the scenario's request on a new connection (with client
+// when not nil) and reads the pod with the scenario's attribution.
+func (d *deployed) probe(raw string, request loadgen.Request, client *http.Client) (clusters.Probe, func(), error) {
 	base, err := url.Parse(raw)
 	if err != nil {
 		return nil, nil, err
 	}
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	if client == nil {
+		client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	}
 	return func(ctx context.Context) (string, error) {
 		req, err := request.HTTP(base)
 		if err != nil {
@@ -441,15 +549,17 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	}()
 	fenv := &faults.Env{Cluster: c, Namespace: ns, Selector: app.obs.Selector, AppPort: app.appPort, Rand: rand.New(rand.NewPCG(uint64(seed), 0x5eed)),
 		Log: opts.Logger, AllowForeignCluster: opts.Env.AllowForeignCluster}
-	if s.Load.Via == ViaIngress {
+	if s.Load.Via == ViaIngress && c.Managed {
 		fenv.AllowNamespaces = []string{ingress.Namespace} // aftershock installed it: faults on the path itself
 	}
 	runner := &faults.Runner{Env: fenv, Reverts: reverts, Timeline: tl}
 	plan := faults.Plan(s.Faults)
 
-	url, err := c.AppURL()
-	if err != nil {
-		return nil, err
+	var url string // the host path's; the others set their own
+	if s.Load.Via == ViaNodePort {
+		if url, err = c.AppURL(); err != nil {
+			return nil, err
+		}
 	}
 	lo := loadgen.Options{
 		URL: url, Rate: s.Load.Rate, RampFrom: s.Load.RampFrom, Duration: s.Load.Duration,
@@ -459,7 +569,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	path := fmt.Sprintf("%s: from this host to %s (the Service's NodePort, published on 127.0.0.1)", ViaNodePort, target)
 	var pods *loadgen.LoadPods
 	if s.Load.Via == ViaIngress {
-		p, err := app.throughIngress(ctx, c, s, &lo, progress, say)
+		p, err := app.throughIngress(ctx, opts.Env, c, s, &lo, progress, say)
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
 		}
@@ -476,7 +586,12 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 			where = "on the control-plane node (node faults planned)"
 		}
 		t0 := time.Now()
-		pods, err = pl.Prepare(ctx, 2*time.Minute)
+		wctx, stop := c.WatchPullFailures(ctx, ns) // the load pods' image too
+		pods, err = pl.Prepare(wctx, 2*time.Minute)
+		if cause := context.Cause(wctx); err != nil && ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+			err = fmt.Errorf("load pods: %w", cause)
+		}
+		stop()
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
 		}
@@ -585,6 +700,13 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	}
 	for k, v := range app.info {
 		info[k] = v
+	}
+	if !c.Managed {
+		img := "none of aftershock's"
+		if opts.Env.image != nil && needsImage(s) {
+			img = opts.Env.image.Ref
+		}
+		info["cluster"] = fmt.Sprintf("not created by aftershock (--kubeconfig, allowed): nothing loaded into its nodes; aftershock image pulled: %s", img)
 	}
 	if opts.Env.created {
 		info["node-monitor-grace-period"] = opts.Env.grace.String() + " (Kubernetes' default is 40s; shorter so node loss is detected within the test)"

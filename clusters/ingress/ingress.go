@@ -208,16 +208,21 @@ func waitReady(ctx context.Context, c *clusters.Cluster, replicas int32, timeout
 // Host is the Ingress host of a scenario namespace.
 func Host(ns string) string { return ns + HostSuffix }
 
-// Route creates the Ingress that sends Host(ns) to service:port in ns and
-// returns the host. The Ingress goes with the namespace.
-func Route(ctx context.Context, c *clusters.Cluster, ns, service string, port int32) (string, error) {
+// Route creates the Ingress that sends Host(ns) to service:port in ns for
+// the IngressClass class ("" is the cluster's default one: a foreign
+// cluster's own controller) and returns the host. The Ingress goes with the
+// namespace.
+func Route(ctx context.Context, c *clusters.Cluster, ns, service string, port int32, class string) (string, error) {
 	host := Host(ns)
-	class := Class
+	var className *string // the cluster's default IngressClass
+	if class != "" {
+		className = &class
+	}
 	pt := networkingv1.PathTypePrefix
 	ing := &networkingv1.Ingress{
 		ObjectMeta: metav1.ObjectMeta{Name: service, Namespace: ns, Labels: labels()},
 		Spec: networkingv1.IngressSpec{
-			IngressClassName: &class,
+			IngressClassName: className,
 			Rules: []networkingv1.IngressRule{{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
 				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &pt, Backend: networkingv1.IngressBackend{
 					Service: &networkingv1.IngressServiceBackend{Name: service, Port: networkingv1.ServiceBackendPort{Number: port}},

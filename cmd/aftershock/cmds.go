@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,7 +88,10 @@ func newReportCmd() *cobra.Command {
 }
 
 func newCleanCmd() *cobra.Command {
-	var keep bool
+	var (
+		keep, allowForeign bool
+		kubeconfig         string
+	)
 	cmd := &cobra.Command{
 		Use:   "clean [CLUSTER...]",
 		Short: "Remove what faults left behind (after a killed run) and delete aftershock's clusters",
@@ -95,8 +101,18 @@ netem qdiscs and delay agents, then deletes the cluster; with --keep it
 instead deletes the scenario namespaces runs left (found by label, with the
 NodePort their Services hold), cluster-scoped objects deployed with them and
 the Ingress controller (reinstalled by the next run that needs it).
-Idempotent; run it while no scenario is running.`,
+Idempotent; run it while no scenario is running.
+
+With --kubeconfig (and --allow-foreign-cluster), for a cluster aftershock did
+not create: uncordons the nodes a drain marked (never one its owner
+cordoned) and deletes the scenario namespaces runs left; the cluster stays.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if kubeconfig != "" {
+				if len(args) > 0 {
+					return errors.New("--kubeconfig names the cluster: give no cluster names")
+				}
+				return cleanForeign(cmd.Context(), cmd.OutOrStdout(), kubeconfig, allowForeign)
+			}
 			names := args
 			if len(names) == 0 {
 				var err error
@@ -159,7 +175,33 @@ Idempotent; run it while no scenario is running.`,
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "clean leftovers but keep the clusters")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "clean a cluster aftershock did not create (needs --allow-foreign-cluster; never deletes it)")
+	cmd.Flags().BoolVar(&allowForeign, "allow-foreign-cluster", false, "allow cleaning a cluster aftershock did not create")
 	return cmd
+}
+
+// cleanForeign cleans what runs left on a cluster aftershock did not create.
+func cleanForeign(ctx context.Context, w io.Writer, kubeconfig string, allow bool) error {
+	c, err := clusters.FromKubeconfig(kubeconfig, allow)
+	if err != nil {
+		return err
+	}
+	done, err := faults.CleanForeign(ctx, c)
+	gone, nerr := c.DeleteScenarioNamespaces(ctx)
+	for _, g := range gone {
+		done = append(done, "removed "+g)
+	}
+	for _, d := range done {
+		fmt.Fprintf(w, "%s: %s\n", c.Name, d)
+	}
+	if len(done) == 0 && err == nil && nerr == nil {
+		fmt.Fprintf(w, "%s: nothing left by aftershock\n", c.Name)
+	}
+	if err := errors.Join(err, nerr); err != nil {
+		fmt.Fprintf(w, "%s: %v\n", c.Name, err)
+		return exitError{exitFail}
+	}
+	return nil
 }
 
 func newValidateCmd() *cobra.Command {

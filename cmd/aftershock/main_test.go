@@ -160,3 +160,28 @@ func TestCompareNeedsSignificance(t *testing.T) {
 	assert.Equal(t, 2, compare(&out, mk(110), mk(200), thresholds{budget: 0.25, availability: 0.5, recovery: 2, jain: 0.05, p99: 1.5}), out.String())
 	assert.InDelta(t, 0.19, report.MoreFailuresP(110, 4000, 123, 4000), 0.01)
 }
+
+// The flags for a cluster aftershock did not create are refused without
+// one, and host load goes to loopback only.
+func TestForeignClusterFlags(t *testing.T) {
+	_, err := execute(t, "run", "--image-repo", "reg.example/team", "../../scenarios/pod-kill.yaml")
+	require.ErrorContains(t, err, "give --kubeconfig too")
+	_, err = execute(t, "run", "--kubeconfig", "k", "--allow-foreign-cluster", "--ingress-class", "nginx", "../../scenarios/pod-kill.yaml")
+	require.ErrorContains(t, err, "--ingress-class needs --ingress-address")
+	for addr, want := range map[string]string{
+		"10.0.0.5:80":        `host "10.0.0.5": load from this machine goes only to a loopback address`,
+		"ingress.example:80": `host "ingress.example"`,
+		"127.0.0.1":          "want 127.0.0.1:PORT",
+		"127.0.0.1:0":        `port "0"`,
+	} {
+		_, err = execute(t, "run", "--kubeconfig", "k", "--allow-foreign-cluster", "--ingress-address", addr, "../../scenarios/pod-kill.yaml")
+		require.Error(t, err, addr)
+		assert.Contains(t, err.Error(), `--ingress-address "`+addr+`": `+want)
+	}
+	require.NoError(t, loopbackAddress("127.0.0.1:8443"))
+	require.NoError(t, loopbackAddress("[::1]:8443"))
+	_, err = execute(t, "clean", "--kubeconfig", "/nonexistent")
+	require.ErrorContains(t, err, "explicit allow flag")
+	_, err = execute(t, "image")
+	require.ErrorContains(t, err, "--image-repo: required")
+}

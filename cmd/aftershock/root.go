@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
 )
@@ -18,7 +21,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newNodeImageCmd(), newIngressImageCmd(), newCleanCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newNodeImageCmd(), newIngressImageCmd(), newImageCmd(), newCleanCmd())
 	return root
 }
 
@@ -101,5 +104,52 @@ present.`,
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "build even if it is cached")
+	return cmd
+}
+
+func newImageCmd() *cobra.Command {
+	var repo, out string
+	var push bool
+	cmd := &cobra.Command{
+		Use:   "image --image-repo REPO [--push]",
+		Short: "Pack this executable as the image a cluster aftershock did not create pulls (sample app, load pods)",
+		Long: `Packs the running aftershock executable as REPO/aftershock:TAG (TAG from
+its digest, the tag "run --kubeconfig --image-repo REPO" asks the nodes to
+pull), writes it as a docker-save archive into --out and prints the
+reference and the archive. With --push it pushes the image to REPO's
+registry with the credentials of your Docker config (docker login).
+Without --push, load the archive where your nodes can pull it (docker load,
+then docker push; or crane push ARCHIVE REF).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if repo == "" {
+				return errors.New("--image-repo: required, e.g. registry.example.com/team")
+			}
+			if out == "" {
+				d, err := os.UserCacheDir()
+				if err != nil {
+					return err
+				}
+				out = filepath.Join(d, "aftershock", "images")
+			}
+			img, err := clusters.BuildAppImageIn(cmd.Context(), out, repo)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), img.Ref)
+			fmt.Fprintln(cmd.OutOrStdout(), img.Archive)
+			if push {
+				start := time.Now()
+				if err := clusters.PushImage(cmd.Context(), img); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "pushed %s in %s\n", img.Ref, time.Since(start).Round(10*time.Millisecond))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&repo, "image-repo", "", "repository to tag (and push) the image under: REPO/aftershock:TAG")
+	cmd.Flags().StringVar(&out, "out", "", "folder for the archive (default: the user cache dir, aftershock/images)")
+	cmd.Flags().BoolVar(&push, "push", false, "push the image to REPO's registry")
 	return cmd
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,6 +39,9 @@ type runFlags struct {
 	allowForeign bool
 	clusterName  string
 	verbose      bool
+	imageRepo    string
+	ingressAddr  string
+	ingressClass string
 }
 
 func newRunCmd() *cobra.Command {
@@ -60,7 +65,14 @@ the conclusive repeats; per fault, pass when the upper one-sided 95% bound
 of the mean client recovery (Student's t) is within slo.recovery, fail when
 a repeat did not recover or the lower bound is above it, inconclusive
 between; other checks by majority; inconclusive with fewer than 2
-conclusive repeats or not more than half.`,
+conclusive repeats or not more than half.
+
+On a cluster aftershock did not create (--kubeconfig, only with
+--allow-foreign-cluster) nothing is loaded into the nodes and no port is
+published: the nodes pull the aftershock image (the sample app, load pods)
+from --image-repo, load goes via inCluster, or via ingress to
+--ingress-address, and only pod-kill and node-drain faults run (the others
+need kind's node containers). Every run checks this before it deploys.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScenarios(cmd.Context(), f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -75,13 +87,44 @@ conclusive repeats or not more than half.`,
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "use this existing cluster instead of creating one (needs --allow-foreign-cluster)")
 	fl.BoolVar(&f.allowForeign, "allow-foreign-cluster", false, "allow faults on a cluster aftershock did not create")
 	fl.StringVar(&f.clusterName, "cluster", "", "reuse this aftershock kind cluster (see `aftershock list`)")
+	fl.StringVar(&f.imageRepo, "image-repo", "", "with --kubeconfig: the repository the cluster's nodes pull the aftershock image from (REPO/aftershock:TAG; push it with `aftershock image --image-repo REPO --push`)")
+	fl.StringVar(&f.ingressAddr, "ingress-address", "", "with --kubeconfig and load.via ingress: 127.0.0.1:PORT where the cluster's Ingress controller answers on this machine (e.g. kubectl port-forward)")
+	fl.StringVar(&f.ingressClass, "ingress-class", "", "with --ingress-address: the IngressClass of the scenario's Ingress (default: the cluster's default class)")
 	fl.BoolVar(&f.verbose, "verbose", false, "log what the libraries do")
 	return cmd
+}
+
+// loopbackAddress accepts HOST:PORT on this machine's loopback only: load
+// from the host never goes anywhere else.
+func loopbackAddress(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("want 127.0.0.1:PORT: %w", err)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("host %q: load from this machine goes only to a loopback address (e.g. a kubectl port-forward on 127.0.0.1)", host)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q: want 1..65535", port)
+	}
+	return nil
 }
 
 func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stderr io.Writer) error {
 	if f.repeat < 1 {
 		return fmt.Errorf("--repeat %d: must be >= 1", f.repeat)
+	}
+	if f.kubeconfig == "" && (f.imageRepo != "" || f.ingressAddr != "" || f.ingressClass != "") {
+		return errors.New("--image-repo, --ingress-address and --ingress-class are for a cluster aftershock did not create: give --kubeconfig too (aftershock's own clusters get images loaded and their own Ingress controller)")
+	}
+	if f.ingressClass != "" && f.ingressAddr == "" {
+		return errors.New("--ingress-class needs --ingress-address")
+	}
+	if f.ingressAddr != "" {
+		if err := loopbackAddress(f.ingressAddr); err != nil {
+			return fmt.Errorf("--ingress-address %q: %w", f.ingressAddr, err)
+		}
 	}
 	var specs []*scenarios.Spec
 	for _, file := range files {
@@ -105,6 +148,7 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 			return err
 		}
 		env.Cluster = c
+		env.ImageRepo, env.IngressAddress, env.IngressClass = f.imageRepo, f.ingressAddr, f.ingressClass
 	case f.clusterName != "":
 		c, err := clusters.Open(ctx, f.clusterName, logger)
 		if err != nil {
