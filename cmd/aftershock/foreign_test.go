@@ -5,6 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,13 +20,17 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
 	kindv1 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/report"
 )
 
@@ -81,9 +89,41 @@ func scenarioNamespaces(t *testing.T, ctx context.Context, cs kubernetes.Interfa
 	require.NoError(t, err)
 	var out []string
 	for _, n := range l.Items {
+		if n.Name == ingress.Namespace {
+			continue // the stand-in for the owner's controller, installed by this test
+		}
 		out = append(out, n.Name+" ("+string(n.Status.Phase)+")")
 	}
 	return out
+}
+
+// portForward forwards a free port on 127.0.0.1 to port of the first pod
+// matching selector in ns (kubectl port-forward) until the test ends.
+func portForward(t *testing.T, ctx context.Context, rc *rest.Config, cs kubernetes.Interface, ns, selector string, port int) int {
+	t.Helper()
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	require.NoError(t, err)
+	require.NotEmpty(t, pods.Items, "a pod for %s in %s", selector, ns)
+	rt, upgrader, err := spdy.RoundTripperFor(rc)
+	require.NoError(t, err)
+	u, err := url.Parse(rc.Host)
+	require.NoError(t, err)
+	u.Path = fmt.Sprintf("/api/v1/namespaces/%s/pods/%s/portforward", ns, pods.Items[0].Name)
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: rt}, http.MethodPost, u)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, io.Discard)
+	require.NoError(t, err)
+	go func() { _ = pf.ForwardPorts() }()
+	t.Cleanup(func() { close(stop) })
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("port-forward not ready in 30s")
+	}
+	fps, err := pf.GetPorts()
+	require.NoError(t, err)
+	require.Len(t, fps, 1)
+	return int(fps[0].Local)
 }
 
 // A kind cluster created outside aftershock stands in for a real cluster:
@@ -91,8 +131,9 @@ func scenarioNamespaces(t *testing.T, ctx context.Context, cs kubernetes.Interfa
 // an image repository the nodes cannot pull from, it fails at once naming
 // the image (nothing left); with the image where the nodes find it (loaded
 // by the test, as a registry would serve it), an in-cluster pod-kill scenario
-// runs to a pass, its report naming the path and the cluster; clean
-// --kubeconfig then finds nothing.
+// runs to a pass, its report naming the path and the cluster; so does the
+// same scenario through the cluster's own Ingress controller at a
+// port-forward's address; clean --kubeconfig then finds nothing.
 func TestIntegrationForeignCluster(t *testing.T) {
 	clustertest.RequireDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -174,7 +215,44 @@ func TestIntegrationForeignCluster(t *testing.T) {
 	assert.True(t, res.Faults[0].LandedVerdict, res.Faults[0].LandedWhy)
 	assert.Empty(t, scenarioNamespaces(t, ctx, cs), "the run's namespace is gone")
 
-	// 4. clean finds nothing, and leaves the cluster
+	// 4. through the cluster's own Ingress controller (aftershock's Traefik
+	// stands in for it, installed here as its owner would), reached on
+	// 127.0.0.1 by a port-forward as a user would with kubectl
+	ctlImg, err := ingress.EnsureImage(ctx, clustertest.LogWriter(t))
+	require.NoError(t, err)
+	for _, n := range nodes {
+		f, err := os.Open(ctlImg.Archive)
+		require.NoError(t, err)
+		require.NoError(t, nodeutils.LoadImageArchive(n, f), "load %s into %s", ctlImg.Ref, n)
+		f.Close()
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", kcfg)
+	require.NoError(t, err)
+	// IngressPort is not used below: the port-forward is the address
+	owner := &clusters.Cluster{Name: name, REST: rc, Clientset: cs, IngressPort: -1}
+	_, err = ingress.Install(ctx, owner, ctlImg.Ref, 1)
+	require.NoError(t, err)
+	port := portForward(t, ctx, rc, cs, ingress.Namespace, ingress.Selector, ingress.Port)
+	ingSpec := filepath.Join(work, "foreign-ingress.yaml")
+	require.NoError(t, os.WriteFile(ingSpec, []byte(strings.NewReplacer("name: foreign-pod-kill", "name: foreign-ingress",
+		"via: inCluster, pods: 2", "via: ingress").Replace(foreignScenario)), 0o644))
+	out5, code := aftershock("run", "--kubeconfig", kcfg, "--allow-foreign-cluster", "--image-repo", "foreign.test/team",
+		"--ingress-address", fmt.Sprintf("127.0.0.1:%d", port), "--ingress-class", ingress.Class, "--out", "r5", ingSpec)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out5, "the cluster's own controller (IngressClass aftershock)")
+	res, err = report.ReadFile(filepath.Join(work, "r5", "foreign-ingress", report.FileJSON))
+	require.NoError(t, err)
+	assert.Equal(t, report.Pass, res.Verdict, "%v", res.Reasons)
+	assert.True(t, strings.HasPrefix(res.Path, "ingress: the cluster's own controller"), res.Path)
+	assert.InDelta(t, 2500, res.Requests, 100)
+	require.NotNil(t, res.Baseline())
+	even, _ := res.Baseline().Evenness()
+	require.NotNil(t, even)
+	assert.Len(t, even.Pods, 2, "attribution names the app's pods through the controller")
+	assert.Empty(t, scenarioNamespaces(t, ctx, cs), "the run's namespace is gone")
+	require.NoError(t, ingress.Uninstall(ctx, owner))
+
+	// 5. clean finds nothing, and leaves the cluster
 	out4, code := aftershock("clean", "--kubeconfig", kcfg, "--allow-foreign-cluster")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out4, "nothing left by aftershock")
