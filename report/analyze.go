@@ -130,6 +130,7 @@ func Analyze(rec *Recorder, in Input) *Result {
 	for _, w := range a.w {
 		res.Requests += w.Total
 		res.Failed += w.Total - w.OK
+		res.Errors = res.Errors.add(w.Errors)
 	}
 	res.Availability = ratio(res.Requests-res.Failed, res.Requests)
 	res.Budget = a.budget(res.Requests, res.Failed)
@@ -267,6 +268,7 @@ func (a *analysis) phases() []Phase {
 		for i, w := range a.w[s.from:s.to] {
 			p.Requests += w.Total
 			p.Failed += w.Total - w.OK
+			p.Errors = p.Errors.add(w.Errors)
 			h.Merge(&w.Latency)
 			if !a.stable(s.from + i) {
 				best, cur = best.longer(cur), segment{}
@@ -370,6 +372,7 @@ func (a *analysis) faults(phases []Phase) []FaultResult {
 		lastBad := -1
 		var run, longest, bad time.Duration
 		for i := from; i < to; i++ {
+			r.Errors = r.Errors.add(a.w[i].Errors)
 			switch a.good[i] {
 			case -1:
 				lastBad = i
@@ -446,7 +449,7 @@ func (a *analysis) windowStats() []WindowStat {
 		out[i] = WindowStat{
 			Offset: Duration(time.Duration(i) * a.rec.Width()), Requests: w.Total, OK: w.OK,
 			Availability: ratio(w.OK, w.Total), P50: Duration(w.Latency.Quantile(0.5)),
-			P99: Duration(w.Latency.Quantile(0.99)), Good: a.good[i] >= 0, Pods: w.Pods,
+			P99: Duration(w.Latency.Quantile(0.99)), Good: a.good[i] >= 0, Pods: w.Pods, Errors: w.Errors,
 		}
 	}
 	return out

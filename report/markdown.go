@@ -23,7 +23,7 @@ func Summary(r *Result) string {
 	parts = append(parts, fmt.Sprintf("avail %s", pct(r.Availability)))
 	parts = append(parts, fmt.Sprintf("budget %.2f", r.Budget.Consumed))
 	for _, f := range r.Faults {
-		parts = append(parts, fmt.Sprintf("%s recovery %s", f.ID, optDur(f.Recovery)))
+		parts = append(parts, fmt.Sprintf("%s recovery %s", f.ID, f.ClientRecovery()))
 	}
 	if p := r.Baseline(); p != nil {
 		if e, _ := p.Evenness(); e != nil {
@@ -62,16 +62,19 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	}
 	fmt.Fprintf(&b, "| requests | %d (%d failed) |\n| availability | %s (SLO %s) |\n", r.Requests, r.Failed, pct(r.Availability), pct(r.SLO.Availability))
 	fmt.Fprintf(&b, "| error budget consumed | %.2f (max burn rate %.1f) |\n", r.Budget.Consumed, r.Budget.MaxBurnRate)
+	if r.Failed > 0 {
+		fmt.Fprintf(&b, "| failed requests by class | %s |\n", r.Errors)
+	}
 
 	fmt.Fprintf(&b, "\n## Checks\n\n| check | status | value | limit |\n|---|---|---|---|\n")
 	for _, c := range r.Checks {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Name, c.Status, mdEscape(c.Value), mdEscape(c.Limit))
 	}
 
-	fmt.Fprintf(&b, "\n## Phases\n\n| phase | duration | requests | availability | burn rate | p50 | p90 | p99 | max | Jain (new) | χ² p (new) | Jain (reused) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\n## Phases\n\n| phase | duration | requests | availability | burn rate | errors | p50 | p90 | p99 | max | Jain (new) | χ² p (new) | Jain (reused) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Phases {
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", p.Name, fmtDur(p.End.Sub(p.Start)), p.Requests, pct(p.Availability), p.BurnRate,
-			p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.Max, jain(p.New), pval(p.New), jain(p.Reused))
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", p.Name, fmtDur(p.End.Sub(p.Start)), p.Requests, pct(p.Availability), p.BurnRate,
+			p.Errors, p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.Max, jain(p.New), pval(p.New), jain(p.Reused))
 	}
 	for _, p := range r.Phases {
 		if p.New == nil && p.Reused == nil {
@@ -101,10 +104,10 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	}
 
 	if len(r.Faults) > 0 {
-		fmt.Fprintf(&b, "\n## Faults\n\n| fault | type | target | method | landed | client recovery | cluster recovery | first error | disruption | longest bad run |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "\n## Faults\n\n| fault | type | target | method | landed | client recovery | cluster recovery | first error | disruption | longest bad run | errors |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, f := range r.Faults {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %v | %s | %s | %s | %s | %s |\n", f.ID, f.Type, mdEscape(f.Target), f.Method, f.LandedVerdict,
-				optDur(f.Recovery), optDur(f.ClusterRecovery), optDur(f.FirstError), f.Disruption, f.LongestBadRun)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %v | %s | %s | %s | %s | %s | %s |\n", f.ID, f.Type, mdEscape(f.Target), f.Method, f.LandedVerdict,
+				f.ClientRecovery(), optDur(f.ClusterRecovery), optDur(f.FirstError), f.Disruption, f.LongestBadRun, f.Errors)
 		}
 		for _, f := range r.Faults {
 			fmt.Fprintf(&b, "\n- **%s**: %s\n", f.ID, mdEscape(f.LandedWhy))
@@ -113,7 +116,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	if len(r.Timeline) > 0 {
 		fmt.Fprintf(&b, "\n## Timeline\n\n| t | fault | event | detail |\n|---|---|---|---|\n")
 		for _, e := range r.Timeline {
-			fmt.Fprintf(&b, "| +%s | %s | %s | %s |\n", fmtDur(e.At.Sub(r.Start)), e.Fault, e.Kind, mdEscape(e.Detail))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", fmtOffset(e.At.Sub(r.Start)), e.Fault, e.Kind, mdEscape(e.Detail))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

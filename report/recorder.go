@@ -24,6 +24,7 @@ type Window struct {
 	OK       int                 // successful requests
 	FirstErr time.Time           // start of the first failed request, zero if none
 	Pods     map[string]PodCount // successful requests per serving pod
+	Errors   ErrorCounts         // failed requests per class (ErrorClass)
 	Latency  Histogram           // latency of every request (failed included)
 }
 
@@ -83,6 +84,10 @@ func (r *Recorder) Add(s Sample) {
 		w.Pods[s.Pod] = pc
 		return
 	}
+	if w.Errors == nil {
+		w.Errors = make(ErrorCounts, 2)
+	}
+	w.Errors[ErrorClass(s)]++
 	if w.FirstErr.IsZero() || s.Start.Before(w.FirstErr) {
 		w.FirstErr = s.Start
 	}

@@ -3,7 +3,12 @@ package report
 import "time"
 
 // SchemaVersion names the result.json schema; bump on incompatible change.
-const SchemaVersion = "aftershock.result/v1"
+// v2 added error classes (errors in windows, phases, faults and the run);
+// v1 files are still read.
+const SchemaVersion = "aftershock.result/v2"
+
+// schemaV1 is the schema before error classes.
+const schemaV1 = "aftershock.result/v1"
 
 // Verdict is the outcome of a run.
 type Verdict string
@@ -48,6 +53,8 @@ type Result struct {
 	Failed       int     `json:"failed"`
 	Availability float64 `json:"availability"`
 	Budget       Budget  `json:"budget"`
+	// Errors counts the failed requests by class (ErrorClass).
+	Errors ErrorCounts `json:"errors,omitempty"`
 
 	Phases   []Phase       `json:"phases"`
 	Faults   []FaultResult `json:"faults"`
@@ -133,9 +140,10 @@ type Phase struct {
 	Latency      Latency   `json:"latency"`
 	// StableWindows is how many windows evenness counts: the longest run of
 	// windows in the phase where the ready set was not changing.
-	StableWindows int       `json:"stableWindows"`
-	New           *Evenness `json:"newConnections,omitempty"`
-	Reused        *Evenness `json:"reusedConnections,omitempty"`
+	StableWindows int         `json:"stableWindows"`
+	Errors        ErrorCounts `json:"errors,omitempty"`
+	New           *Evenness   `json:"newConnections,omitempty"`
+	Reused        *Evenness   `json:"reusedConnections,omitempty"`
 }
 
 // Evenness is how evenly successful requests spread across pods.
@@ -168,6 +176,22 @@ type FaultResult struct {
 	Disruption    Duration  `json:"disruption"`                 // sum of bad windows
 	LongestBadRun Duration  `json:"longestBadRun"`
 	Observed      Duration  `json:"observed"` // how long after inject this fault was watched
+	// Errors counts failed requests by class while it was watched.
+	Errors ErrorCounts `json:"errors,omitempty"`
+}
+
+// ClientRecovery says what clients saw of the fault's end, never printing
+// "no impact" and "not recovered" the same way: the recovery time, "no
+// impact", or "NOT RECOVERED".
+func (f FaultResult) ClientRecovery() string {
+	switch {
+	case f.Recovery != nil:
+		return f.Recovery.String()
+	case !f.Impact:
+		return "no impact"
+	default:
+		return "NOT RECOVERED"
+	}
 }
 
 // WindowStat is one window in result.json and the plots.
@@ -180,4 +204,5 @@ type WindowStat struct {
 	P99          Duration            `json:"p99"`
 	Good         bool                `json:"good"`
 	Pods         map[string]PodCount `json:"pods,omitempty"`
+	Errors       ErrorCounts         `json:"errors,omitempty"`
 }

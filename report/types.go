@@ -53,6 +53,14 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 func (d Duration) String() string { return fmtDur(time.Duration(d)) }
 
+// fmtOffset is a signed offset from the run's start: "+2.3s", "-1.8ms".
+func fmtOffset(d time.Duration) string {
+	if d < 0 {
+		return "-" + fmtDur(-d)
+	}
+	return "+" + fmtDur(d)
+}
+
 func fmtDur(d time.Duration) string {
 	switch {
 	case d == 0:

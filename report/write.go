@@ -33,7 +33,7 @@ func ReadJSON(rd io.Reader) (*Result, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("result.json: %w", err)
 	}
-	if r.Schema != SchemaVersion {
+	if r.Schema != SchemaVersion && r.Schema != schemaV1 {
 		return nil, fmt.Errorf("result.json: schema %q, this aftershock reads %q", r.Schema, SchemaVersion)
 	}
 	return &r, nil

@@ -128,9 +128,9 @@ func TestGateCode(t *testing.T) {
 
 func TestClientRecoveryWords(t *testing.T) {
 	d := report.Duration(1300 * time.Millisecond)
-	assert.Equal(t, "1.3s", clientRecovery(report.FaultResult{Impact: true, Recovered: true, Recovery: &d}))
-	assert.Equal(t, "no impact", clientRecovery(report.FaultResult{}))
-	assert.Equal(t, "NOT RECOVERED", clientRecovery(report.FaultResult{Impact: true}))
+	assert.Equal(t, "1.3s", report.FaultResult{Impact: true, Recovered: true, Recovery: &d}.ClientRecovery())
+	assert.Equal(t, "no impact", report.FaultResult{}.ClientRecovery())
+	assert.Equal(t, "NOT RECOVERED", report.FaultResult{Impact: true}.ClientRecovery())
 }
 
 func TestValidate(t *testing.T) {

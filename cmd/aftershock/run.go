@@ -289,7 +289,7 @@ func summary(w io.Writer, results, gated []*report.Result, repeat int) {
 	for _, r := range results {
 		var rec, crec []string
 		for _, f := range r.Faults {
-			rec = append(rec, clientRecovery(f))
+			rec = append(rec, f.ClientRecovery())
 			crec = append(crec, durOr(f.ClusterRecovery))
 		}
 		jain := "-"
@@ -364,17 +364,6 @@ func errs(es []report.Errored) []error {
 	return out
 }
 
-// clientRecovery never prints "no impact" and "not recovered" the same way.
-func clientRecovery(f report.FaultResult) string {
-	switch {
-	case f.Recovery != nil:
-		return f.Recovery.String()
-	case !f.Impact:
-		return "no impact"
-	default:
-		return "NOT RECOVERED"
-	}
-}
 
 func durOr(d *report.Duration) string {
 	if d == nil {
