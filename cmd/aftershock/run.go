@@ -364,7 +364,6 @@ func errs(es []report.Errored) []error {
 	return out
 }
 
-
 func durOr(d *report.Duration) string {
 	if d == nil {
 		return "-"
