@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"io"
 	"strings"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -69,10 +70,7 @@ func svg(p *plot.Plot, w, h vg.Length) (template.HTML, error) {
 }
 
 func timePlot(r *Result, title, ylabel string, val func(WindowStat) (float64, bool), slo float64, ymin, ymax float64) (template.HTML, error) {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = "seconds since start"
-	p.Y.Label.Text = ylabel
+	p := newPlot(title, "seconds since start", ylabel)
 	var pts plotter.XYs
 	for _, w := range r.Windows {
 		if v, ok := val(w); ok {
@@ -103,9 +101,9 @@ func timePlot(r *Result, title, ylabel string, val func(WindowStat) (float64, bo
 	return svg(p, 18*vg.Centimeter, 7*vg.Centimeter)
 }
 
-func shareBars(r *Result) (template.HTML, error) {
-	ph := r.Baseline()
-	if ph == nil || (ph.New == nil && ph.Reused == nil) {
+// shareBars is the share of each pod in one phase, by connection kind.
+func shareBars(ph *Phase) (template.HTML, error) {
+	if ph.New == nil && ph.Reused == nil {
 		return "", nil
 	}
 	pods := map[string]bool{}
@@ -117,9 +115,7 @@ func shareBars(r *Result) (template.HTML, error) {
 		}
 	}
 	names := sortedKeys(pods)
-	p := plot.New()
-	p.Title.Text = "Share of requests per pod (" + ph.Name + ")"
-	p.Y.Label.Text = "share %"
+	p := newPlot("Share of requests per pod ("+ph.Name+")", "", "share %")
 	p.Y.Min = 0
 	w := vg.Points(14)
 	top := 0.0
@@ -172,7 +168,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"jain":   jain,
 	"pval":   pval,
 	"upper":  strings.ToUpper,
-	"since":  func(r *Result, e Event) string { return fmtDur(e.At.Sub(r.Start)) },
+	"since":  func(r *Result, e Event) string { return fmtOffset(e.At.Sub(r.Start)) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>aftershock: {{.R.Scenario}} — {{upper (print .R.Verdict)}}</title>
@@ -191,6 +187,7 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 <tr><th>requests</th><td>{{.R.Requests}} ({{.R.Failed}} failed)</td></tr>
 <tr><th>availability</th><td>{{pct .R.Availability}} (SLO {{pct .R.SLO.Availability}})</td></tr>
 <tr><th>error budget consumed</th><td>{{printf "%.2f" .R.Budget.Consumed}} (max burn rate {{printf "%.1f" .R.Budget.MaxBurnRate}})</td></tr>
+{{if .R.Failed}}<tr><th>failed requests by class</th><td>{{.R.Errors}}</td></tr>{{end}}
 <tr><th>window</th><td>{{.R.Window}}</td></tr>
 {{if .R.Path}}<tr><th>traffic path</th><td>{{.R.Path}}</td></tr>{{end}}
 {{range .R.LoadSources}}<tr><th>load pod {{.Name}}</th><td>on {{.Node}}, {{.Rate}}/s, {{.Samples}} samples arrived (it sent {{.Sent}})</td></tr>{{end}}
@@ -203,20 +200,23 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 {{range .R.Checks}}<tr><td>{{.Name}}</td><td class="st-{{.Status}}">{{.Status}}</td><td>{{.Value}}</td><td>{{.Limit}}</td><td>{{.Detail}}</td></tr>{{end}}
 </table>
 <h2>Over time</h2>
-<div id="plot-availability">{{.Avail}}</div>
-<div id="plot-p99">{{.P99}}</div>
-{{if .Shares}}<h2>Traffic per pod</h2><div id="plot-shares">{{.Shares}}</div>{{end}}
+<figure id="plot-availability">{{.Avail}}<figcaption>Share of the requests started in each {{.R.Window}} window that succeeded; dashed: the SLO; shaded: faults (inject to revert or client recovery).</figcaption></figure>
+<figure id="plot-p99">{{.P99}}<figcaption>99th percentile latency of the requests started in each {{.R.Window}} window (failed ones included){{if .R.SLO.P99}}; dashed: the SLO's p99{{end}}.</figcaption></figure>
+{{if .Errors}}<figure id="plot-errors">{{.Errors}}<figcaption>Failed requests per {{.Bucket}} by class ({{.R.Errors}} over the run); shaded: faults.</figcaption></figure>{{end}}
+{{if or .Pods .Shares}}<h2>Traffic per pod</h2>{{end}}
+{{if .Pods}}<figure id="plot-pods">{{.Pods}}<figcaption>Successful requests each pod served per {{.Bucket}}: traffic leaves a killed or drained pod, moves to the others, and reaches a replacement once it is ready; shaded: faults.</figcaption></figure>{{end}}
+{{if .Shares}}<div id="plot-shares">{{range .Shares}}<figure>{{.}}<figcaption>Each pod's share of the phase's successful requests, over the windows where the set of ready pods was not changing, by connection kind.</figcaption></figure>{{end}}</div>{{end}}
 <h2>Phases</h2>
-<table><tr><th>phase</th><th>requests</th><th>availability</th><th>burn rate</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>Jain (new)</th><th>χ² p (new)</th><th>Jain (reused)</th></tr>
-{{range .R.Phases}}<tr><td>{{.Name}}</td><td>{{.Requests}}</td><td>{{pct .Availability}}</td><td>{{printf "%.2f" .BurnRate}}</td><td>{{.Latency.P50}}</td><td>{{.Latency.P90}}</td><td>{{.Latency.P99}}</td><td>{{.Latency.Max}}</td><td>{{jain .New}}</td><td>{{pval .New}}</td><td>{{jain .Reused}}</td></tr>{{end}}
+<table><tr><th>phase</th><th>requests</th><th>availability</th><th>burn rate</th><th>errors</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>Jain (new)</th><th>χ² p (new)</th><th>Jain (reused)</th></tr>
+{{range .R.Phases}}<tr><td>{{.Name}}</td><td>{{.Requests}}</td><td>{{pct .Availability}}</td><td>{{printf "%.2f" .BurnRate}}</td><td>{{.Errors}}</td><td>{{.Latency.P50}}</td><td>{{.Latency.P90}}</td><td>{{.Latency.P99}}</td><td>{{.Latency.Max}}</td><td>{{jain .New}}</td><td>{{pval .New}}</td><td>{{jain .Reused}}</td></tr>{{end}}
 </table>
 {{if .R.Faults}}<h2>Faults</h2>
-<table><tr><th>fault</th><th>type</th><th>target</th><th>method</th><th>landed</th><th>client recovery</th><th>cluster recovery</th><th>first error</th><th>disruption</th><th>longest bad run</th><th>evidence</th></tr>
-{{range .R.Faults}}<tr><td>{{.ID}}</td><td>{{.Type}}</td><td>{{.Target}}</td><td>{{.Method}}</td><td>{{.LandedVerdict}}</td><td>{{optDur .Recovery}}</td><td>{{optDur .ClusterRecovery}}</td><td>{{optDur .FirstError}}</td><td>{{.Disruption}}</td><td>{{.LongestBadRun}}</td><td>{{.LandedWhy}}</td></tr>{{end}}
+<table><tr><th>fault</th><th>type</th><th>target</th><th>method</th><th>landed</th><th>client recovery</th><th>cluster recovery</th><th>first error</th><th>disruption</th><th>longest bad run</th><th>errors</th><th>evidence</th></tr>
+{{range .R.Faults}}<tr><td>{{.ID}}</td><td>{{.Type}}</td><td>{{.Target}}</td><td>{{.Method}}</td><td>{{.LandedVerdict}}</td><td>{{.ClientRecovery}}</td><td>{{optDur .ClusterRecovery}}</td><td>{{optDur .FirstError}}</td><td>{{.Disruption}}</td><td>{{.LongestBadRun}}</td><td>{{.Errors}}</td><td>{{.LandedWhy}}</td></tr>{{end}}
 </table>{{end}}
 {{if .R.Timeline}}<h2>Timeline</h2>
 <table><tr><th>t</th><th>fault</th><th>event</th><th>detail</th></tr>
-{{range .R.Timeline}}<tr><td>+{{since $.R .}}</td><td>{{.Fault}}</td><td>{{.Kind}}</td><td>{{.Detail}}</td></tr>{{end}}
+{{range .R.Timeline}}<tr><td>{{since $.R .}}</td><td>{{.Fault}}</td><td>{{.Kind}}</td><td>{{.Detail}}</td></tr>{{end}}
 </table>{{end}}
 <p style="color:#888;font-size:.8rem">aftershock · {{.R.Schema}}</p>
 </body></html>
@@ -237,12 +237,29 @@ func WriteHTML(w io.Writer, r *Result) error {
 	if err != nil {
 		return fmt.Errorf("p99 plot: %w", err)
 	}
-	shares, err := shareBars(r)
-	if err != nil {
-		return fmt.Errorf("share plot: %w", err)
+	var shares []template.HTML
+	for i := range r.Phases {
+		s, err := shareBars(&r.Phases[i])
+		if err != nil {
+			return fmt.Errorf("share plot: %w", err)
+		}
+		if s != "" {
+			shares = append(shares, s)
+		}
 	}
+	errs, err := errorPlot(r)
+	if err != nil {
+		return fmt.Errorf("error class plot: %w", err)
+	}
+	pods, err := podPlot(r)
+	if err != nil {
+		return fmt.Errorf("per-pod plot: %w", err)
+	}
+	_, width := buckets(r)
 	return htmlTmpl.Execute(w, struct {
-		R                  *Result
-		Avail, P99, Shares template.HTML
-	}{r, avail, p99, shares})
+		R                        *Result
+		Avail, P99, Errors, Pods template.HTML
+		Shares                   []template.HTML
+		Bucket                   string
+	}{r, avail, p99, errs, pods, shares, fmtDur(time.Duration(width * float64(time.Second)))})
 }

@@ -120,14 +120,20 @@ func TestHTMLIsWellFormedWithPlots(t *testing.T) {
 		}
 	}
 	walk(doc)
-	assert.Equal(t, 3, svgs, "availability, p99 and share plots")
-	for _, id := range []string{"title", "checks", "plot-availability", "plot-p99", "plot-shares"} {
+	assert.Equal(t, 7, svgs, "availability, p99, error classes, per-pod traffic, and share plots for the 3 phases")
+	assert.Equal(t, svgs, strings.Count(b.String(), "<figcaption>"), "every figure says what it shows")
+	for _, id := range []string{"title", "checks", "plot-availability", "plot-p99", "plot-errors", "plot-pods", "plot-shares"} {
 		assert.True(t, ids[id], "element #%s", id)
 	}
 	for _, bad := range []string{"<script", `src="http`, `href="http`, "@import"} {
 		assert.False(t, strings.Contains(b.String(), bad), "self-contained: found %q", bad)
 	}
-	assert.Equal(t, 4, strings.Count(b.String(), "fill-opacity"), "two translucent fault bands in each of the two time plots")
+	assert.Equal(t, 8, strings.Count(b.String(), "fill-opacity"), "two translucent fault bands in each of the four time plots")
+	for _, label := range []string{">app-a<", ">app-b<", ">app-c<", ">refused<", "requests per 1s", "failed per 1s"} {
+		assert.Contains(t, b.String(), label, "plot text")
+	}
+	assert.NotContains(t, b.String(), ">100.0<", "tick labels without needless decimals")
+	assert.NotContains(t, b.String(), "+-", "signed offsets")
 }
 
 func TestWriteDirAndReadFile(t *testing.T) {
@@ -153,5 +159,5 @@ func TestIntegrationHTMLInChromium(t *testing.T) {
 	}
 	dir := t.TempDir()
 	require.NoError(t, WriteDir(dir, fixture()))
-	reporttest.CheckReport(t, filepath.Join(dir, FileHTML), 3)
+	reporttest.CheckReport(t, filepath.Join(dir, FileHTML), 7)
 }

@@ -55,8 +55,16 @@ func TestScenarios(t *testing.T) {
 			}
 			// the HTML report renders, with its plots, in a real browser
 			svgs := 2 // availability and p99 over time
-			if b := res.Baseline(); b != nil && (b.New != nil || b.Reused != nil) {
-				svgs++ // per-pod shares
+			if res.Failed > 0 {
+				svgs++ // failed requests by class
+			}
+			if res.Info["attribution"] != "none" {
+				svgs++ // requests per pod over time
+			}
+			for _, ph := range res.Phases {
+				if ph.New != nil || ph.Reused != nil {
+					svgs++ // per-pod shares of each phase
+				}
 			}
 			reporttest.CheckReport(t, filepath.Join(out, report.FileHTML), svgs)
 			ok, why := res.Gate()

@@ -1,0 +1,133 @@
+package report
+
+import (
+	"html/template"
+	"math"
+	"strconv"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// plainTicks are gonum's default ticks labelled without needless
+// decimals: "0", "2.5", "100", never "0.0" or "100.00".
+type plainTicks struct{}
+
+func (plainTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(math.Round(ts[i].Value*1e6)/1e6, 'f', -1, 64)
+		}
+	}
+	return ts
+}
+
+func newPlot(title, xlabel, ylabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text, p.Y.Label.Text = xlabel, ylabel
+	p.X.Tick.Marker, p.Y.Tick.Marker = plainTicks{}, plainTicks{}
+	return p
+}
+
+// buckets groups windows into buckets of about a second (at least one
+// window each): per-pod and per-class counts in 100 ms windows are too
+// sparse to read.
+func buckets(r *Result) (per int, width float64) {
+	w := r.Window.D().Seconds()
+	if w <= 0 {
+		return 1, 1
+	}
+	per = max(1, int(math.Round(1/w)))
+	return per, float64(per) * w
+}
+
+// seriesPlot draws one line per named series of per-bucket values, with
+// the fault bands shaded; nil when there is nothing to draw.
+func seriesPlot(r *Result, title, ylabel string, names []string, val func(w WindowStat, name string) float64) (template.HTML, error) {
+	if len(names) == 0 || len(r.Windows) == 0 {
+		return "", nil
+	}
+	per, width := buckets(r)
+	p := newPlot(title, "seconds since start", ylabel+" per "+fmtDur(time.Duration(width*float64(time.Second))))
+	top := 1.0
+	lines := make([]plotter.XYs, len(names))
+	for b := 0; b*per < len(r.Windows); b++ {
+		ws := r.Windows[b*per : min(len(r.Windows), (b+1)*per)]
+		x := ws[0].Offset.D().Seconds() + width/2
+		for i, n := range names {
+			v := 0.0
+			for _, w := range ws {
+				v += val(w, n)
+			}
+			lines[i] = append(lines[i], plotter.XY{X: x, Y: v})
+			top = max(top, v)
+		}
+	}
+	p.Y.Min, p.Y.Max = 0, top*1.25 // room for the legend
+	p.X.Min, p.X.Max = 0, max(r.End.Sub(r.Start).Seconds(), 1)
+	p.Add(bands{spans: faultBands(r), y0: 0, y1: p.Y.Max})
+	for i, n := range names {
+		l, err := plotter.NewLine(lines[i])
+		if err != nil {
+			return "", err
+		}
+		l.Color = plotutil.Color(i)
+		l.Width = vg.Points(1.2)
+		p.Add(l)
+		p.Legend.Add(n, l)
+	}
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return svg(p, 18*vg.Centimeter, 8*vg.Centimeter)
+}
+
+// errorPlot is failed requests per second by class over the run.
+func errorPlot(r *Result) (template.HTML, error) {
+	if r.Failed == 0 {
+		return "", nil
+	}
+	names := r.Errors.Ranked()
+	return seriesPlot(r, "Failed requests by class", "failed", names, func(w WindowStat, n string) float64 {
+		return float64(w.Errors[n])
+	})
+}
+
+// podPlot is each pod's successful requests per bucket over the run.
+func podPlot(r *Result) (template.HTML, error) {
+	pods := map[string]bool{}
+	for _, w := range r.Windows {
+		for p := range w.Pods {
+			if p != "" {
+				pods[p] = true
+			}
+		}
+	}
+	names := sortedKeys(pods)
+	labels := make([]string, len(names))
+	idx := map[string]string{}
+	for i, n := range names {
+		labels[i] = shortPod(n)
+		if _, dup := idx[labels[i]]; dup {
+			labels[i] = n
+		}
+		idx[labels[i]] = n
+	}
+	return seriesPlot(r, "Requests served per pod", "requests", labels, func(w WindowStat, label string) float64 {
+		c := w.Pods[idx[label]]
+		return float64(c.New + c.Reused)
+	})
+}
+
+// shortPod keeps a pod name's distinguishing end (Deployment pods share
+// their long prefix).
+func shortPod(n string) string {
+	if len(n) > 12 {
+		return "…" + n[len(n)-11:]
+	}
+	return n
+}
