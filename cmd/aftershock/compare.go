@@ -9,17 +9,8 @@ import (
 	"github.com/aftershock-dev/aftershock/report"
 )
 
-// thresholds of compare: how much worse the new run may be.
-type thresholds struct {
-	recovery     float64 // seconds more client-seen recovery, per fault
-	budget       float64 // more error budget consumed
-	availability float64 // percentage points less availability
-	jain         float64 // lower Jain index
-	p99          float64 // factor of baseline p99
-}
-
 func newCompareCmd() *cobra.Command {
-	var th thresholds
+	var th report.Thresholds
 	cmd := &cobra.Command{
 		Use:   "compare BASE NEW",
 		Short: "Compare two results (result.json or report folders); exit 3 on regression",
@@ -39,65 +30,36 @@ func newCompareCmd() *cobra.Command {
 			return nil
 		},
 	}
-	fl := cmd.Flags()
-	fl.Float64Var(&th.recovery, "max-recovery-increase", 2, "seconds of extra client-seen recovery allowed per fault")
-	fl.Float64Var(&th.budget, "max-budget-increase", 0.25, "extra error budget consumed allowed")
-	fl.Float64Var(&th.availability, "max-availability-drop", 0.5, "percentage points of availability that may be lost")
-	fl.Float64Var(&th.jain, "max-jain-drop", 0.05, "drop of the baseline Jain index allowed")
-	fl.Float64Var(&th.p99, "max-p99-ratio", 1.5, "baseline p99 may grow by this factor")
+	thresholdFlags(cmd, &th)
 	return cmd
 }
 
+// thresholdFlags are the regression thresholds of compare and trend.
+func thresholdFlags(cmd *cobra.Command, th *report.Thresholds) {
+	d := report.DefaultThresholds()
+	fl := cmd.Flags()
+	fl.Float64Var(&th.Recovery, "max-recovery-increase", d.Recovery, "seconds of extra client-seen recovery allowed per fault")
+	fl.Float64Var(&th.Budget, "max-budget-increase", d.Budget, "extra error budget consumed allowed")
+	fl.Float64Var(&th.Availability, "max-availability-drop", d.Availability, "percentage points of availability that may be lost")
+	fl.Float64Var(&th.Jain, "max-jain-drop", d.Jain, "drop of the baseline Jain index allowed")
+	fl.Float64Var(&th.P99, "max-p99-ratio", d.P99, "baseline p99 may grow by this factor")
+}
+
 // compare prints a row per metric and returns the number of regressions.
-func compare(w io.Writer, base, cur *report.Result, th thresholds) int {
+func compare(w io.Writer, base, cur *report.Result, th report.Thresholds) int {
+	rows, notes := report.Compare(base, cur, th)
 	n := 0
-	row := func(name, b, c string, bad bool) {
+	fmt.Fprintf(w, "%-28s %-14s %-14s\n", "metric", "base", "new")
+	for _, r := range rows {
 		mark := "ok"
-		if bad {
+		if r.Regression {
 			mark = "REGRESSION"
 			n++
 		}
-		fmt.Fprintf(w, "%-28s %-14s %-14s %s\n", name, b, c, mark)
+		fmt.Fprintf(w, "%-28s %-14s %-14s %s\n", r.Metric, r.Base, r.New, mark)
 	}
-	fmt.Fprintf(w, "%-28s %-14s %-14s\n", "metric", "base", "new")
-	if base.Scenario != cur.Scenario {
-		fmt.Fprintf(w, "note: comparing scenario %q with %q\n", base.Scenario, cur.Scenario)
-	}
-	row("verdict", string(base.Verdict), string(cur.Verdict), base.Verdict == report.Pass && cur.Verdict != report.Pass)
-	// more failures count only when significant: a two-proportion test
-	p := report.MoreFailuresP(base.Failed, base.Requests, cur.Failed, cur.Requests)
-	sig := p < report.RegressionAlpha
-	row("availability", fmt.Sprintf("%.3f%%", 100*base.Availability), fmt.Sprintf("%.3f%%", 100*cur.Availability), sig && 100*(base.Availability-cur.Availability) > th.availability)
-	row("error budget consumed", fmt.Sprintf("%.2f", base.Budget.Consumed), fmt.Sprintf("%.2f", cur.Budget.Consumed), sig && cur.Budget.Consumed-base.Budget.Consumed > th.budget)
-	fmt.Fprintf(w, "failed requests: %d of %d -> %d of %d; one-sided two-proportion p = %.3g (a regression needs p < %g)\n",
-		base.Failed, base.Requests, cur.Failed, cur.Requests, p, report.RegressionAlpha)
-	if bp, cp := base.Baseline(), cur.Baseline(); bp != nil && cp != nil {
-		row("baseline p99", bp.Latency.P99.String(), cp.Latency.P99.String(), float64(cp.Latency.P99) > th.p99*float64(bp.Latency.P99) && bp.Latency.P99 > 0)
-		be, bk := bp.Evenness()
-		ce, ck := cp.Evenness()
-		if be != nil && ce != nil {
-			name := "baseline Jain (" + bk + ")"
-			if bk != ck {
-				name = "baseline Jain (" + bk + " -> " + ck + ")"
-			}
-			row(name, fmt.Sprintf("%.3f", be.Jain), fmt.Sprintf("%.3f", ce.Jain), be.Jain-ce.Jain > th.jain)
-		}
-	}
-	for i := range min(len(base.Faults), len(cur.Faults)) {
-		bf, cf := base.Faults[i], cur.Faults[i]
-		bad := false
-		switch {
-		case cf.Impact && !cf.Recovered:
-			bad = true // recovered -> not recovered is always a regression
-		case cf.Recovery != nil && bf.Recovery != nil:
-			bad = cf.Recovery.D().Seconds()-bf.Recovery.D().Seconds() > th.recovery
-		case cf.Recovery != nil && bf.Recovery == nil:
-			bad = cf.Recovery.D().Seconds() > th.recovery
-		}
-		row("recovery "+cf.ID, durOr(bf.Recovery), durOr(cf.Recovery), bad)
-	}
-	if len(base.Faults) != len(cur.Faults) {
-		fmt.Fprintf(w, "note: %d faults in base, %d in new\n", len(base.Faults), len(cur.Faults))
+	for _, note := range notes {
+		fmt.Fprintln(w, "note:", note)
 	}
 	return n
 }

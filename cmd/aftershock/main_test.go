@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,10 +155,10 @@ func TestCompareNeedsSignificance(t *testing.T) {
 			Availability: 1 - float64(failed)/4000, Budget: report.Budget{Consumed: float64(failed) / 40}}
 	}
 	var out bytes.Buffer
-	assert.Equal(t, 0, compare(&out, mk(110), mk(123), thresholds{budget: 0.25, availability: 0.5, recovery: 2, jain: 0.05, p99: 1.5}), out.String())
+	assert.Equal(t, 0, compare(&out, mk(110), mk(123), report.DefaultThresholds()), out.String())
 	assert.Contains(t, out.String(), "p = 0.19")
 	out.Reset()
-	assert.Equal(t, 2, compare(&out, mk(110), mk(200), thresholds{budget: 0.25, availability: 0.5, recovery: 2, jain: 0.05, p99: 1.5}), out.String())
+	assert.Equal(t, 2, compare(&out, mk(110), mk(200), report.DefaultThresholds()), out.String())
 	assert.InDelta(t, 0.19, report.MoreFailuresP(110, 4000, 123, 4000), 0.01)
 }
 
@@ -184,4 +185,36 @@ func TestForeignClusterFlags(t *testing.T) {
 	require.ErrorContains(t, err, "explicit allow flag")
 	_, err = execute(t, "image")
 	require.ErrorContains(t, err, "--image-repo: required")
+}
+
+// trend over a folder of nightly --out folders: exit 3 when the newest
+// night regressed, the summary block written for CI.
+func TestTrendCommand(t *testing.T) {
+	dir := t.TempDir()
+	for i, rec := range []time.Duration{time.Second, time.Second, 6 * time.Second} {
+		r := result(t, rec, 0)
+		r.Start = r.Start.Add(time.Duration(i) * 24 * time.Hour)
+		require.NoError(t, report.WriteDir(filepath.Join(dir, fmt.Sprintf("night-%d", i+1), "s"), r))
+	}
+	out := t.TempDir()
+	sum := filepath.Join(out, "summary.md")
+	text, err := execute(t, "trend", "--out", out, "--summary", sum, filepath.Join(dir, "night-1"), filepath.Join(dir, "night-2"), filepath.Join(dir, "night-3"))
+	var ee exitError
+	require.True(t, errors.As(err, &ee), "%v\n%s", err, text)
+	assert.Equal(t, exitRegression, ee.code)
+	assert.Contains(t, text, "## s (3 runs)")
+	b, err := os.ReadFile(sum)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "**REGRESSION** in the newest run")
+	assert.Contains(t, string(b), "recovery pod-kill-1")
+	for _, f := range []string{"trend.md", "trend.html"} {
+		fi, err := os.Stat(filepath.Join(out, f))
+		require.NoError(t, err)
+		assert.Positive(t, fi.Size())
+	}
+	// the first two nights only: no regression, exit 0
+	_, err = execute(t, "trend", "--out", out, filepath.Join(dir, "night-1"), filepath.Join(dir, "night-2", "s", report.FileJSON))
+	require.NoError(t, err)
+	_, err = execute(t, "trend", "--out", out, t.TempDir())
+	require.ErrorContains(t, err, "no result.json in it or in its subfolders")
 }
