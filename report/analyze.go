@@ -136,6 +136,9 @@ func Analyze(rec *Recorder, in Input) *Result {
 	res.Budget = a.budget(res.Requests, res.Failed)
 	res.Phases = a.phases()
 	res.Faults = a.faults(res.Phases)
+	if !in.Unattributed {
+		res.Rejoins = a.rejoins(res.Phases)
+	}
 	res.Windows = a.windowStats()
 	a.verdict(res)
 	return res
@@ -508,6 +511,9 @@ func (a *analysis) verdict(res *Result) {
 		}
 		add(c)
 	}
+	if slo.Rejoin > 0 {
+		a.rejoinChecks(res, add)
+	}
 	for _, f := range res.Faults {
 		st := "pass"
 		if !f.LandedVerdict {
@@ -535,6 +541,10 @@ func (a *analysis) verdict(res *Result) {
 			if c.Name == "evenness (Jain)" && c.Status == "skipped" {
 				res.Verdict = Inconclusive
 				res.Reasons = append(res.Reasons, "evenness not measured: "+c.Value)
+			}
+			if strings.HasPrefix(c.Name, "rejoin") && c.Status == "skipped" {
+				res.Verdict = Inconclusive
+				res.Reasons = append(res.Reasons, c.Name+" not shown: "+c.Value)
 			}
 		}
 	}

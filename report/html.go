@@ -169,6 +169,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pval":   pval,
 	"upper":  strings.ToUpper,
 	"since":  func(r *Result, e Event) string { return fmtOffset(e.At.Sub(r.Start)) },
+	"offset": func(r *Result, t time.Time) string { return fmtOffset(t.Sub(r.Start)) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>aftershock: {{.R.Scenario}} — {{upper (print .R.Verdict)}}</title>
@@ -213,6 +214,10 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 {{if .R.Faults}}<h2>Faults</h2>
 <table><tr><th>fault</th><th>type</th><th>target</th><th>method</th><th>landed</th><th>client recovery</th><th>cluster recovery</th><th>first error</th><th>disruption</th><th>longest bad run</th><th>errors</th><th>evidence</th></tr>
 {{range .R.Faults}}<tr><td>{{.ID}}</td><td>{{.Type}}</td><td>{{.Target}}</td><td>{{.Method}}</td><td>{{.LandedVerdict}}</td><td>{{.ClientRecovery}}</td><td>{{optDur .ClusterRecovery}}</td><td>{{optDur .FirstError}}</td><td>{{.Disruption}}</td><td>{{.LongestBadRun}}</td><td>{{.Errors}}</td><td>{{.LandedWhy}}</td></tr>{{end}}
+</table>{{end}}
+{{if .R.Rejoins}}<h2>Pods that joined during the run</h2>
+<table id="rejoins"><tr><th>pod</th><th>ready at</th><th>first request</th><th>fair share</th><th>first requests p50</th><th>max</th><th>steady p99</th></tr>
+{{range .R.Rejoins}}<tr><td>{{.Pod}}</td><td>{{offset $.R .Ready}}</td><td>{{.FirstRequestText}}</td><td>{{.FairShareText}}</td><td>{{.FirstLatencyP50}}</td><td>{{.FirstLatencyMax}}</td><td>{{.SteadyP99}}</td></tr>{{end}}
 </table>{{end}}
 {{if .R.Timeline}}<h2>Timeline</h2>
 <table><tr><th>t</th><th>fault</th><th>event</th><th>detail</th></tr>

@@ -113,6 +113,13 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 			fmt.Fprintf(&b, "\n- **%s**: %s\n", f.ID, mdEscape(f.LandedWhy))
 		}
 	}
+	if len(r.Rejoins) > 0 {
+		fmt.Fprintf(&b, "\n## Pods that joined during the run\n\n| pod | ready at | first request | fair share | first requests p50 | max | steady p99 |\n|---|---|---|---|---|---|---|\n")
+		for _, j := range r.Rejoins {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", j.Pod, fmtOffset(j.Ready.Sub(r.Start)), j.FirstRequestText(), j.FairShareText(),
+				j.FirstLatencyP50, j.FirstLatencyMax, j.SteadyP99)
+		}
+	}
 	if len(r.Timeline) > 0 {
 		fmt.Fprintf(&b, "\n## Timeline\n\n| t | fault | event | detail |\n|---|---|---|---|\n")
 		for _, e := range r.Timeline {

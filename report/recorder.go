@@ -36,6 +36,9 @@ type Recorder struct {
 	width  time.Duration
 	win    []*Window
 	before int // samples that started before start (dropped)
+	// first keeps the latency of each pod's first FirstSamples successful
+	// requests (Rejoin).
+	first map[string][]time.Duration
 }
 
 // NewRecorder starts windows of width at start (width < MinWindow is raised
@@ -71,6 +74,12 @@ func (r *Recorder) Add(s Sample) {
 	w.Total++
 	w.Latency.Record(s.Latency)
 	if s.OK() {
+		if s.Pod != "" && len(r.first[s.Pod]) < FirstSamples {
+			if r.first == nil {
+				r.first = map[string][]time.Duration{}
+			}
+			r.first[s.Pod] = append(r.first[s.Pod], s.Latency)
+		}
 		w.OK++
 		if w.Pods == nil {
 			w.Pods = make(map[string]PodCount, 8)

@@ -56,10 +56,13 @@ type Result struct {
 	// Errors counts the failed requests by class (ErrorClass).
 	Errors ErrorCounts `json:"errors,omitempty"`
 
-	Phases   []Phase       `json:"phases"`
-	Faults   []FaultResult `json:"faults"`
-	Timeline []Event       `json:"timeline"`
-	Windows  []WindowStat  `json:"windows"`
+	Phases []Phase       `json:"phases"`
+	Faults []FaultResult `json:"faults"`
+	// Rejoins are the pods that became ready during the run (replacements,
+	// restarts) and how they took up traffic.
+	Rejoins  []Rejoin     `json:"rejoins,omitempty"`
+	Timeline []Event      `json:"timeline"`
+	Windows  []WindowStat `json:"windows"`
 }
 
 // undisturbed reports whether p is the phase before any fault: "baseline",

@@ -81,6 +81,7 @@ type SLO struct {
 	P99               Duration `json:"p99,omitempty"`             // whole-run p99 latency limit
 	Recovery          Duration `json:"recovery,omitempty"`        // per-fault client-seen recovery limit
 	Jain              float64  `json:"jain,omitempty"`            // minimum Jain index over the baseline (new connections)
+	Rejoin            Duration `json:"rejoin,omitempty"`          // per pod ready during the run: ready -> its fair share
 	MaxBudgetConsumed float64  `json:"maxBudgetConsumed"`         // default 1.0
 	RecoveryWindows   Duration `json:"recoveryWindows,omitempty"` // W as a duration: good windows needed (default 5s)
 }

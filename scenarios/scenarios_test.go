@@ -74,6 +74,21 @@ func TestScenarios(t *testing.T) {
 				assertForeignApp(t, res, "httpbin-")
 			}
 			assert.True(t, strings.HasPrefix(res.Path, s.Load.Via+":"), "the report names its path: %q", res.Path)
+			assert.Equal(t, res.Failed, res.Errors.Total(), "every failed request has a class")
+			t.Logf("failed requests by class: %s", res.Errors)
+			for _, f := range res.Faults {
+				t.Logf("fault %s: %s", f.ID, f.Errors)
+			}
+			for _, j := range res.Rejoins {
+				t.Logf("rejoin %s", j)
+			}
+			if s.Name == "pod-kill" {
+				// the replacement pods became ready under load and took traffic
+				require.NotEmpty(t, res.Rejoins, "timeline: %v", res.Timeline)
+				for _, j := range res.Rejoins {
+					assert.NotNil(t, j.FirstRequest, "%s served requests after it became ready", j.Pod)
+				}
+			}
 			if s.Load.Via == scenarios.ViaInCluster {
 				assertLoadPodsCounted(t, s, res)
 			}

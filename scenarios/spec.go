@@ -196,6 +196,7 @@ type rawSLO struct {
 	Jain              float64 `json:"jain"`
 	MaxBudgetConsumed float64 `json:"maxBudgetConsumed"`
 	RecoveryWindow    string  `json:"recoveryWindow"`
+	Rejoin            string  `json:"rejoin"`
 }
 
 // FieldError names the file, field and value that are wrong.
@@ -423,6 +424,7 @@ func (p *parser) spec(r rawSpec) *Spec {
 		Jain:              r.SLO.Jain,
 		MaxBudgetConsumed: r.SLO.MaxBudgetConsumed,
 		RecoveryWindows:   report.Duration(p.dur("slo.recoveryWindow", r.SLO.RecoveryWindow)),
+		Rejoin:            report.Duration(p.dur("slo.rejoin", r.SLO.Rejoin)),
 	}
 	switch e := r.Expect.(type) {
 	case nil:

@@ -1,0 +1,67 @@
+package report
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A pod ready at 20 s that serves a trickle (5 %) until 23 s and its
+// share (1/4) after: first request at once, fair share 3 s after ready
+// (+/- one 100 ms window), its first requests' latency against the
+// baseline p99; slo.rejoin gates it.
+func TestRejoinTimeToFairShare(t *testing.T) {
+	ready := t0.Add(20 * time.Second)
+	ss := synth(200, 30*time.Second, 5, func(i int, at time.Time, r *rand.Rand) Sample {
+		ok := Sample{Status: 200, Latency: 3 * time.Millisecond, Pod: []string{"a", "b", "c"}[r.IntN(3)]}
+		switch off := at.Sub(t0); {
+		case off >= 20*time.Second && off < 23*time.Second && r.Float64() < 0.05,
+			off >= 23*time.Second && r.Float64() < 0.25:
+			return Sample{Status: 200, Latency: 40 * time.Millisecond, Pod: "d"}
+		}
+		return ok
+	})
+	in := func(slo SLO, events ...Event) Input {
+		return Input{Scenario: "rejoin", Start: t0, End: t0.Add(30 * time.Second), SLO: slo,
+			ReadyPods: []string{"a", "b", "c"},
+			Timeline:  append([]Event{{At: t0.Add(-2 * time.Second), Kind: "pod-ready", Detail: "a on w1"}}, events...)}
+	}
+	readyD := Event{At: ready, Kind: "pod-ready", Detail: "d on worker2"}
+	res := Analyze(record(100*time.Millisecond, ss), in(SLO{Availability: 0.99, Rejoin: Duration(5 * time.Second)}, readyD))
+	require.Len(t, res.Rejoins, 1, "pods ready before the load started are not rejoins")
+	rj := res.Rejoins[0]
+	assert.Equal(t, "d", rj.Pod)
+	require.NotNil(t, rj.FirstRequest)
+	assert.LessOrEqual(t, rj.FirstRequest.D(), 300*time.Millisecond)
+	require.NotNil(t, rj.FairShare)
+	assert.InDelta(t, 3.0, rj.FairShare.D().Seconds(), 0.1, "3 s +/- one window")
+	assert.Equal(t, FirstSamples, rj.FirstRequests)
+	assert.Equal(t, 40*time.Millisecond, rj.FirstLatencyP50.D(), "kept exactly, not from a histogram")
+	assert.InDelta(t, 3, rj.SteadyP99.D().Seconds()*1000, 0.05, "steady p99 in ms, before d joined")
+	assert.Equal(t, Pass, res.Verdict, "%v", res.Reasons)
+	assert.Contains(t, rj.String(), "d: first request ")
+	var md strings.Builder
+	require.NoError(t, WriteMarkdown(&md, res))
+	assert.Contains(t, md.String(), "## Pods that joined during the run")
+	assert.Contains(t, md.String(), "| d | +20s | +")
+
+	res = Analyze(record(100*time.Millisecond, ss), in(SLO{Availability: 0.99, Rejoin: Duration(2 * time.Second)}, readyD))
+	assert.Equal(t, Fail, res.Verdict)
+	assert.Contains(t, res.Reasons[0], "rejoin d: 3")
+
+	// ready 2 s before the end, never at its share: not shown either way
+	late := Event{At: t0.Add(28 * time.Second), Kind: "pod-ready", Detail: "e on worker"}
+	res = Analyze(record(100*time.Millisecond, ss), in(SLO{Availability: 0.99, Rejoin: Duration(5 * time.Second)}, readyD, late))
+	require.Len(t, res.Rejoins, 2)
+	assert.Nil(t, res.Rejoins[1].FirstRequest)
+	assert.Equal(t, Inconclusive, res.Verdict, "%v", res.Reasons)
+
+	// no pod became ready: a rejoin gate cannot pass
+	res = Analyze(record(100*time.Millisecond, ss), in(SLO{Availability: 0.99, Rejoin: Duration(5 * time.Second)}))
+	assert.Equal(t, Inconclusive, res.Verdict)
+	assert.Contains(t, res.Reasons[0], "no pod became ready during the run")
+}
