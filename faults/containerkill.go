@@ -25,11 +25,11 @@ func restarts(p *corev1.Pod) int32 {
 }
 
 func (f *containerKill) Inject(ctx context.Context) (Injected, error) {
-	pods, err := f.env.pickTargetPods(ctx, f.spec, true)
+	pods, victims, err := f.env.pickTargetPods(ctx, f.spec, true)
 	if err != nil {
 		return Injected{}, err
 	}
-	inj := Injected{Target: strings.Join(podNames(pods), ","), Method: "crictl stop --timeout 0 on the node (SIGKILL)"}
+	inj := Injected{Target: strings.Join(podNames(pods), ","), Victims: victims, Method: "crictl stop --timeout 0 on the node (SIGKILL)"}
 	before := map[string]int32{}
 	for _, p := range pods {
 		before[p.Name] = restarts(&p)

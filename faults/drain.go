@@ -47,12 +47,12 @@ func (f *nodeDrain) Inject(ctx context.Context) (Injected, error) {
 		return Injected{}, err
 	}
 	cs := f.env.Cluster.Clientset
-	n, err := pickNode(ctx, cs, f.spec.Node, f.env.namespace(f.spec), f.env.selector(f.spec), f.env.Rand)
+	n, err := pickNode(ctx, cs, f.env.nodeFor(ctx, f.spec), f.env.namespace(f.spec), f.env.selector(f.spec), f.env.Rand)
 	if err != nil {
 		return Injected{}, err
 	}
 	f.node = n.Name
-	inj := Injected{Target: n.Name, Method: "cordon + evict (k8s.io/kubectl/pkg/drain, PDBs respected)"}
+	inj := Injected{Target: n.Name, Victims: f.env.nodeVictim(n.Name), Method: "cordon + evict (k8s.io/kubectl/pkg/drain, PDBs respected)"}
 	// mark the node so Clean can uncordon it after a SIGKILL
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, Marker, "drain:"+f.env.RunID)
 	if _, err := cs.CoreV1().Nodes().Patch(ctx, n.Name, ktypes.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {

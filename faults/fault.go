@@ -30,9 +30,10 @@ type Fault interface {
 
 // Injected says what Inject did.
 type Injected struct {
-	Target        string        // e.g. pod or node names
-	Method        string        // how, e.g. "tc netem" or "userspace proxy (toxiproxy)"
-	ExpectedDelay time.Duration // latency faults: what clients should see added
+	Target        string          // e.g. pod or node names
+	Victims       []report.Victim // what it hit (node, position), for replay
+	Method        string          // how, e.g. "tc netem" or "userspace proxy (toxiproxy)"
+	ExpectedDelay time.Duration   // latency faults: what clients should see added
 	// Verify waits (bounded by ctx) until the fault's effect is observed in
 	// the cluster and says whether it was, with evidence. Nil: not checkable.
 	Verify func(ctx context.Context) (bool, string)

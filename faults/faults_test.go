@@ -21,6 +21,7 @@ import (
 
 	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/loadgen"
+	"github.com/aftershock-dev/aftershock/report"
 )
 
 func pod(name, node string, ready bool) *corev1.Pod {
@@ -419,4 +420,47 @@ func TestCleanForeignUncordonsOnlyMarkedNodes(t *testing.T) {
 	done, err = CleanForeign(context.Background(), c)
 	require.NoError(t, err)
 	assert.Empty(t, done, "idempotent")
+}
+
+// A replay's pins take the pod at the same position on the same node (by
+// the node's name without the cluster prefix); a pin whose node has no
+// ready pod falls back to the seeded choice; every pick records its
+// victims' nodes and positions.
+func TestPickPinnedFollowsNodeAndPosition(t *testing.T) {
+	pod := func(name, node string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: map[string]string{"app": "web"}},
+			Spec:   corev1.PodSpec{NodeName: node},
+			Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
+	}
+	// a new cluster (c2): other pod names, same shape
+	cs := fake.NewClientset(pod("web-b", "c2-worker"), pod("web-a", "c2-worker"), pod("web-c", "c2-worker2"))
+	r := func() *rand.Rand { return rand.New(rand.NewPCG(42, 0)) }
+
+	got, victims, err := pickPinned(context.Background(), cs, "ns", "app=web", 1, 0, r(), []report.Victim{{Node: "worker2"}}, "c2")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"web-c"}, podNames(got))
+	assert.Equal(t, []report.Victim{{Pod: "web-c", Node: "worker2", Pos: 0}}, victims)
+
+	got, victims, err = pickPinned(context.Background(), cs, "ns", "app=web", 1, 0, r(), []report.Victim{{Node: "worker", Pos: 1}}, "c2")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"web-b"}, podNames(got), "second by name on worker")
+	assert.Equal(t, []report.Victim{{Pod: "web-b", Node: "worker", Pos: 1}}, victims)
+
+	seeded, _, err := pickPinned(context.Background(), cs, "ns", "app=web", 1, 0, r(), nil, "c2")
+	require.NoError(t, err)
+	got, _, err = pickPinned(context.Background(), cs, "ns", "app=web", 1, 0, r(), []report.Victim{{Node: "worker9"}}, "c2")
+	require.NoError(t, err)
+	assert.Equal(t, podNames(seeded), podNames(got), "no such node: the seeded choice")
+
+	got, victims, err = pickPinned(context.Background(), cs, "ns", "app=web", 2, 0, r(), []report.Victim{{Node: "worker2"}, {Node: "worker", Pos: 0}}, "c2")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"web-c", "web-a"}, podNames(got))
+	assert.Len(t, victims, 2)
+
+	env := &Env{Cluster: &clusters.Cluster{Name: "c2", Clientset: fake.NewClientset(
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "c2-worker"}}, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "c2-worker2"}})}}
+	assert.Equal(t, "c2-worker2", env.nodeFor(context.Background(), Spec{Pin: []report.Victim{{Node: "worker2"}}}))
+	assert.Equal(t, "", env.nodeFor(context.Background(), Spec{Pin: []report.Victim{{Node: "worker7"}}}))
+	assert.Equal(t, "x", env.nodeFor(context.Background(), Spec{Node: "x", Pin: []report.Victim{{Node: "worker2"}}}))
+	assert.Equal(t, []report.Victim{{Node: "worker2"}}, env.nodeVictim("c2-worker2"))
 }

@@ -141,11 +141,11 @@ type podNetwork struct {
 }
 
 func (f *podNetwork) Inject(ctx context.Context) (Injected, error) {
-	pods, err := f.env.pickTargetPods(ctx, f.spec, true)
+	pods, victims, err := f.env.pickTargetPods(ctx, f.spec, true)
 	if err != nil {
 		return Injected{}, err
 	}
-	inj := Injected{Target: strings.Join(podNames(pods), ",")}
+	inj := Injected{Target: strings.Join(podNames(pods), ","), Victims: victims}
 	var baseline time.Duration
 	for _, p := range pods {
 		t, err := resolve(ctx, p)

@@ -32,7 +32,7 @@ func (f *nodeContainer) Inject(ctx context.Context) (Injected, error) {
 		return Injected{}, err
 	}
 	cs := f.env.Cluster.Clientset
-	n, err := pickNode(ctx, cs, f.spec.Node, f.env.namespace(f.spec), f.env.selector(f.spec), f.env.Rand)
+	n, err := pickNode(ctx, cs, f.env.nodeFor(ctx, f.spec), f.env.namespace(f.spec), f.env.selector(f.spec), f.env.Rand)
 	if err != nil {
 		return Injected{}, err
 	}
@@ -41,7 +41,7 @@ func (f *nodeContainer) Inject(ctx context.Context) (Injected, error) {
 		return Injected{}, err
 	}
 	f.node = n.Name
-	inj := Injected{Target: n.Name}
+	inj := Injected{Target: n.Name, Victims: f.env.nodeVictim(n.Name)}
 	if f.pause {
 		inj.Method = "docker pause of the node container (Docker API)"
 		_, err = d.ContainerPause(ctx, n.Name, client.ContainerPauseOptions{})

@@ -21,7 +21,7 @@ func (f *nodePartition) Inject(ctx context.Context) (Injected, error) {
 	if err := f.env.checkKind(NetworkPartition); err != nil {
 		return Injected{}, err
 	}
-	n, err := pickNode(ctx, f.env.Cluster.Clientset, f.spec.Node, f.env.namespace(f.spec), f.env.selector(f.spec), f.env.Rand)
+	n, err := pickNode(ctx, f.env.Cluster.Clientset, f.env.nodeFor(ctx, f.spec), f.env.namespace(f.spec), f.env.selector(f.spec), f.env.Rand)
 	if err != nil {
 		return Injected{}, err
 	}
@@ -37,7 +37,7 @@ func (f *nodePartition) Inject(ctx context.Context) (Injected, error) {
 	}
 	sort.Strings(others)
 	f.node = n.Name
-	inj := Injected{Target: fmt.Sprintf("node %s from %s", n.Name, strings.Join(others, ",")), Method: "iptables DROP in the node's network namespace"}
+	inj := Injected{Target: fmt.Sprintf("node %s from %s", n.Name, strings.Join(others, ",")), Victims: f.env.nodeVictim(n.Name), Method: "iptables DROP in the node's network namespace"}
 	comment := []string{"-m", "comment", "--comment", f.tag}
 	for _, ip := range others {
 		for _, r := range [][]string{

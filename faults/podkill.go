@@ -21,7 +21,7 @@ type podKill struct {
 
 func (f *podKill) Inject(ctx context.Context) (Injected, error) {
 	cs := f.env.Cluster.Clientset
-	victims, err := f.env.pickTargetPods(ctx, f.spec, false)
+	victims, pinned, err := f.env.pickTargetPods(ctx, f.spec, false)
 	if err != nil {
 		return Injected{}, err
 	}
@@ -40,7 +40,7 @@ func (f *podKill) Inject(ctx context.Context) (Injected, error) {
 		}
 	}
 	start := time.Now()
-	return Injected{Target: strings.Join(podNames(victims), ","), Method: method, Verify: func(ctx context.Context) (bool, string) {
+	return Injected{Target: strings.Join(podNames(victims), ","), Victims: pinned, Method: method, Verify: func(ctx context.Context) (bool, string) {
 		return waitPodsGone(ctx, f.env, victims, start)
 	}}, nil
 }

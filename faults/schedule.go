@@ -49,6 +49,10 @@ type Spec struct {
 	// Node targets (node-*): a worker chosen with the seed among those that
 	// run app pods; Node names one explicitly.
 	Node string
+	// Pin, set by a replay, makes the fault hit the same victims as the run
+	// it replays: pods on the same nodes at the same positions, the same
+	// node; where none is there, the seeded choice.
+	Pin []report.Victim `json:"-"`
 	// Delay and Jitter for network-delay; Loss (0..1) for network-loss.
 	Delay, Jitter time.Duration
 	Loss          float64
@@ -209,6 +213,8 @@ type Runner struct {
 	Env      *Env
 	Reverts  *Reverts
 	Timeline *Timeline
+	// Pins are the victims to hit again, by occurrence ID (a replay).
+	Pins map[string][]report.Victim
 	// VerifyTimeout bounds each fault's Verify (default 90s).
 	VerifyTimeout time.Duration
 }
@@ -241,7 +247,11 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 			mu.Unlock()
 			return result()
 		}
-		f, err := New(occ.Spec, r.Env)
+		spec := occ.Spec
+		if pin, ok := r.Pins[occ.ID]; ok {
+			spec.Pin = pin
+		}
+		f, err := New(spec, r.Env)
 		if err != nil {
 			mu.Lock()
 			errs = append(errs, fmt.Errorf("fault %s: %w", occ.ID, err))
@@ -254,7 +264,7 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 		inj, err := safeInject(ctx, f)
 		mu.Lock()
 		i := len(out)
-		out = append(out, report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay)})
+		out = append(out, report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Victims: inj.Victims, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay)})
 		mu.Unlock()
 		if err != nil {
 			r.Timeline.Add(report.Event{Fault: occ.ID, Kind: "inject-failed", Detail: err.Error()})

@@ -12,16 +12,19 @@ import (
 
 // Input is what the runner knows besides the samples.
 type Input struct {
-	Scenario  string
-	Seed      int64
-	NodeImage string
-	Cluster   string
-	Info      map[string]string
-	Start     time.Time // first sample may start here
-	End       time.Time // load stopped
-	SLO       SLO
-	Faults    []Fault
-	Timeline  []Event
+	Scenario string
+	// Spec is the scenario's YAML as run and SpecFile where it was read
+	// from, embedded for replay.
+	Spec, SpecFile string
+	Seed           int64
+	NodeImage      string
+	Cluster        string
+	Info           map[string]string
+	Start          time.Time // first sample may start here
+	End            time.Time // load stopped
+	SLO            SLO
+	Faults         []Fault
+	Timeline       []Event
 	// ReadyPods are the pods ready during the baseline: evenness is tested
 	// against uniform over them, so a pod that got nothing counts.
 	ReadyPods []string
@@ -122,7 +125,7 @@ func Analyze(rec *Recorder, in Input) *Result {
 	}
 	a.classify()
 	res := &Result{
-		Schema: SchemaVersion, Scenario: in.Scenario, Seed: in.Seed, NodeImage: in.NodeImage, Cluster: in.Cluster,
+		Schema: SchemaVersion, Scenario: in.Scenario, Spec: in.Spec, SpecFile: in.SpecFile, Seed: in.Seed, NodeImage: in.NodeImage, Cluster: in.Cluster,
 		Info: in.Info, Start: in.Start, End: in.End, Window: Duration(rec.Width()), SLO: a.slo,
 		Timeline: append([]Event(nil), in.Timeline...), Expect: in.Expect, Path: in.Path, LostLoad: in.LostLoad, LoadSources: in.LoadSources,
 	}

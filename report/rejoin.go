@@ -87,10 +87,14 @@ func (a *analysis) rejoins(phases []Phase) []Rejoin {
 		return nil
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].At.Before(evs[j].At) })
-	// steady: the p99 before the first pod rejoined (the baseline's when
-	// there is no whole window before it)
+	// steady: the p99 before the first pod rejoined and before any fault
+	// (the baseline's when there is no whole window before it)
+	end := a.clamp(a.rec.indexOf(evs[0].At))
+	for _, f := range a.in.Faults {
+		end = min(end, a.clamp(a.rec.indexOf(f.Inject)))
+	}
 	var h Histogram
-	for i := 0; i < a.clamp(a.rec.indexOf(evs[0].At)); i++ {
+	for i := 0; i < end; i++ {
 		h.Merge(&a.w[i].Latency)
 	}
 	steady := Duration(h.Quantile(0.99))

@@ -23,8 +23,12 @@ const (
 // Result is everything a run measured, enough to re-render every report and
 // to compare runs. It is what result.json holds.
 type Result struct {
-	Schema    string `json:"schema"`
-	Scenario  string `json:"scenario"`
+	Schema   string `json:"schema"`
+	Scenario string `json:"scenario"`
+	// Spec is the scenario's YAML as run, SpecFile where it was read from
+	// (its own paths resolve from there): `aftershock replay` reruns it.
+	Spec      string `json:"spec,omitempty"`
+	SpecFile  string `json:"specFile,omitempty"`
 	Seed      int64  `json:"seed"`
 	NodeImage string `json:"nodeImage,omitempty"`
 	Cluster   string `json:"cluster,omitempty"`

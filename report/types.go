@@ -94,14 +94,26 @@ type Event struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
+// Victim is what a fault hit: a pod (with its node and its position among
+// the ready pods on that node, by name) or a node. Node is the node's name
+// without the kind cluster's prefix ("worker2"), so a replay on another
+// cluster of the same shape finds the same node.
+type Victim struct {
+	Pod  string `json:"pod,omitempty"`
+	Node string `json:"node"`
+	Pos  int    `json:"pos,omitempty"`
+}
+
 // Fault is one injected fault as the harness saw it.
 type Fault struct {
-	ID     string    `json:"id"`
-	Type   string    `json:"type"`
-	Target string    `json:"target,omitempty"`
-	Method string    `json:"method,omitempty"` // how it was injected, e.g. "tc netem", "userspace proxy"
-	Inject time.Time `json:"inject"`
-	Revert time.Time `json:"revert"` // zero when never reverted by the schedule (e.g. pod kill)
+	ID     string `json:"id"`
+	Type   string `json:"type"`
+	Target string `json:"target,omitempty"`
+	// Victims are what it hit, for replay (aftershock replay pins them).
+	Victims []Victim  `json:"victims,omitempty"`
+	Method  string    `json:"method,omitempty"` // how it was injected, e.g. "tc netem", "userspace proxy"
+	Inject  time.Time `json:"inject"`
+	Revert  time.Time `json:"revert"` // zero when never reverted by the schedule (e.g. pod kill)
 	// Landed: true when the harness observed the fault's effect in the cluster
 	// (pod gone, node NotReady, ...), false when it observed that it did not,
 	// nil when it cannot tell.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,9 @@ type Options struct {
 	// KeepNamespace leaves the scenario's namespace (and app) in place; only
 	// its Service goes, so the NodePort is free for the next scenario.
 	KeepNamespace bool
+	// Pins are victims to hit again, by fault occurrence ID (a replay:
+	// aftershock replay pins the victims a result.json records).
+	Pins map[string][]report.Victim
 	// Progress receives one line per phase; nil discards.
 	Progress io.Writer
 	Logger   *slog.Logger
@@ -552,7 +556,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	if s.Load.Via == ViaIngress && c.Managed {
 		fenv.AllowNamespaces = []string{ingress.Namespace} // aftershock installed it: faults on the path itself
 	}
-	runner := &faults.Runner{Env: fenv, Reverts: reverts, Timeline: tl}
+	runner := &faults.Runner{Env: fenv, Reverts: reverts, Timeline: tl, Pins: opts.Pins}
 	plan := faults.Plan(s.Faults)
 
 	var url string // the host path's; the others set their own
@@ -712,7 +716,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		info["node-monitor-grace-period"] = opts.Env.grace.String() + " (Kubernetes' default is 40s; shorter so node loss is detected within the test)"
 	}
 	res = report.Analyze(rec, report.Input{
-		Scenario: s.Name, Seed: seed, NodeImage: opts.Env.NodeImage, Cluster: c.Name, Info: info,
+		Scenario: s.Name, Spec: string(s.Source), SpecFile: absPath(s.File), Seed: seed, NodeImage: opts.Env.NodeImage, Cluster: c.Name, Info: info,
 		Start: start, End: end, SLO: s.SLO, Faults: faultsOut, Timeline: tl.Events(), ReadyPods: check.Pods,
 		Unstable: obs.UnstableSpans(start, end), Unattributed: app.attribution.None, Expect: s.Expectation(),
 		Planned: s.Load.Planned(), Path: path, LostLoad: lostLoad, LoadSources: sources,
@@ -725,6 +729,17 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		say("report: %s", opts.Out)
 	}
 	return res, nil
+}
+
+// absPath is file made absolute ("" stays "").
+func absPath(file string) string {
+	if file == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(file); err == nil {
+		return a
+	}
+	return file
 }
 
 func methodOf(r loadgen.Request) string {

@@ -39,6 +39,8 @@ type Spec struct {
 	ExpectCheck string
 	// File is where the spec was read from (empty for Go-built specs).
 	File string
+	// Source is the YAML as read; result.json embeds it (aftershock replay).
+	Source []byte
 }
 
 // ClusterSpec says what cluster a scenario needs.
@@ -247,7 +249,7 @@ func Parse(b []byte, file string) (*Spec, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	s.File = file
+	s.File, s.Source = file, append([]byte(nil), b...)
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aftershock-dev/aftershock/clusters/internal/ociutil"
@@ -195,20 +197,75 @@ func Build(ctx context.Context, opts Options) error {
 	defer cancel()
 	b.rootfsDone = make(chan error, 1)
 	go func() { b.rootfsDone <- b.rootfs(rctx) }()
+	timings := loadTimings(opts.CacheDir)
 	for i, s := range steps {
 		t := time.Now()
-		fmt.Fprintf(opts.Progress, "[%d/%d] %s ...\n", i+1, len(steps), s.name)
-		if err := s.run(ctx); err != nil {
+		est := ""
+		key := fmt.Sprintf("step%d", i+1) // names carry versions and tags
+		if d, ok := timings[key]; ok {
+			est = fmt.Sprintf(", about %s the last time it ran", d.Round(time.Second))
+		}
+		fmt.Fprintf(opts.Progress, "[%d/%d] %s ...%s\n", i+1, len(steps), s.name, strings.TrimPrefix(est, ","))
+		stop := heartbeat(opts.Progress, fmt.Sprintf("[%d/%d] %s", i+1, len(steps), s.name), t, est)
+		err := s.run(ctx)
+		stop()
+		if err != nil {
 			if i < 2 {
 				cancel()
 				<-b.rootfsDone
 			}
 			return fmt.Errorf("node image step %d/%d (%s): %w", i+1, len(steps), s.name, err)
 		}
-		fmt.Fprintf(opts.Progress, "[%d/%d] %s: done in %s\n", i+1, len(steps), s.name, time.Since(t).Round(100*time.Millisecond))
+		took := time.Since(t)
+		fmt.Fprintf(opts.Progress, "[%d/%d] %s: done in %s\n", i+1, len(steps), s.name, took.Round(100*time.Millisecond))
+		if took > 10*time.Second { // a step that did work, not a cache hit
+			timings[key] = took
+			saveTimings(opts.CacheDir, timings)
+		}
 	}
 	fmt.Fprintf(opts.Progress, "node image %s built in %s\n", tag, time.Since(start).Round(time.Second))
 	return nil
+}
+
+// HeartbeatEvery is how often a long build step says it is still running.
+var HeartbeatEvery = 30 * time.Second
+
+// heartbeat prints "NAME: still running, 1m30s elapsed (EST)" every
+// HeartbeatEvery until stop is called: a cold build step can take minutes.
+func heartbeat(w io.Writer, name string, start time.Time, est string) (stop func()) {
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(HeartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fmt.Fprintf(w, "%s: still running, %s elapsed%s\n", name, time.Since(start).Round(time.Second), est)
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}
+
+// timingsFile keeps how long each build step took the last time it did
+// work, for the estimates of the next build.
+const timingsFile = "timings.json"
+
+func loadTimings(dir string) map[string]time.Duration {
+	m := map[string]time.Duration{}
+	if b, err := os.ReadFile(filepath.Join(dir, timingsFile)); err == nil {
+		_ = json.Unmarshal(b, &m)
+	}
+	return m
+}
+
+func saveTimings(dir string, m map[string]time.Duration) {
+	if b, err := json.Marshal(m); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, timingsFile), b, 0o644)
+	}
 }
 
 type builder struct {

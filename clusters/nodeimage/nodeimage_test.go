@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -53,3 +55,37 @@ func TestFailuresNameTheStep(t *testing.T) {
 	assert.Contains(t, err.Error(), "node image step 1/5 (compile Kubernetes v1.0.0-does-not-exist)")
 	assert.True(t, strings.HasPrefix(progress.String(), "[1/5] compile Kubernetes"), progress.String())
 }
+
+// A long step says it is alive, with its elapsed time and the last build's
+// figure; the figures survive between builds.
+func TestHeartbeatAndTimings(t *testing.T) {
+	old := HeartbeatEvery
+	HeartbeatEvery = 20 * time.Millisecond
+	defer func() { HeartbeatEvery = old }()
+	var mu sync.Mutex
+	var b bytes.Buffer
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return b.Write(p) })
+	stop := heartbeat(w, "[1/5] compile Kubernetes", time.Now(), ", about 8m12s the last time it ran")
+	time.Sleep(75 * time.Millisecond)
+	stop()
+	stop() // idempotent
+	mu.Lock()
+	out := b.String()
+	mu.Unlock()
+	n := strings.Count(out, "[1/5] compile Kubernetes: still running, ")
+	assert.GreaterOrEqual(t, n, 2, out)
+	assert.Contains(t, out, "elapsed, about 8m12s the last time it ran\n")
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	assert.Equal(t, out, b.String(), "silent after stop")
+	mu.Unlock()
+
+	dir := t.TempDir()
+	assert.Empty(t, loadTimings(dir))
+	saveTimings(dir, map[string]time.Duration{"step1": 8*time.Minute + 12*time.Second})
+	assert.Equal(t, 8*time.Minute+12*time.Second, loadTimings(dir)["step1"])
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -218,3 +218,18 @@ func TestTrendCommand(t *testing.T) {
 	_, err = execute(t, "trend", "--out", out, t.TempDir())
 	require.ErrorContains(t, err, "no result.json in it or in its subfolders")
 }
+
+// replay needs a result that embeds its scenario, and pins what it recorded.
+func TestReplayInput(t *testing.T) {
+	dir := t.TempDir()
+	r := result(t, time.Second, 0)
+	require.NoError(t, report.WriteDir(dir, r))
+	_, err := execute(t, "replay", dir)
+	require.ErrorContains(t, err, "no scenario embedded")
+	r.Spec = "name: broken\nload: {rate: 10/s}\n"
+	require.NoError(t, report.WriteDir(dir, r))
+	_, err = execute(t, "replay", dir)
+	require.ErrorContains(t, err, "embedded scenario")
+	r.Faults[0].Victims = []report.Victim{{Pod: "web-1", Node: "worker2", Pos: 1}}
+	assert.Equal(t, map[string][]report.Victim{"pod-kill-1": {{Pod: "web-1", Node: "worker2", Pos: 1}}}, ReplayPins(r))
+}

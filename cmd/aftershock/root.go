@@ -21,7 +21,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newTrendCmd(), newNodeImageCmd(), newIngressImageCmd(), newImageCmd(), newCleanCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newTrendCmd(), newReplayCmd(), newNodeImageCmd(), newIngressImageCmd(), newImageCmd(), newCleanCmd())
 	return root
 }
 

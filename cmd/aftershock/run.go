@@ -111,7 +111,9 @@ func loopbackAddress(a string) error {
 	return nil
 }
 
-func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stderr io.Writer) error {
+// checkRunFlags refuses flag combinations that cannot work, before
+// anything is touched.
+func checkRunFlags(f runFlags) error {
 	if f.repeat < 1 {
 		return fmt.Errorf("--repeat %d: must be >= 1", f.repeat)
 	}
@@ -126,6 +128,13 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 			return fmt.Errorf("--ingress-address %q: %w", f.ingressAddr, err)
 		}
 	}
+	return nil
+}
+
+func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stderr io.Writer) error {
+	if err := checkRunFlags(f); err != nil {
+		return err
+	}
 	var specs []*scenarios.Spec
 	for _, file := range files {
 		s, err := scenarios.ParseFile(file)
@@ -134,6 +143,11 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 		}
 		specs = append(specs, s)
 	}
+	return runSpecs(ctx, f, specs, nil, stdout, stderr)
+}
+
+// runSpecs runs parsed scenarios (pins: victims to hit again, a replay).
+func runSpecs(ctx context.Context, f runFlags, specs []*scenarios.Spec, pins map[string][]report.Victim, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.DiscardHandler)
 	if f.verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -200,7 +214,7 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 					seed = s.Seed + int64(i)
 				}
 			}
-			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Seed: seed, KeepNamespace: f.keepCluster, Progress: stderr, Logger: logger})
+			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Seed: seed, KeepNamespace: f.keepCluster, Pins: pins, Progress: stderr, Logger: logger})
 			if err != nil {
 				runErr = errors.Join(runErr, fmt.Errorf("%s: %w", s.Name, err))
 				failed = append(failed, report.Errored{Scenario: s.Name, Err: err})

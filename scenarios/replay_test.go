@@ -1,0 +1,61 @@
+package scenarios_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/scenarios"
+)
+
+// A run's result.json embeds its scenario; replayed from it with the
+// victims pinned, a pod kill hits a pod on the same node at the same
+// position (pod names differ: the Deployment is new).
+func TestIntegrationReplayPinsVictims(t *testing.T) {
+	e := sharedEnv(t)
+	s := parse(t, `
+name: replay-kill
+seed: 42
+app: {replicas: 3}
+load: {rate: 50/s, duration: 16s}
+faults:
+  - {type: pod-kill, at: 5s, pods: 1}
+slo: {availability: 95%}
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	first, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Out: filepath.Join(dir, "first"), Progress: clustertest.LogWriter(t)})
+	require.NoError(t, err)
+	require.Len(t, first.Faults, 1)
+	require.Len(t, first.Faults[0].Victims, 1)
+	was := first.Faults[0].Victims[0]
+	t.Logf("first run killed %s (node %s, position %d)", was.Pod, was.Node, was.Pos)
+
+	// what `aftershock replay` does: the embedded spec, the same seed, the pins
+	back, err := report.ReadFile(filepath.Join(dir, "first"))
+	require.NoError(t, err)
+	require.NotEmpty(t, back.Spec)
+	again, err := scenarios.Parse([]byte(back.Spec), back.SpecFile)
+	require.NoError(t, err)
+	assert.Equal(t, s.Name, again.Name)
+	pins := map[string][]report.Victim{}
+	for _, f := range back.Faults {
+		pins[f.ID] = f.Victims
+	}
+	second, err := scenarios.Run(ctx, again, scenarios.Options{Env: e, Seed: back.Seed, Pins: pins, Out: filepath.Join(dir, "second"), Progress: clustertest.LogWriter(t)})
+	require.NoError(t, err)
+	require.Len(t, second.Faults, 1)
+	require.Len(t, second.Faults[0].Victims, 1)
+	now := second.Faults[0].Victims[0]
+	t.Logf("replay killed %s (node %s, position %d)", now.Pod, now.Node, now.Pos)
+	assert.NotEqual(t, was.Pod, now.Pod, "a new Deployment: new pod names")
+	assert.Equal(t, was.Node, now.Node, "the same node")
+	assert.Equal(t, was.Pos, now.Pos, "the same position on it")
+}
