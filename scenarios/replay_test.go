@@ -16,7 +16,8 @@ import (
 
 // A run's result.json embeds its scenario; replayed from it with the
 // victims pinned, a pod kill hits a pod on the same node at the same
-// position (pod names differ: the Deployment is new).
+// position (pod names differ: the Deployment is new); pinned to the other
+// worker, it hits that one.
 func TestIntegrationReplayPinsVictims(t *testing.T) {
 	e := sharedEnv(t)
 	s := parse(t, `
@@ -58,4 +59,16 @@ slo: {availability: 95%}
 	assert.NotEqual(t, was.Pod, now.Pod, "a new Deployment: new pod names")
 	assert.Equal(t, was.Node, now.Node, "the same node")
 	assert.Equal(t, was.Pos, now.Pos, "the same position on it")
+
+	// pinned elsewhere on purpose: the pin, not chance, picks the victim
+	// (without pins each run hits one of 3 pods at random by name)
+	other := report.Victim{Node: "worker", Pos: 0}
+	if was.Node == "worker" {
+		other.Node = "worker2"
+	}
+	third, err := scenarios.Run(ctx, again, scenarios.Options{Env: e, Seed: back.Seed, Pins: map[string][]report.Victim{"pod-kill-1": {other}}, Progress: clustertest.LogWriter(t)})
+	require.NoError(t, err)
+	require.Len(t, third.Faults[0].Victims, 1)
+	assert.Equal(t, other.Node, third.Faults[0].Victims[0].Node)
+	assert.Equal(t, 0, third.Faults[0].Victims[0].Pos)
 }
