@@ -51,6 +51,22 @@
 //     11.3 s]) or with fewer than 2 values. Other checks (p99, evenness):
 //     the majority of conclusive repeats; a tie is inconclusive. Fewer than
 //     2 conclusive repeats, or not more than half of the N, is inconclusive.
+//   - Error classes (ErrorClass): each failed sample is refused, reset,
+//     timeout, dns/no route (from the transport error's text), "http NNN"
+//     for a 5xx, "http 4xx", or other; counted per window, phase, fault
+//     (over its observation) and run, and named by share, most frequent
+//     first ("refused 82%, timeout 18%").
+//   - Rejoin: for each pod-ready event after the load started (a
+//     replacement, a restart), the time to the start of the first window it
+//     served in, the time to the first window from which it holds at least
+//     FairShareFraction (0.8) of 1/n of the successful requests (windows
+//     joined forward until they hold 10 requests per serving pod), and the
+//     latency of its first FirstSamples (20) requests against the p99 before
+//     any fault and any rejoin. slo.rejoin gates the time to fair share; a
+//     pod watched less than the limit without reaching it, or no rejoin at
+//     all, leaves the check not shown, and the run inconclusive.
+//   - Trend (NewTrends): runs of a scenario in start-time order, each
+//     compared with the one before by Compare's thresholds.
 //   - Gate (Result.Gate): the verdict against the scenario's expectation; a
 //     negative control (expect fail, with the check that must fail) passes
 //     the gate by failing for that reason, and fails it by passing.
