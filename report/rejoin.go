@@ -20,6 +20,8 @@ type Rejoin struct {
 	FairShare *Duration `json:"fairShare,omitempty"`
 	// Observed is ready -> the end of the run.
 	Observed Duration `json:"observed"`
+	// Precision is the window width: the times above are window starts.
+	Precision Duration `json:"precision"`
 	// FirstLatency is the latency of its first requests (up to
 	// FirstSamples of them): median and worst, against the baseline p99.
 	FirstRequests   int      `json:"firstRequests"`
@@ -46,7 +48,7 @@ func (r Rejoin) FirstRequestText() string {
 	if r.FirstRequest == nil {
 		return "none in the " + r.Observed.String() + " watched"
 	}
-	return "+" + r.FirstRequest.String()
+	return r.within(*r.FirstRequest)
 }
 
 // FairShareText is the time to the fair share after ready, or "not reached
@@ -55,7 +57,16 @@ func (r Rejoin) FairShareText() string {
 	if r.FairShare == nil {
 		return "not reached in the " + r.Observed.String() + " watched"
 	}
-	return "+" + r.FairShare.String()
+	return r.within(*r.FairShare)
+}
+
+// within is a time after ready at window precision: "+1.2s", or "< 100ms"
+// for the window it became ready in.
+func (r Rejoin) within(d Duration) string {
+	if d == 0 && r.Precision > 0 {
+		return "< " + r.Precision.String()
+	}
+	return "+" + d.String()
 }
 
 // String is one line: "pod-x: first request 0.3s, fair share 3.1s after ready; first 20 requests p50 4ms, max 40ms (steady p99 12ms)".
@@ -104,7 +115,7 @@ func (a *analysis) rejoins(phases []Phase) []Rejoin {
 	var out []Rejoin
 	for _, e := range evs {
 		pod, _, _ := strings.Cut(e.Detail, " on ")
-		r := Rejoin{Pod: pod, Ready: e.At, Observed: Duration(a.in.End.Sub(e.At)), SteadyP99: steady}
+		r := Rejoin{Pod: pod, Ready: e.At, Observed: Duration(a.in.End.Sub(e.At)), SteadyP99: steady, Precision: Duration(a.rec.Width())}
 		from := a.clamp(a.rec.indexOf(e.At))
 		for i := from; i < len(a.w); i++ {
 			if a.w[i].Pods[pod].New+a.w[i].Pods[pod].Reused > 0 {

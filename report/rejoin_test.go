@@ -47,7 +47,8 @@ func TestRejoinTimeToFairShare(t *testing.T) {
 	var md strings.Builder
 	require.NoError(t, WriteMarkdown(&md, res))
 	assert.Contains(t, md.String(), "## Pods that joined during the run")
-	assert.Contains(t, md.String(), "| d | +20s | +")
+	assert.Contains(t, md.String(), "| d | +20s | ")
+	assert.Equal(t, "< 100ms", Rejoin{FirstRequest: new(Duration), Precision: Duration(100 * time.Millisecond)}.FirstRequestText())
 
 	res = Analyze(record(100*time.Millisecond, ss), in(SLO{Availability: 0.99, Rejoin: Duration(2 * time.Second)}, readyD))
 	assert.Equal(t, Fail, res.Verdict)

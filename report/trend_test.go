@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
+
+	"github.com/aftershock-dev/aftershock/report/reporttest"
 )
 
 // nightly is one night's run: a pod kill with a 1 s outage, baseline
@@ -92,4 +95,24 @@ func TestTrendMarksThePlantedRegression(t *testing.T) {
 	ts = NewTrends(labels[1:], rs[1:], DefaultThresholds())
 	assert.False(t, LatestRegressed(ts))
 	assert.Contains(t, TrendSummary(ts), "no regression in the newest runs")
+}
+
+// The trend page renders in headless Chromium: its four plots, no page
+// errors.
+func TestIntegrationTrendHTMLInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Chromium; skipped under -short")
+	}
+	var rs []*Result
+	for day := 1; day <= 3; day++ {
+		rs = append(rs, nightly(day, 3*time.Millisecond))
+	}
+	var h bytes.Buffer
+	require.NoError(t, WriteTrendHTML(&h, NewTrends([]string{"n1", "n2", "n3"}, rs, DefaultThresholds())))
+	f := filepath.Join(t.TempDir(), "trend.html")
+	require.NoError(t, os.WriteFile(f, h.Bytes(), 0o644))
+	dom, log := reporttest.RenderedDOM(t, f)
+	assert.Equal(t, 4, strings.Count(dom, "<svg"), "rendered plots")
+	assert.Contains(t, dom, "pod-kill (3 runs)")
+	assert.NotContains(t, log, "Uncaught")
 }

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/transport/spdy"
 	kindv1 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"github.com/aftershock-dev/aftershock/clusters"
@@ -80,6 +81,18 @@ func createForeignCluster(t *testing.T, ctx context.Context, nodeImage string) (
 	cs, err := kubernetes.NewForConfig(rc)
 	require.NoError(t, err)
 	return name, cs, kcfg
+}
+
+// loadInto loads an image archive into every node, as a registry the
+// nodes pull from would serve it.
+func loadInto(t *testing.T, ns []nodes.Node, archive string) {
+	t.Helper()
+	for _, n := range ns {
+		f, err := os.Open(archive)
+		require.NoError(t, err)
+		require.NoError(t, nodeutils.LoadImageArchive(n, f), "load %s into %s", archive, n)
+		f.Close()
+	}
 }
 
 // scenarioNamespaces lists what runs left in a cluster.
@@ -188,12 +201,7 @@ func TestIntegrationForeignCluster(t *testing.T) {
 	assert.Regexp(t, `^foreign.test/team/aftershock:[0-9a-f]{12}$`, ref)
 	nodes, err := cluster.NewProvider(cluster.ProviderWithDocker()).ListNodes(name)
 	require.NoError(t, err)
-	for _, n := range nodes {
-		f, err := os.Open(archive)
-		require.NoError(t, err)
-		require.NoError(t, nodeutils.LoadImageArchive(n, f), "load %s into %s", ref, n)
-		f.Close()
-	}
+	loadInto(t, nodes, archive)
 	out3, code := aftershock("run", "--kubeconfig", kcfg, "--allow-foreign-cluster", "--image-repo", "foreign.test/team", "--out", "r3", spec)
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out3, "its nodes pull "+ref)
@@ -220,12 +228,7 @@ func TestIntegrationForeignCluster(t *testing.T) {
 	// 127.0.0.1 by a port-forward as a user would with kubectl
 	ctlImg, err := ingress.EnsureImage(ctx, clustertest.LogWriter(t))
 	require.NoError(t, err)
-	for _, n := range nodes {
-		f, err := os.Open(ctlImg.Archive)
-		require.NoError(t, err)
-		require.NoError(t, nodeutils.LoadImageArchive(n, f), "load %s into %s", ctlImg.Ref, n)
-		f.Close()
-	}
+	loadInto(t, nodes, ctlImg.Archive)
 	rc, err := clientcmd.BuildConfigFromFlags("", kcfg)
 	require.NoError(t, err)
 	// IngressPort is not used below: the port-forward is the address

@@ -46,3 +46,13 @@ func TestIntegrationUserModule(t *testing.T) {
 	require.NoError(t, err)
 	assert.ElementsMatch(t, before, after, "the user's test binary deleted its cluster")
 }
+
+// The example user module's go.mod stays in step with aftershock's (a
+// dependency aftershock adds must be listed there too): checked without
+// Docker, so drift fails the unit tests, not an end-to-end run.
+func TestUserModuleGoModIsTidy(t *testing.T) {
+	cmd := exec.Command("go", "list", "-mod=readonly", "-deps", "-test", "./...")
+	cmd.Dir = filepath.Join("testdata", "usermod")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "run `go mod tidy` in %s:\n%s", cmd.Dir, out)
+}
