@@ -2,6 +2,7 @@ package clusters
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -184,4 +185,18 @@ func (c *Cluster) WatchPullFailures(ctx context.Context, ns string) (context.Con
 		}
 	}()
 	return wctx, func() { cancel(nil) }
+}
+
+// PullFailure is the image pull failure that ended watched (a context of
+// WatchPullFailures on parent), or nil when something else ended it (the
+// parent, the stop) or nothing did: the error to report instead of the
+// wait's own.
+func PullFailure(parent, watched context.Context) error {
+	if parent.Err() != nil {
+		return nil
+	}
+	if cause := context.Cause(watched); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return nil
 }

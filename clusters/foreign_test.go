@@ -81,7 +81,14 @@ func TestPullFailures(t *testing.T) {
 	ctx, stop := c.WatchPullFailures(context.Background(), "ns")
 	defer stop()
 	<-ctx.Done()
-	assert.ErrorContains(t, context.Cause(ctx), "ImagePullBackOff")
+	assert.ErrorContains(t, PullFailure(context.Background(), ctx), "ImagePullBackOff")
+
+	// ended by its stop, not by a failure: nothing to report
+	quiet := &Cluster{Name: "x", Clientset: fake.NewClientset(waitingPod("a", "ContainerCreating", ""))}
+	ctx, stop = quiet.WatchPullFailures(context.Background(), "ns")
+	stop()
+	<-ctx.Done()
+	assert.NoError(t, PullFailure(context.Background(), ctx))
 }
 
 // The service proxy URL keeps the API server's own path prefix.

@@ -336,10 +336,8 @@ func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns strin
 	wctx, stop := c.WatchPullFailures(ctx, ns)
 	defer stop()
 	d, err := e.deployIn(wctx, c, s, ns, say)
-	if err != nil && ctx.Err() == nil {
-		if cause := context.Cause(wctx); cause != nil && !errors.Is(cause, context.Canceled) {
-			return nil, fmt.Errorf("deploy app: %w", cause)
-		}
+	if perr := clusters.PullFailure(ctx, wctx); err != nil && perr != nil {
+		return nil, fmt.Errorf("deploy app: %w", perr)
 	}
 	return d, err
 }
@@ -592,8 +590,8 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		t0 := time.Now()
 		wctx, stop := c.WatchPullFailures(ctx, ns) // the load pods' image too
 		pods, err = pl.Prepare(wctx, 2*time.Minute)
-		if cause := context.Cause(wctx); err != nil && ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
-			err = fmt.Errorf("load pods: %w", cause)
+		if perr := clusters.PullFailure(ctx, wctx); err != nil && perr != nil {
+			err = fmt.Errorf("load pods: %w", perr)
 		}
 		stop()
 		if err != nil {
