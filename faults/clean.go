@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,20 +16,22 @@ import (
 
 // nodeScan lists (and with fix=1 removes) what faults leave inside a node:
 // delay agents, iptables rules tagged aftershock (the node's own and every
-// pod's network namespace) and netem qdiscs in pods.
+// pod's network namespace) and netem qdiscs in pods. It only lists rules:
+// "@rules node" or "@rules PID" names a namespace that holds some, and
+// cleanNamespaces removes them with deleteRules (never a shell evaluating
+// what iptables-save printed).
 const nodeScan = `
 fix=$1
 rules() { for t in filter nat; do iptables-save -t $t 2>/dev/null | grep -F -- "aftershock:" | sed "s/^/$t /"; done; }
-unrule() { for t in filter nat; do iptables-save -t $t | grep -F -- "aftershock:" | sed 's/^-A /-D /' | while read -r r; do eval iptables -w -t $t $r; done; done; }
 for p in $(pgrep -f '[a]ftershock-agent delay'); do echo "agent process $p: $(tr '\0' ' ' < /proc/$p/cmdline)"; done
 [ "$fix" = 1 ] && pkill -f '[a]ftershock-agent delay'
-rules | sed 's/^/node iptables: /'
-[ "$fix" = 1 ] && unrule
+r=$(rules)
+if [ -n "$r" ]; then echo "@rules node"; echo "$r" | sed 's/^/node iptables: /'; fi
 for id in $(crictl ps -q 2>/dev/null); do
   pid=$(crictl inspect --output go-template --template '{{.info.pid}}' $id 2>/dev/null) || continue
   [ -n "$pid" ] && [ "$pid" != 0 ] || continue
-  nsenter -t $pid -n sh -c "$(declare -f rules); rules" | sed "s/^/container $id iptables: /"
-  [ "$fix" = 1 ] && nsenter -t $pid -n sh -c "$(declare -f unrule); unrule"
+  r=$(nsenter -t $pid -n sh -c "$(declare -f rules); rules")
+  if [ -n "$r" ]; then echo "@rules $pid"; echo "$r" | sed "s/^/container $id iptables: /"; fi
   if nsenter -t $pid -n tc qdisc show dev eth0 2>/dev/null | grep -q netem; then
     echo "container $id: netem qdisc"
     [ "$fix" = 1 ] && nsenter -t $pid -n tc qdisc del dev eth0 root
@@ -168,11 +171,40 @@ func scan(ctx context.Context, c *clusters.Cluster, fix bool) ([]string, error) 
 			errs = append(errs, err)
 			continue
 		}
+		var pids []string
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if pid, ok := strings.CutPrefix(line, "@rules "); ok {
+				pids = append(pids, pid)
+				continue
+			}
 			if line != "" {
 				found = append(found, n+": "+line)
 			}
 		}
+		if fix {
+			errs = append(errs, cleanNamespaces(ctx, n, pids))
+		}
 	}
 	return found, errors.Join(errs...)
+}
+
+// cleanNamespaces removes aftershock's iptables rules from the namespaces
+// nodeScan named on a node ("node" is the node's own, else a process id).
+func cleanNamespaces(ctx context.Context, node string, pids []string) error {
+	var errs []error
+	for _, pid := range pids {
+		where := "node " + node
+		if pid == "node" {
+			pid = ""
+		} else if _, err := strconv.Atoi(pid); err != nil {
+			errs = append(errs, fmt.Errorf("node %s: bad pid %q from the scan", node, pid))
+			continue
+		} else {
+			where += " pid " + pid
+		}
+		if err := deleteRules(ctx, inNode(node, pid), tagPrefix+":"); err != nil {
+			errs = append(errs, fmt.Errorf("%s: remove iptables rules: %w", where, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -59,19 +59,6 @@ func (t netTarget) alive(ctx context.Context) bool {
 	return err == nil
 }
 
-// deleteRules removes every iptables rule carrying tag from the namespace
-// (the pod's, or the node's own when pid is empty); idempotent. Rules go
-// last first, so a bypass inserted in front of a rule outlives it.
-func deleteRules(ctx context.Context, node, pid, tag string) error {
-	script := `for t in filter nat; do iptables-save -t $t | grep -F -- "$1" | tac | sed 's/^-A /-D /' | while read -r r; do eval iptables -w -t $t $r || exit 1; done; done; ! iptables-save | grep -qF -- "$1"`
-	cmd := []string{"sh", "-c", script, "sh", tag}
-	if pid != "" {
-		cmd = append([]string{"nsenter", "-t", pid, "-n"}, cmd...)
-	}
-	_, err := nodeExec(ctx, node, cmd...)
-	return err
-}
-
 // ruleCounter sums the packet counters of rules carrying tag.
 func ruleCounter(ctx context.Context, node, pid, tag string) (int, error) {
 	cmd := []string{"iptables-save", "-c"}
@@ -294,7 +281,7 @@ func (f *podNetwork) Revert(ctx context.Context) error {
 		}
 	}
 	for _, t := range live {
-		if err := deleteRules(ctx, t.node, t.pid, f.tag); err != nil {
+		if err := deleteRules(ctx, inNode(t.node, t.pid), f.tag); err != nil {
 			errs = append(errs, fmt.Errorf("pod %s: remove iptables rules: %w", t.pod, err))
 		}
 		if f.usesNetem(t) {

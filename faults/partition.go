@@ -59,7 +59,7 @@ func (f *nodePartition) Revert(ctx context.Context) error {
 	if f.node == "" {
 		return nil
 	}
-	if err := deleteRules(ctx, f.node, "", f.tag); err != nil {
+	if err := deleteRules(ctx, inNode(f.node, ""), f.tag); err != nil {
 		return fmt.Errorf("node %s: remove partition rules: %w", f.node, err)
 	}
 	if !waitNodeReady(ctx, f.env, f.node, true) {
