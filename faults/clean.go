@@ -141,8 +141,9 @@ func scan(ctx context.Context, c *clusters.Cluster, fix bool) ([]string, error) 
 		return found, errors.Join(append(errs, err)...)
 	}
 	for _, n := range nodes.Items {
+		// only nodes a drain marked: a node its owner cordoned stays so
 		_, marked := n.Annotations[Marker]
-		if !n.Spec.Unschedulable && !marked {
+		if !marked {
 			continue
 		}
 		found = append(found, fmt.Sprintf("node %s cordoned=%v marked=%v", n.Name, n.Spec.Unschedulable, marked))

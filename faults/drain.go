@@ -54,7 +54,7 @@ func (f *nodeDrain) Inject(ctx context.Context) (Injected, error) {
 	f.node = n.Name
 	inj := Injected{Target: n.Name, Victims: f.env.nodeVictim(n.Name), Method: "cordon + evict (k8s.io/kubectl/pkg/drain, PDBs respected)"}
 	// mark the node so Clean can uncordon it after a SIGKILL
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, Marker, "drain:"+f.env.RunID)
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, Marker, f.marker())
 	if _, err := cs.CoreV1().Nodes().Patch(ctx, n.Name, ktypes.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		return inj, fmt.Errorf("annotate node %q: %w", n.Name, err)
 	}
@@ -89,13 +89,24 @@ func (f *nodeDrain) Inject(ctx context.Context) (Injected, error) {
 	return inj, nil
 }
 
-// Revert uncordons the node and removes the marker; idempotent.
+// Revert uncordons the node and removes the marker, only when the marker is
+// this run's (its drain cordoned the node); idempotent.
 func (f *nodeDrain) Revert(ctx context.Context) error {
 	if f.node == "" {
 		return nil
 	}
+	n, err := f.env.Cluster.Clientset.CoreV1().Nodes().Get(ctx, f.node, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("uncordon node %q: %w", f.node, err)
+	}
+	if n.Annotations[Marker] != f.marker() {
+		return nil // not cordoned by this drain (or already reverted)
+	}
 	return uncordon(ctx, f.env, f.node)
 }
+
+// marker is the annotation value that says this run's drain cordoned a node.
+func (f *nodeDrain) marker() string { return "drain:" + f.env.RunID }
 
 func uncordon(ctx context.Context, env *Env, node string) error {
 	cs := env.Cluster.Clientset

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,28 @@ type Env struct {
 	AllowNamespaces []string
 	// RunID marks what this run leaves behind (defaults to a random id).
 	RunID string
+
+	// nodeList lists the cluster's node containers (tests replace it);
+	// nil: kind's own node list (Cluster.NodeContainers).
+	nodeList func() ([]string, error)
+}
+
+// kindNode refuses a node name that is not one of this kind cluster's own
+// node containers (as kind lists them), before any Docker call acts on it:
+// a Node object named like another local container never reaches Docker.
+func (e *Env) kindNode(node string) error {
+	list := e.nodeList
+	if list == nil {
+		list = e.Cluster.NodeContainers
+	}
+	names, err := list()
+	if err != nil {
+		return fmt.Errorf("list the node containers of cluster %q: %w", e.Cluster.Name, err)
+	}
+	if !slices.Contains(names, node) {
+		return fmt.Errorf("node %q is not a node container of kind cluster %q (its nodes: %s); refusing to act on a Docker container by name", node, e.Cluster.Name, strings.Join(names, ", "))
+	}
+	return nil
 }
 
 // selector is the label selector of the pods a fault of spec s targets.
@@ -210,22 +233,23 @@ func (r *Reverts) Pending() int {
 	return n
 }
 
-// RevertTimeout bounds RevertAll.
-const RevertTimeout = 3 * time.Minute
+// RevertTimeout bounds each revert on its own: one slow revert (a node that
+// takes long to be Ready again) never leaves the others an expired context.
+var RevertTimeout = 3 * time.Minute
 
-// RevertAll runs every pending revert with a fresh context that no cancel
-// reaches (the caller's may already be cancelled), last registered first,
-// each retried with backoff, within RevertTimeout in all; it joins every
-// error.
+// RevertAll runs every pending revert, last registered first, each with a
+// fresh context of its own (RevertTimeout) that no cancel reaches (the
+// caller's may already be cancelled), each retried with backoff; it joins
+// every error. In all it takes at most Pending() x RevertTimeout.
 func (r *Reverts) RevertAll() error {
-	ctx, cancel := context.WithTimeout(context.Background(), RevertTimeout)
-	defer cancel()
 	r.mu.Lock()
 	fns := append([]*revertFn(nil), r.fns...)
 	r.mu.Unlock()
 	var errs []error
 	for i := len(fns) - 1; i >= 0; i-- {
+		ctx, cancel := context.WithTimeout(context.Background(), RevertTimeout)
 		errs = append(errs, fns[i].run(ctx))
+		cancel()
 	}
 	return errors.Join(errs...)
 }

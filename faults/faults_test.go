@@ -464,3 +464,68 @@ func TestPickPinnedFollowsNodeAndPosition(t *testing.T) {
 	assert.Equal(t, "x", env.nodeFor(context.Background(), Spec{Node: "x", Pin: []report.Victim{{Node: "worker2"}}}))
 	assert.Equal(t, []report.Victim{{Node: "worker2"}}, env.nodeVictim("c2-worker2"))
 }
+
+// One revert that blocks until its budget is spent must not leave the next
+// one an expired context: each revert gets a budget of its own.
+func TestEachRevertGetsItsOwnBudget(t *testing.T) {
+	defer func(d, r time.Duration) { RevertTimeout, RevertRetryFor = d, r }(RevertTimeout, RevertRetryFor)
+	RevertTimeout, RevertRetryFor = 200*time.Millisecond, 200*time.Millisecond
+	var r Reverts
+	var secondCtxErr error
+	called := false
+	r.Push("second", func(ctx context.Context) error {
+		called = true
+		secondCtxErr = ctx.Err()
+		return ctx.Err()
+	})
+	r.Push("slow", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+	err := r.RevertAll()
+	require.ErrorContains(t, err, "revert slow")
+	require.True(t, called)
+	assert.NoError(t, secondCtxErr, "the second revert ran with a live context")
+	assert.Equal(t, 1, r.Pending(), "only the slow one is still pending")
+}
+
+// A drain never picks a node its owner cordoned, and a revert leaves such
+// a node cordoned.
+func TestDrainNeverTouchesAnOwnerCordonedNode(t *testing.T) {
+	w1 := node("w1", false)
+	w1.Spec.Unschedulable = true
+	e, cs := env(node("cp", true), w1, node("w2", false), pod("a", "w1", true), pod("b", "w2", true))
+	for i := 0; i < 10; i++ {
+		n, err := pickNode(context.Background(), cs, "", "ns", "app=web", e.Rand)
+		require.NoError(t, err)
+		assert.Equal(t, "w2", n.Name, "the cordoned worker is never picked")
+	}
+	f, err := New(Spec{Type: NodeDrain, Node: "w1"}, e)
+	require.NoError(t, err)
+	_, err = f.Inject(context.Background())
+	require.ErrorContains(t, err, `node "w1" is cordoned`)
+	require.NoError(t, f.Revert(context.Background()))
+	// a drain whose node was cordoned by someone else after it picked it:
+	// revert only uncordons with this run's marker
+	d := &nodeDrain{env: e, spec: Spec{Type: NodeDrain}, node: "w1"}
+	require.NoError(t, d.Revert(context.Background()))
+	n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w1", metav1.GetOptions{})
+	assert.True(t, n.Spec.Unschedulable, "the owner's cordon stays after revert")
+}
+
+// Node faults act only on the cluster's own node containers: a Node object
+// named like another local container is refused before any Docker call.
+func TestNodeFaultsOnlyTouchTheClustersContainers(t *testing.T) {
+	e, _ := env(node("cp", true), node("postgres", false), pod("a", "postgres", true))
+	e.nodeList = func() ([]string, error) {
+		return []string{"aftershock-test-control-plane", "aftershock-test-worker"}, nil
+	}
+	for _, s := range []Spec{
+		{Type: NodeStop, Node: "postgres"}, {Type: NodePause},
+		{Type: NetworkPartition, Scope: ScopeNode}, {Type: NetworkPartition},
+		{Type: ContainerKill}, {Type: NetworkDelay, Delay: time.Millisecond}, {Type: NetworkLoss, Loss: 0.5},
+	} {
+		typ := s.Type + "/" + s.Scope
+		f, err := New(s, e)
+		require.NoError(t, err, typ)
+		_, err = f.Inject(context.Background())
+		require.ErrorContains(t, err, `node "postgres" is not a node container of kind cluster "aftershock-test"`, typ)
+	}
+}

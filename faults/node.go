@@ -36,6 +36,9 @@ func (f *nodeContainer) Inject(ctx context.Context) (Injected, error) {
 	if err != nil {
 		return Injected{}, err
 	}
+	if err := f.env.kindNode(n.Name); err != nil {
+		return Injected{}, err
+	}
 	d, err := docker(ctx)
 	if err != nil {
 		return Injected{}, err

@@ -25,6 +25,9 @@ func (f *nodePartition) Inject(ctx context.Context) (Injected, error) {
 	if err != nil {
 		return Injected{}, err
 	}
+	if err := f.env.kindNode(n.Name); err != nil {
+		return Injected{}, err
+	}
 	ips, err := nodeIPs(ctx, f.env)
 	if err != nil {
 		return Injected{}, err

@@ -151,9 +151,10 @@ func isControlPlane(n *corev1.Node) bool {
 	return a
 }
 
-// pickNode chooses a worker node: name if given (it must exist and not be a
-// control-plane node), else one of the workers that run pods matching
-// selector in ns, seeded by r.
+// pickNode chooses a worker node: name if given (it must exist and be
+// neither a control-plane node nor cordoned), else one of the uncordoned
+// workers that run pods matching selector in ns, seeded by r. A node its
+// owner cordoned is never a victim.
 func pickNode(ctx context.Context, cs kubernetes.Interface, name, ns, selector string, r *rand.Rand) (*corev1.Node, error) {
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -165,6 +166,9 @@ func pickNode(ctx context.Context, cs kubernetes.Interface, name, ns, selector s
 			if n.Name == name {
 				if isControlPlane(n) {
 					return nil, fmt.Errorf("node %q is a control-plane node; aftershock only disrupts workers", name)
+				}
+				if n.Spec.Unschedulable {
+					return nil, fmt.Errorf("node %q is cordoned (not by this run); aftershock never disrupts a cordoned node", name)
 				}
 				return n, nil
 			}
@@ -184,12 +188,12 @@ func pickNode(ctx context.Context, cs kubernetes.Interface, name, ns, selector s
 	var cands []*corev1.Node
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		if !isControlPlane(n) && hosting[n.Name] {
+		if !isControlPlane(n) && !n.Spec.Unschedulable && hosting[n.Name] {
 			cands = append(cands, n)
 		}
 	}
 	if len(cands) == 0 {
-		return nil, fmt.Errorf("no worker node runs pods matching %q in %s", selector, ns)
+		return nil, fmt.Errorf("no schedulable (uncordoned) worker node runs pods matching %q in %s", selector, ns)
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].Name < cands[j].Name })
 	return cands[r.IntN(len(cands))], nil
@@ -215,5 +219,14 @@ func (e *Env) pickTargetPods(ctx context.Context, s Spec, needKind bool) ([]core
 	if err := e.checkNamespace(ns); err != nil {
 		return nil, nil, err
 	}
-	return pickPinned(ctx, e.Cluster.Clientset, ns, e.selector(s), s.Pods, s.Percent, e.Rand, s.Pin, e.Cluster.Name)
+	pods, victims, err := pickPinned(ctx, e.Cluster.Clientset, ns, e.selector(s), s.Pods, s.Percent, e.Rand, s.Pin, e.Cluster.Name)
+	if err != nil || !needKind {
+		return pods, victims, err
+	}
+	for _, p := range pods {
+		if err := e.kindNode(p.Spec.NodeName); err != nil {
+			return nil, nil, fmt.Errorf("%s on pod %s: %w", s.Type, p.Name, err)
+		}
+	}
+	return pods, victims, nil
 }
