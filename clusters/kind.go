@@ -230,6 +230,9 @@ func connect(kubeconfig, name string, appPort int) (*Cluster, error) {
 		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
 	}
 	rc.QPS, rc.Burst = 50, 100
+	if err := guardREST(rc); err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, err
@@ -375,6 +378,9 @@ func FromKubeconfig(path string, allow bool) (*Cluster, error) {
 	}
 	rc, err := clientcmd.BuildConfigFromFlags("", path)
 	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	if err := guardREST(rc); err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
 	cs, err := kubernetes.NewForConfig(rc)
