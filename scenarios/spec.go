@@ -246,14 +246,37 @@ func Parse(b []byte, file string) (*Spec, error) {
 	}
 	p := &parser{file: file}
 	s := p.spec(raw)
-	if p.err != nil {
-		return nil, p.err
-	}
 	s.File, s.Source = file, append([]byte(nil), b...)
-	if err := s.Validate(); err != nil {
-		return nil, err
+	if err := s.Validate(); err != nil || p.err != nil {
+		return nil, p.with(err)
 	}
 	return s, nil
+}
+
+// with joins the parser's errors and Validate's, every field once: a field
+// the parser already named (a bad duration, say) is not named again as
+// missing.
+func (p *parser) with(validate error) error {
+	named := map[string]bool{}
+	for _, e := range p.errs {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			named[fe.Field] = true
+		}
+	}
+	errs := append([]error(nil), p.errs...)
+	if j, ok := validate.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			var fe *FieldError
+			if errors.As(e, &fe) && named[fe.Field] {
+				continue
+			}
+			errs = append(errs, e)
+		}
+	} else if validate != nil {
+		errs = append(errs, validate)
+	}
+	return errors.Join(errs...)
 }
 
 type parser struct {
@@ -457,19 +480,48 @@ func (p *parser) spec(r rawSpec) *Spec {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
-// Validate checks a spec (also one built in Go), filling in defaults.
+// MaxRequestTimeout bounds load.timeout: a cancelled run waits for no
+// request longer than this (and in-flight requests are cancelled anyway).
+const MaxRequestTimeout = 30 * time.Second
+
+// MaxRate bounds load.rate and load.rampFrom.
+const MaxRate = 5000
+
+// fieldErrs collects a spec's field errors, so that all of them are
+// reported at once.
+type fieldErrs struct {
+	file string
+	errs []error
+}
+
+// fail records an error and returns it (a section stops at its first error
+// where later checks depend on the field).
+func (c *fieldErrs) fail(field, value, problem string) error {
+	err := &FieldError{File: c.file, Field: field, Value: value, Problem: problem}
+	c.errs = append(c.errs, err)
+	return err
+}
+
+// Validate checks a spec (also one built in Go), filling in defaults. It
+// reports every wrong field at once.
 func (s *Spec) Validate() error {
-	fail := func(field, value, problem string) error {
-		return &FieldError{File: s.File, Field: field, Value: value, Problem: problem}
-	}
+	c := &fieldErrs{file: s.File}
 	if s.Name == "" || !nameRE.MatchString(s.Name) || len(s.Name) > 40 {
-		return fail("name", s.Name, "want a DNS label: lower-case letters, digits and '-', at most 40")
+		c.fail("name", s.Name, "want a DNS label: lower-case letters, digits and '-', at most 40")
 	}
 	if s.Seed == 0 {
 		s.Seed = 1
 	}
+	s.validateClusterAndApp(c)
+	s.validateLoad(c)
+	s.validateSLO(c)
+	s.validateFaults(c)
+	return errors.Join(c.errs...)
+}
+
+func (s *Spec) validateClusterAndApp(c *fieldErrs) {
 	if s.Cluster.Workers < 0 || s.Cluster.Workers > 5 {
-		return fail("cluster.workers", strconv.Itoa(s.Cluster.Workers), "want 1..5 (0 means 2)")
+		c.fail("cluster.workers", strconv.Itoa(s.Cluster.Workers), "want 1..5 (0 means 2)")
 	}
 	if s.Cluster.Workers != 0 {
 		s.Cluster.explicitWorkers = true
@@ -478,110 +530,128 @@ func (s *Spec) Validate() error {
 		s.Cluster.Workers = 2
 	}
 	if s.App.Own != nil {
-		if err := s.validateOwnApp(fail); err != nil {
-			return err
-		}
-		if s.App.Attribution.None && s.SLO.Jain > 0 {
-			return fail("slo.jain", fmt.Sprint(s.SLO.Jain), "evenness cannot be measured with app.attribution none: say how a response names its pod ({header: ...}, {json: ...} or {regex: ...})")
+		if err := s.validateOwnApp(c.fail); err == nil && s.App.Attribution.None && s.SLO.Jain > 0 {
+			c.fail("slo.jain", fmt.Sprint(s.SLO.Jain), "evenness cannot be measured with app.attribution none: say how a response names its pod ({header: ...}, {json: ...} or {regex: ...})")
 		}
 	}
 	if s.App.Replicas < 0 || s.App.Replicas > 20 {
-		return fail("app.replicas", strconv.Itoa(int(s.App.Replicas)), "want 1..20 (0 means 3)")
+		c.fail("app.replicas", strconv.Itoa(int(s.App.Replicas)), "want 1..20 (0 means 3)")
+		return
 	}
 	if s.App.Replicas == 0 {
 		s.App.Replicas = 3
 	}
 	if s.App.PDBMinAvailable >= s.App.Replicas && s.App.PDBMinAvailable > 0 {
-		return fail("app.pdb.minAvailable", strconv.Itoa(int(s.App.PDBMinAvailable)), fmt.Sprintf("must be below app.replicas (%d), or no pod could ever be evicted", s.App.Replicas))
+		c.fail("app.pdb.minAvailable", strconv.Itoa(int(s.App.PDBMinAvailable)), fmt.Sprintf("must be below app.replicas (%d), or no pod could ever be evicted", s.App.Replicas))
 	}
-	if s.Load.Rate <= 0 {
-		return fail("load.rate", "", "required (like 200/s)")
+}
+
+func (s *Spec) validateLoad(c *fieldErrs) {
+	switch {
+	case s.Load.Rate <= 0:
+		c.fail("load.rate", "", "required (like 200/s)")
+	case s.Load.Rate > MaxRate:
+		c.fail("load.rate", strconv.Itoa(s.Load.Rate), fmt.Sprintf("above %d/s: more than a 2-core machine drives through kind", MaxRate))
 	}
-	if s.Load.Rate > 5000 {
-		return fail("load.rate", strconv.Itoa(s.Load.Rate), "above 5000/s: more than a 2-core machine drives through kind")
+	if s.Load.RampFrom > MaxRate {
+		c.fail("load.rampFrom", strconv.Itoa(s.Load.RampFrom), fmt.Sprintf("above %d/s: more than a 2-core machine drives through kind", MaxRate))
 	}
-	if s.Load.Duration <= 0 {
-		return fail("load.duration", "", "required (like 60s)")
+	switch {
+	case s.Load.Duration <= 0:
+		c.fail("load.duration", "", "required (like 60s)")
+	case s.Load.Duration > 30*time.Minute:
+		c.fail("load.duration", s.Load.Duration.String(), "at most 30m")
 	}
-	if s.Load.Duration > 30*time.Minute {
-		return fail("load.duration", s.Load.Duration.String(), "at most 30m")
+	if s.Load.Timeout > MaxRequestTimeout {
+		c.fail("load.timeout", s.Load.Timeout.String(), fmt.Sprintf("at most %s per request", MaxRequestTimeout))
 	}
 	if s.Load.Window != 0 && s.Load.Window < report.MinWindow {
-		return fail("load.window", s.Load.Window.String(), "at least 100ms")
+		c.fail("load.window", s.Load.Window.String(), "at least 100ms")
 	}
 	switch s.Load.Via {
 	case "":
 		s.Load.Via = ViaNodePort
 	case ViaNodePort, ViaInCluster, ViaIngress:
 	default:
-		return fail("load.via", s.Load.Via, "want nodePort (from the host, the default), ingress (from the host through an Ingress controller) or inCluster (from load pods)")
+		c.fail("load.via", s.Load.Via, "want nodePort (from the host, the default), ingress (from the host through an Ingress controller) or inCluster (from load pods)")
 	}
 	switch {
 	case s.Load.Connections < 0 || s.Load.Connections > 1000:
-		return fail("load.connections", strconv.Itoa(s.Load.Connections), "want 1..1000 (0: as many as needed)")
+		c.fail("load.connections", strconv.Itoa(s.Load.Connections), "want 1..1000 (0: as many as needed)")
 	case s.Load.Connections > 0 && !s.Load.KeepAlive:
-		return fail("load.connections", strconv.Itoa(s.Load.Connections), "caps kept-alive connections; set load.keepAlive: true")
-	}
-	for i, f := range s.Faults {
-		if f.TargetNamespace == ingress.Namespace && s.Load.Via != ViaIngress {
-			return fail(fmt.Sprintf("faults[%d].target.ingress", i), "true", "the Ingress controller exists only with load.via: ingress")
-		}
+		c.fail("load.connections", strconv.Itoa(s.Load.Connections), "caps kept-alive connections; set load.keepAlive: true")
 	}
 	switch {
 	case s.Load.Via != ViaIngress && s.Load.IngressReplicas != 0:
-		return fail("load.ingress", fmt.Sprint(s.Load.IngressReplicas), "only with load.via: ingress")
+		c.fail("load.ingress", fmt.Sprint(s.Load.IngressReplicas), "only with load.via: ingress")
 	case s.Load.Via == ViaIngress && s.Load.IngressReplicas == 0:
 		s.Load.IngressReplicas = 1
 	case s.Load.IngressReplicas < 0 || s.Load.IngressReplicas > 5:
-		return fail("load.ingress.replicas", strconv.Itoa(s.Load.IngressReplicas), "want 1..5")
+		c.fail("load.ingress.replicas", strconv.Itoa(s.Load.IngressReplicas), "want 1..5")
 	}
 	switch {
 	case s.Load.Via != ViaInCluster && s.Load.Pods != 0:
-		return fail("load.pods", strconv.Itoa(s.Load.Pods), "only with load.via: inCluster (host load runs in this process)")
+		c.fail("load.pods", strconv.Itoa(s.Load.Pods), "only with load.via: inCluster (host load runs in this process)")
 	case s.Load.Via == ViaInCluster && s.Load.Pods == 0:
 		s.Load.Pods = 3
 	case s.Load.Pods < 0 || s.Load.Pods > MaxLoadPods:
-		return fail("load.pods", strconv.Itoa(s.Load.Pods), fmt.Sprintf("want 1..%d", MaxLoadPods))
-	case s.Load.Via == ViaInCluster && s.Load.Rate < s.Load.Pods:
-		return fail("load.pods", strconv.Itoa(s.Load.Pods), fmt.Sprintf("more pods than requests per second (load.rate %d/s): each pod needs at least 1/s", s.Load.Rate))
+		c.fail("load.pods", strconv.Itoa(s.Load.Pods), fmt.Sprintf("want 1..%d", MaxLoadPods))
+	case s.Load.Via == ViaInCluster && s.Load.Rate > 0 && s.Load.Rate < s.Load.Pods:
+		c.fail("load.pods", strconv.Itoa(s.Load.Pods), fmt.Sprintf("more pods than requests per second (load.rate %d/s): each pod needs at least 1/s", s.Load.Rate))
 	}
-	if s.SLO.Availability <= 0 {
-		return fail("slo.availability", "", "required (like 99.5%)")
-	}
-	if s.SLO.Availability >= 1 {
-		return fail("slo.availability", fmt.Sprint(s.SLO.Availability), "100% leaves no error budget; use at most 99.99%")
+}
+
+func (s *Spec) validateSLO(c *fieldErrs) {
+	switch {
+	case s.SLO.Availability <= 0:
+		c.fail("slo.availability", "", "required (like 99.5%)")
+	case s.SLO.Availability >= 1:
+		c.fail("slo.availability", fmt.Sprint(s.SLO.Availability), "100% leaves no error budget; use at most 99.99%")
 	}
 	if math.IsNaN(s.SLO.Jain) || s.SLO.Jain < 0 || s.SLO.Jain > 1 {
-		return fail("slo.jain", fmt.Sprint(s.SLO.Jain), "want 0..1")
+		c.fail("slo.jain", fmt.Sprint(s.SLO.Jain), "want 0..1")
 	}
 	if b := s.SLO.MaxBudgetConsumed; math.IsNaN(b) || math.IsInf(b, 0) || b < 0 {
-		return fail("slo.maxBudgetConsumed", fmt.Sprint(b), "want a number >= 0 (1 = the whole budget)")
+		c.fail("slo.maxBudgetConsumed", fmt.Sprint(b), "want a number >= 0 (1 = the whole budget)")
 	}
 	switch s.Expect {
 	case "":
 		s.Expect = report.Pass
 	case report.Pass, report.Fail, report.Inconclusive:
 	default:
-		return fail("expect", string(s.Expect), "want pass, fail or inconclusive")
+		c.fail("expect", string(s.Expect), "want pass, fail or inconclusive")
 	}
 	if s.ExpectCheck != "" && s.Expect != report.Fail {
-		return fail("expect.check", s.ExpectCheck, "only an expected fail has a reason to check")
+		c.fail("expect.check", s.ExpectCheck, "only an expected fail has a reason to check")
 	}
+}
+
+// validateFaults checks every fault (each one's first error), then the
+// plan as a whole.
+func (s *Spec) validateFaults(c *fieldErrs) {
+	ok := true
 	for i, f := range s.Faults {
-		if err := f.Validate(); err != nil {
-			return fail(fmt.Sprintf("faults[%d]", i), "", err.Error())
+		field := fmt.Sprintf("faults[%d]", i)
+		switch {
+		case f.TargetNamespace == ingress.Namespace && s.Load.Via != ViaIngress:
+			c.fail(field+".target.ingress", "true", "the Ingress controller exists only with load.via: ingress")
+		case f.Validate() != nil:
+			c.fail(field, "", f.Validate().Error())
+		case f.Type == faults.PodKill && s.App.Replicas == 1 && f.Pods > 1:
+			c.fail(field+".pods", strconv.Itoa(f.Pods), "more than app.replicas")
+		case (f.Type == faults.NodeDrain || f.Type == faults.NodeStop || f.Type == faults.NodePause || f.Scope == faults.ScopeNode) && s.Cluster.Workers < 2:
+			c.fail(field+".type", f.Type, "needs cluster.workers >= 2 (the app must have somewhere to go)")
+		default:
+			continue
 		}
-		if f.Type == faults.PodKill && s.App.Replicas == 1 && f.Pods > 1 {
-			return fail(fmt.Sprintf("faults[%d].pods", i), strconv.Itoa(f.Pods), "more than app.replicas")
-		}
-		if (f.Type == faults.NodeDrain || f.Type == faults.NodeStop || f.Type == faults.NodePause || f.Scope == faults.ScopeNode) && s.Cluster.Workers < 2 {
-			return fail(fmt.Sprintf("faults[%d].type", i), f.Type, "needs cluster.workers >= 2 (the app must have somewhere to go)")
-		}
+		ok = false
+	}
+	if !ok || s.Load.Duration <= 0 {
+		return
 	}
 	if end := faults.End(faults.Plan(s.Faults)); end >= s.Load.Duration {
-		return fail("faults", "", fmt.Sprintf("the last fault ends at %s, not before load.duration %s: leave time to observe recovery", end, s.Load.Duration))
+		c.fail("faults", "", fmt.Sprintf("the last fault ends at %s, not before load.duration %s: leave time to observe recovery", end, s.Load.Duration))
 	}
-	return nil
 }
 
 // Expectation is the spec's expectation as the report keeps it.

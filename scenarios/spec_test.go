@@ -116,3 +116,38 @@ func TestParseExpectation(t *testing.T) {
 		assert.Equal(t, field, fe.Field, in)
 	}
 }
+
+// Every wrong field is reported at once, across sections and faults.
+func TestEveryFieldErrorAtOnce(t *testing.T) {
+	_, err := Parse([]byte(`name: Bad_Name
+cluster: {workers: 9}
+app: {replicas: 3}
+load: {rate: 100/s, rampFrom: 9000/s, duration: 30s, timeout: 10m, window: 10ms}
+faults:
+  - {type: pod-kill, at: 5s, pods: -1}
+  - {type: no-such-fault, at: 5s}
+slo: {availability: 100%}
+`), "five.yaml")
+	require.Error(t, err)
+	msg := err.Error()
+	for _, want := range []string{
+		`five.yaml: name: "Bad_Name"`,
+		`five.yaml: cluster.workers: "9"`,
+		`five.yaml: load.rampFrom: "9000": above 5000/s`,
+		`five.yaml: load.timeout: "10m0s": at most 30s per request`,
+		`five.yaml: load.window: "10ms"`,
+		`five.yaml: slo.availability:`,
+		`five.yaml: faults[0]`,
+		`five.yaml: faults[1]`,
+	} {
+		assert.Contains(t, msg, want)
+	}
+	_, err = Parse([]byte(`name: bad-dur
+load: {rate: 10/s, duration: forever}
+slo: {availability: 99%, p99: soon}
+`), "dur.yaml")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `load.duration: "forever": not a duration`)
+	assert.Contains(t, err.Error(), `slo.p99: "soon": not a duration`)
+	assert.NotContains(t, err.Error(), "load.duration: required", "a field the parser named is not named again")
+}
