@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -130,13 +131,34 @@ func CheckLoopback(host string) error {
 	return nil
 }
 
-// reuseTransport records on each response whether its connection was reused.
-type reuseTransport struct{ base http.RoundTripper }
+// reuseTransport records on each response whether its connection was
+// reused, and ends every request in flight when the attack's context is
+// cancelled (vegeta's Stop only stops new ones): a cancelled run stops
+// sending and waiting at once, whatever the request timeout.
+type reuseTransport struct {
+	base   http.RoundTripper
+	attack context.Context // nil: never cancelled
+}
 
 func (t reuseTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var reused bool
 	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
-	resp, err := t.base.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	ctx := req.Context()
+	var done func()
+	if t.attack != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		stop := context.AfterFunc(t.attack, cancel)
+		done = func() { stop(); cancel() }
+	}
+	resp, err := t.base.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
+	if done != nil {
+		if resp == nil {
+			done()
+		} else {
+			resp.Body = &doneBody{ReadCloser: resp.Body, done: done}
+		}
+	}
 	if resp != nil {
 		if reused {
 			resp.Header.Set(headerReused, "1")
@@ -147,7 +169,19 @@ func (t reuseTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func client(o Options) *http.Client {
+// doneBody releases a request's cancellation when its body is closed.
+type doneBody struct {
+	io.ReadCloser
+	done func()
+}
+
+func (b *doneBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.done()
+	return err
+}
+
+func client(ctx context.Context, o Options) *http.Client {
 	dialer := &net.Dialer{Timeout: o.Timeout}
 	if o.KeepAlive {
 		dialer.KeepAlive = 30 * time.Second
@@ -161,7 +195,7 @@ func client(o Options) *http.Client {
 		MaxConnsPerHost:     o.Connections,
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	return &http.Client{Timeout: o.Timeout, Transport: reuseTransport{tr}}
+	return &http.Client{Timeout: o.Timeout, Transport: reuseTransport{base: tr, attack: ctx}}
 }
 
 // Sample converts one vegeta result, attributed as the sample app does.
@@ -213,7 +247,7 @@ func Attack(ctx context.Context, o Options, sink func(report.Sample)) (Stats, er
 		maxBody = MaxAttributionBody
 	}
 	atk := vegeta.NewAttacker(
-		vegeta.Client(client(o)),
+		vegeta.Client(client(ctx, o)),
 		vegeta.Workers(workers),
 		vegeta.MaxWorkers(o.MaxWorkers),
 		vegeta.MaxBody(maxBody),

@@ -174,3 +174,28 @@ func TestConnectionsCap(t *testing.T) {
 		}
 	}
 }
+
+// A cancel ends the load within a second, requests in flight included,
+// whatever the request timeout: an app that never answers does not hold a
+// cancelled run for load.timeout.
+func TestCancelEndsRequestsInFlight(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	ctx, cancel := context.WithCancel(context.Background())
+	var cancelled time.Time
+	time.AfterFunc(700*time.Millisecond, func() { cancelled = time.Now(); cancel() })
+	var n atomic.Int64
+	st, err := Attack(ctx, Options{URL: srv.URL, Rate: 50, Duration: 20 * time.Second, Timeout: 30 * time.Second}, func(s report.Sample) { n.Add(1) })
+	stopped := time.Since(cancelled)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, stopped, time.Second, "the load stopped within 1 s of the cancel")
+	assert.Positive(t, st.Requests, "requests in flight were returned as samples")
+	assert.EqualValues(t, st.Requests, n.Load())
+}

@@ -240,3 +240,77 @@ func TestInjectLine(t *testing.T) {
 	assert.True(t, injectedLine.MatchString("interrupt-3: network-partition-1 injected sampleapp-x in 5ms"))
 	assert.False(t, injectedLine.MatchString("interrupt-3: app ready: 3 pods"))
 }
+
+// SIGINT then SIGTERM (as GitHub Actions cancels a job) during a node
+// pause, with load whose requests time out only after 30 s: the run stops
+// its load at once, unpauses the node and removes its namespace by itself,
+// within the bound, without `clean`.
+func TestIntegrationSIGINTThenSIGTERMReverts(t *testing.T) {
+	clustertest.RequireDocker(t)
+	c := clustertest.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "aftershock")
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	work := t.TempDir()
+	spec := filepath.Join(work, "sigint.yaml")
+	require.NoError(t, os.WriteFile(spec, []byte(`name: sigint-pause
+cluster: {workers: 2}
+app: {replicas: 3, terminationGracePeriod: 2s}
+load: {rate: 20/s, duration: 60s, timeout: 30s}
+faults:
+  - {type: node-pause, at: 2s, for: 40s}
+slo: {availability: 50%}
+`), 0o644))
+	cmd := exec.CommandContext(ctx, bin, "run", "--cluster", c.Name, "--out", filepath.Join(work, "reports"), spec)
+	cmd.Dir = work
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	injected := make(chan struct{})
+	var mu sync.Mutex
+	var lines []string
+	go func() {
+		once := sync.Once{}
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
+			if injectedLine.MatchString(sc.Text()) {
+				once.Do(func() { close(injected) })
+			}
+		}
+	}()
+	select {
+	case <-injected:
+	case <-time.After(4 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("no fault injected within 4 minutes")
+	}
+	time.Sleep(3 * time.Second) // requests to the paused node are in flight
+	sent := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	time.Sleep(3 * time.Second)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	err = cmd.Wait()
+	took := time.Since(sent)
+	mu.Lock()
+	t.Logf("%s", strings.Join(lines, "\n"))
+	mu.Unlock()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	ws := ee.Sys().(syscall.WaitStatus)
+	assert.False(t, ws.Signaled(), "the run exited by itself, not by a signal")
+	assert.Less(t, took, InterruptBound, "within the bound")
+	t.Logf("SIGINT, SIGTERM 3 s later: exited %s after SIGINT with code %d", took.Round(100*time.Millisecond), ws.ExitStatus())
+	left, err := faults.Leftovers(ctx, c)
+	require.NoError(t, err)
+	assert.Empty(t, left, "nothing left without clean: the node was unpaused")
+	nss, err := c.Clientset.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: clusters.ScenarioNamespaceSelector})
+	require.NoError(t, err)
+	for _, ns := range nss.Items {
+		assert.NotNil(t, ns.DeletionTimestamp, "namespace %s is being deleted", ns.Name)
+	}
+}
