@@ -230,6 +230,14 @@ func (c *Cluster) DeployUserApp(ctx context.Context, a UserApp) (AppTarget, erro
 		if err != nil {
 			return AppTarget{}, fmt.Errorf("deploy app: %s (%s): the cluster does not serve this kind: %w", appsource.Ref(o), o.GetAPIVersion(), err)
 		}
+		// every object carries the scenario's label: only labelled objects
+		// are ever deleted
+		l := o.GetLabels()
+		if l == nil {
+			l = map[string]string{}
+		}
+		l[NamespaceLabel] = a.Namespace
+		o.SetLabels(l)
 		var ri dynamic.ResourceInterface
 		if m.Scope.Name() == meta.RESTScopeNameNamespace {
 			o.SetNamespace(a.Namespace)
@@ -238,13 +246,13 @@ func (c *Cluster) DeployUserApp(ctx context.Context, a UserApp) (AppTarget, erro
 			if !a.AllowClusterScoped {
 				return AppTarget{}, fmt.Errorf("deploy app: %s is cluster-scoped; allow it with app.allowClusterScoped: true", appsource.Ref(o))
 			}
-			l := o.GetLabels()
-			if l == nil {
-				l = map[string]string{}
-			}
-			l[NamespaceLabel] = a.Namespace
-			o.SetLabels(l)
 			ri = dyn.Resource(m.Resource)
+			// created only when absent: an existing one is not ours
+			if _, err := ri.Get(ctx, o.GetName(), metav1.GetOptions{}); err == nil {
+				return AppTarget{}, fmt.Errorf("deploy app: cluster-scoped %s already exists on cluster %q and was not created by this run: aftershock neither changes nor deletes it; rename it in the app or remove it from the cluster", appsource.Ref(o), c.Name)
+			} else if !apierrors.IsNotFound(err) {
+				return AppTarget{}, fmt.Errorf("deploy app: look for %s: %w", appsource.Ref(o), err)
+			}
 		}
 		if _, err := ri.Create(ctx, o, metav1.CreateOptions{FieldManager: "aftershock"}); err != nil {
 			return AppTarget{}, fmt.Errorf("deploy app: create %s: %w", appsource.Ref(o), err)
@@ -418,8 +426,9 @@ func (c *Cluster) WaitEndpointsReady(ctx context.Context, ns, svc string, want i
 	return nil
 }
 
-// DeleteClusterScoped deletes the cluster-scoped objects deployed for ns
-// (found by NamespaceLabel), for the kinds in objs.
+// DeleteClusterScoped deletes the cluster-scoped objects of objs deployed
+// for ns: only those whose live object carries NamespaceLabel=ns (an object
+// of the same name that this scenario did not create is never deleted).
 func (c *Cluster) DeleteClusterScoped(ctx context.Context, ns string, objs []*unstructured.Unstructured) error {
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Clientset.Discovery()))
 	dyn, err := dynamic.NewForConfig(c.REST)
@@ -437,7 +446,21 @@ func (c *Cluster) DeleteClusterScoped(ctx context.Context, ns string, objs []*un
 			errs = append(errs, err)
 			continue
 		}
-		if err := dyn.Resource(m.Resource).Delete(ctx, o.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		ri := dyn.Resource(m.Resource)
+		live, err := ri.Get(ctx, o.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("look for %s: %w", appsource.Ref(o), err))
+			continue
+		}
+		if live.GetLabels()[NamespaceLabel] != ns {
+			continue // not created for this scenario: never deleted
+		}
+		// delete exactly the object looked at (a same-named one made since is not ours)
+		uid := live.GetUID()
+		if err := ri.Delete(ctx, o.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete %s: %w", appsource.Ref(o), err))
 		}
 	}

@@ -65,3 +65,21 @@ slo: {availability: 99%}
 	// aftershock's own clusters are not held to it
 	require.NoError(t, (&Env{Cluster: &clusters.Cluster{Name: "aftershock-x", Managed: true, Kind: true}}).agrees(context.Background(), s))
 }
+
+// An own app's cluster-scoped objects on a foreign cluster need their own
+// explicit flag.
+func TestForeignClusterScopedNeedsItsOwnFlag(t *testing.T) {
+	s, err := Parse([]byte(`
+name: cs
+load: {rate: 30/s, duration: 10s, via: inCluster}
+faults: [{type: pod-kill, at: 2s}]
+slo: {availability: 99%}
+`), "cs.yaml")
+	require.NoError(t, err)
+	s.App.Own = &OwnApp{AllowClusterScoped: true}
+	e := &Env{Cluster: &clusters.Cluster{Name: "kind-theirs"}, ImageRepo: "reg.example/team", AllowForeignCluster: true}
+	err = e.foreignAgrees(s, func(f string) string { return "cs.yaml: " + f })
+	require.ErrorContains(t, err, "cs.yaml: app.allowClusterScoped: true: cluster kind-theirs was not created by aftershock; creating cluster-scoped objects there needs the explicit flag --allow-foreign-cluster-scoped")
+	e.AllowForeignClusterScoped = true
+	require.NoError(t, e.foreignAgrees(s, func(f string) string { return f }))
+}

@@ -51,6 +51,10 @@ type Env struct {
 	// AllowForeignCluster permits destructive faults on a cluster
 	// aftershock did not create (--kubeconfig with the allow flag).
 	AllowForeignCluster bool
+	// AllowForeignClusterScoped permits an own app's cluster-scoped objects
+	// (app.allowClusterScoped) on a cluster aftershock did not create: a
+	// separate, explicit choice, as they are visible to everyone there.
+	AllowForeignClusterScoped bool
 	// KeepCluster leaves a cluster Env created running at Close.
 	KeepCluster bool
 	Logger      *slog.Logger
@@ -126,6 +130,9 @@ func (e *Env) foreignAgrees(s *Spec, field func(string) string) error {
 		if f.TargetNamespace == ingress.Namespace {
 			errs = append(errs, fmt.Errorf("%s: true: cluster %s's Ingress controller was not installed by aftershock; it is not a fault target", field(fmt.Sprintf("faults[%d].target.ingress", i)), name))
 		}
+	}
+	if s.App.Own != nil && s.App.Own.AllowClusterScoped && !e.AllowForeignClusterScoped {
+		errs = append(errs, fmt.Errorf("%s: true: cluster %s was not created by aftershock; creating cluster-scoped objects there needs the explicit flag --allow-foreign-cluster-scoped (aftershock creates them only when absent and deletes only what it created)", field("app.allowClusterScoped"), name))
 	}
 	if needsImage(s) && e.ImageRepo == "" {
 		what := "the sample app"

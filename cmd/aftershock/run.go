@@ -37,11 +37,13 @@ type runFlags struct {
 	nodeImage    string
 	kubeconfig   string
 	allowForeign bool
-	clusterName  string
-	verbose      bool
-	imageRepo    string
-	ingressAddr  string
-	ingressClass string
+	// allowForeignClusterScoped: an own app's cluster-scoped objects on a foreign cluster
+	allowForeignClusterScoped bool
+	clusterName               string
+	verbose                   bool
+	imageRepo                 string
+	ingressAddr               string
+	ingressClass              string
 }
 
 func newRunCmd() *cobra.Command {
@@ -86,6 +88,7 @@ need kind's node containers). Every run checks this before it deploys.`,
 	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default: build or reuse the offline one; kindest/node works where a registry is reachable)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "use this existing cluster instead of creating one (needs --allow-foreign-cluster)")
 	fl.BoolVar(&f.allowForeign, "allow-foreign-cluster", false, "allow faults on a cluster aftershock did not create")
+	fl.BoolVar(&f.allowForeignClusterScoped, "allow-foreign-cluster-scoped", false, "with --allow-foreign-cluster: also create an own app's cluster-scoped objects (app.allowClusterScoped) there; only absent ones are created and only those are deleted")
 	fl.StringVar(&f.clusterName, "cluster", "", "reuse this aftershock kind cluster (see `aftershock list`)")
 	fl.StringVar(&f.imageRepo, "image-repo", "", "with --kubeconfig: the repository the cluster's nodes pull the aftershock image from (REPO/aftershock:TAG; push it with `aftershock image --image-repo REPO --push`)")
 	fl.StringVar(&f.ingressAddr, "ingress-address", "", "with --kubeconfig and load.via ingress: 127.0.0.1:PORT where the cluster's Ingress controller answers on this machine (e.g. kubectl port-forward)")
@@ -152,7 +155,7 @@ func runSpecs(ctx context.Context, f runFlags, specs []*scenarios.Spec, pins map
 	if f.verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	env := &scenarios.Env{KeepCluster: f.keepCluster, AllowForeignCluster: f.allowForeign, Logger: logger}
+	env := &scenarios.Env{KeepCluster: f.keepCluster, AllowForeignCluster: f.allowForeign, AllowForeignClusterScoped: f.allowForeignClusterScoped, Logger: logger}
 	switch {
 	case f.kubeconfig != "" && f.clusterName != "":
 		return errors.New("--kubeconfig and --cluster: give one")
