@@ -61,30 +61,62 @@ func WriteDir(dir string, r *Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	return errors.Join(WriteFile(filepath.Join(dir, FileJSON), func(w io.Writer) error { return WriteJSON(w, r) }), WriteReports(dir, r))
+}
+
+// WriteReports writes junit.xml, report.md and report.html into dir and
+// leaves result.json as it is.
+func WriteReports(dir string, r *Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	writers := []struct {
 		name string
 		fn   func(io.Writer) error
 	}{
-		{FileJSON, func(w io.Writer) error { return WriteJSON(w, r) }},
 		{FileJUnit, func(w io.Writer) error { return WriteJUnit(w, r) }},
 		{FileMarkdown, func(w io.Writer) error { return WriteMarkdown(w, r) }},
 		{FileHTML, func(w io.Writer) error { return WriteHTML(w, r) }},
 	}
 	var errs []error
 	for _, wr := range writers {
-		f, err := os.Create(filepath.Join(dir, wr.name))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := wr.fn(f); err != nil {
-			errs = append(errs, fmt.Errorf("write %s: %w", wr.name, err))
-		}
-		if err := f.Close(); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, WriteFile(filepath.Join(dir, wr.name), wr.fn))
 	}
 	return errors.Join(errs...)
+}
+
+// FileMode is the mode of every file aftershock writes: readable by all,
+// writable by its owner only.
+const FileMode = 0o644
+
+// WriteFile writes path atomically: fn writes into a temporary file in the
+// same folder, which is synced and renamed over path only when all went
+// well. A reader never sees half a file, and a failed write leaves the
+// previous file in place.
+func WriteFile(path string, fn func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	err = fn(f)
+	if err == nil {
+		err = f.Chmod(FileMode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // JUnit XML (the subset CI systems read).

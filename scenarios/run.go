@@ -720,8 +720,9 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	if opts.Env.created {
 		info["node-monitor-grace-period"] = opts.Env.grace.String() + " (Kubernetes' default is 40s; shorter so node loss is detected within the test)"
 	}
+	kept, _ := RedactedSource(s.Source)
 	res = report.Analyze(rec, report.Input{
-		Scenario: s.Name, Spec: string(s.Source), SpecFile: absPath(s.File), Seed: seed, NodeImage: opts.Env.NodeImage, Cluster: c.Name, Info: info,
+		Scenario: s.Name, Spec: string(kept), SpecFile: absPath(s.File), Seed: seed, NodeImage: opts.Env.NodeImage, Cluster: c.Name, Info: info,
 		Start: start, End: end, SLO: s.SLO, Faults: faultsOut, Timeline: tl.Events(), ReadyPods: check.Pods,
 		Unstable: obs.UnstableSpans(start, end), Unattributed: app.attribution.None, Expect: s.Expectation(),
 		Planned: s.Load.Planned(), Path: path, LostLoad: lostLoad, LoadSources: sources,

@@ -69,13 +69,19 @@ func newReportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if out == "" {
-				out = args[0]
-				if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
-					out = filepath.Dir(out)
-				}
+			src := args[0]
+			if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
+				src = filepath.Dir(src)
 			}
-			if err := report.WriteDir(out, r); err != nil {
+			if out == "" {
+				out = src
+			}
+			// the original result.json is never rewritten
+			write := report.WriteDir
+			if same, _ := sameDir(out, src); same {
+				write = report.WriteReports
+			}
+			if err := write(out, r); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), report.Summary(r))
@@ -234,4 +240,17 @@ through found. Needs no Docker and no cluster.`,
 			return nil
 		},
 	}
+}
+
+// sameDir reports whether a and b name the same folder.
+func sameDir(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fa, fb), nil
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/scenarios"
 )
 
 func execute(t *testing.T, args ...string) (string, error) {
@@ -232,4 +235,87 @@ func TestReplayInput(t *testing.T) {
 	require.ErrorContains(t, err, "embedded scenario")
 	r.Faults[0].Victims = []report.Victim{{Pod: "web-1", Node: "worker2", Pos: 1}}
 	assert.Equal(t, map[string][]report.Victim{"pod-kill-1": {{Pod: "web-1", Node: "worker2", Pos: 1}}}, ReplayPins(r))
+}
+
+// Results are data people keep: `report` never rewrites the original
+// result.json, trend skips a corrupt file naming it, files are 0644.
+func TestResultsAreKept(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	r := result(t, time.Second, 0)
+	require.NoError(t, report.WriteDir(dir, r))
+	orig := filepath.Join(dir, report.FileJSON)
+	// a result.json with a field this version does not write stays byte for byte
+	b, err := os.ReadFile(orig)
+	require.NoError(t, err)
+	b = append([]byte(`{"note":"kept",`), b[1:]...)
+	require.NoError(t, os.WriteFile(orig, b, 0o644))
+	_, err = execute(t, "report", dir)
+	require.NoError(t, err)
+	after, err := os.ReadFile(orig)
+	require.NoError(t, err)
+	assert.Equal(t, string(b), string(after), "aftershock report leaves result.json as it was")
+	for _, f := range []string{report.FileJUnit, report.FileMarkdown, report.FileHTML} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm(), "%s is not world-writable", f)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*tmp-*"))
+	assert.Empty(t, left, "no temporary file is left")
+
+	nights := t.TempDir()
+	for i := range 2 {
+		require.NoError(t, report.WriteDir(filepath.Join(nights, fmt.Sprintf("night-%d", i), "s"), result(t, time.Second, 0)))
+	}
+	corrupt := filepath.Join(nights, "night-x", "s", report.FileJSON)
+	require.NoError(t, os.MkdirAll(filepath.Dir(corrupt), 0o755))
+	require.NoError(t, os.WriteFile(corrupt, []byte(`{"schema": "aftershock/v2", "scen`), 0o644))
+	foreign := filepath.Join(nights, "night-y", "s", report.FileJSON)
+	require.NoError(t, os.MkdirAll(filepath.Dir(foreign), 0o755))
+	require.NoError(t, os.WriteFile(foreign, []byte(`{"kind": "something else"}`), 0o644))
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"trend", "--out", t.TempDir(), filepath.Join(nights, "night-0"), filepath.Join(nights, "night-x"), filepath.Join(nights, "night-y"), filepath.Join(nights, "night-1")})
+	require.NoError(t, cmd.Execute(), stderr.String())
+	assert.Contains(t, stderr.String(), "skipping "+corrupt)
+	assert.Contains(t, stderr.String(), "skipping "+foreign)
+	assert.Contains(t, stdout.String(), "## s (2 runs)")
+}
+
+// A failed write leaves the previous file in place and no temporary file.
+func TestWriteFileIsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "result.json")
+	require.NoError(t, report.WriteFile(p, func(w io.Writer) error { _, err := io.WriteString(w, "first"); return err }))
+	err := report.WriteFile(p, func(w io.Writer) error {
+		_, _ = io.WriteString(w, "half")
+		return errors.New("disk full")
+	})
+	require.ErrorContains(t, err, "disk full")
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	assert.Equal(t, "first", string(b))
+	all, _ := os.ReadDir(dir)
+	assert.Len(t, all, 1, "no temporary file left")
+}
+
+// Secret request headers never reach result.json; replay reads them from
+// the scenario file.
+func TestSecretHeadersRedacted(t *testing.T) {
+	src := []byte(`name: auth
+app:
+  manifests: [x.yaml]
+  request: {path: /, headers: {Authorization: Bearer s3cret, cookie: "sid=abc", X-Trace: keep}}
+`)
+	out, redacted := scenarios.RedactedSource(src)
+	require.True(t, redacted)
+	assert.NotContains(t, string(out), "s3cret")
+	assert.NotContains(t, string(out), "sid=abc")
+	assert.Contains(t, string(out), "X-Trace: keep")
+	same, redacted := scenarios.RedactedSource([]byte("name: plain # comment\n"))
+	assert.False(t, redacted)
+	assert.Equal(t, "name: plain # comment\n", string(same), "untouched when nothing is secret")
 }

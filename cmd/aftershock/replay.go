@@ -35,6 +35,12 @@ victims say what was hit. Flags as for run (--cluster to reuse a cluster,
 			if err != nil {
 				return fmt.Errorf("%s: embedded scenario: %w", args[0], err)
 			}
+			if hasRedacted(s) {
+				// secret request headers were kept out of result.json: the file has them
+				if s, err = scenarios.ParseFile(r.SpecFile); err != nil {
+					return fmt.Errorf("%s: its scenario's secret request headers were redacted, and the scenario file cannot be read for them: %w", args[0], err)
+				}
+			}
 			pins := ReplayPins(r)
 			f.seed, f.repeat = r.Seed, 1
 			if err := checkRunFlags(f); err != nil {
@@ -62,4 +68,15 @@ func ReplayPins(r *report.Result) map[string][]report.Victim {
 		}
 	}
 	return pins
+}
+
+// hasRedacted reports whether a scenario read from result.json lost a
+// secret request header's value to redaction.
+func hasRedacted(s *scenarios.Spec) bool {
+	for k, v := range s.App.Request.Header {
+		if scenarios.SecretHeader(k) && len(v) > 0 && v[0] == scenarios.Redacted {
+			return true
+		}
+	}
+	return false
 }

@@ -249,10 +249,7 @@ func runSpecs(ctx context.Context, f runFlags, specs []*scenarios.Spec, pins map
 	}
 	// junit.xml always: every gated result and every scenario that errored
 	if err := os.MkdirAll(f.out, 0o755); err == nil {
-		if jf, err := os.Create(filepath.Join(f.out, report.FileJUnit)); err == nil {
-			_ = report.WriteJUnitRun(jf, gated, errored)
-			jf.Close()
-		}
+		_ = report.WriteFile(filepath.Join(f.out, report.FileJUnit), func(w io.Writer) error { return report.WriteJUnitRun(w, gated, errored) })
 	}
 	summary(stdout, results, gated, f.repeat)
 	if f.repeat > 1 && runErr != nil && len(errored) == 0 && ctx.Err() == nil {
@@ -358,16 +355,8 @@ func writeRepeated(dir string, agg *report.Result) error {
 		report.FileJSON:  func(w io.Writer) error { return report.WriteJSON(w, agg) },
 		report.FileJUnit: func(w io.Writer) error { return report.WriteJUnit(w, agg) },
 	} {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
+		if err := report.WriteFile(filepath.Join(dir, name), fn); err != nil {
 			return err
-		}
-		err = fn(f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
 	return nil

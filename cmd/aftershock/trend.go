@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -30,9 +32,12 @@ verdict block for a CI job summary or a pull-request comment. Exit code 3
 when the newest run of any scenario regressed.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			labels, results, err := readResults(args)
+			labels, results, err := readResults(args, cmd.ErrOrStderr())
 			if err != nil {
 				return err
+			}
+			if len(results) == 0 {
+				return errors.New("trend: no readable result.json among the arguments")
 			}
 			ts := report.NewTrends(labels, results, th)
 			if err := os.MkdirAll(out, 0o755); err != nil {
@@ -45,15 +50,15 @@ when the newest run of any scenario regressed.`,
 			if err := report.WriteTrendHTML(&page, ts); err != nil {
 				return err
 			}
-			if err := os.WriteFile(filepath.Join(out, "trend.md"), md.Bytes(), 0o644); err != nil {
+			if err := writeBytes(filepath.Join(out, "trend.md"), md.Bytes()); err != nil {
 				return err
 			}
-			if err := os.WriteFile(filepath.Join(out, "trend.html"), page.Bytes(), 0o644); err != nil {
+			if err := writeBytes(filepath.Join(out, "trend.html"), page.Bytes()); err != nil {
 				return err
 			}
 			s := report.TrendSummary(ts)
 			if summary != "" {
-				if err := os.WriteFile(summary, []byte(s), 0o644); err != nil {
+				if err := writeBytes(summary, []byte(s)); err != nil {
 					return err
 				}
 			}
@@ -74,8 +79,9 @@ when the newest run of any scenario regressed.`,
 
 // readResults reads each argument: a result.json, a folder with one, or a
 // folder of scenario folders (a run's --out). Labels name where each came
-// from.
-func readResults(args []string) ([]string, []*report.Result, error) {
+// from. A file that cannot be read as a result (corrupt, truncated, not
+// aftershock's) is skipped with a warning naming it on warn.
+func readResults(args []string, warn io.Writer) ([]string, []*report.Result, error) {
 	var labels []string
 	var rs []*report.Result
 	for _, a := range args {
@@ -92,7 +98,8 @@ func readResults(args []string) ([]string, []*report.Result, error) {
 		for _, p := range paths {
 			r, err := report.ReadFile(p)
 			if err != nil {
-				return nil, nil, err
+				fmt.Fprintf(warn, "aftershock: trend: skipping %s: %v\n", p, err)
+				continue
 			}
 			label := p
 			if filepath.Base(p) == report.FileJSON {
@@ -102,4 +109,9 @@ func readResults(args []string) ([]string, []*report.Result, error) {
 		}
 	}
 	return labels, rs, nil
+}
+
+// writeBytes writes b to path atomically (report.WriteFile).
+func writeBytes(path string, b []byte) error {
+	return report.WriteFile(path, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
