@@ -45,7 +45,9 @@ func TestIntegrationPreexistingClusterScopedSurvives(t *testing.T) {
 	theirs := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name + "-theirs"}, Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"list"}}}}
 	_, err := c.Clientset.RbacV1().ClusterRoles().Create(ctx, theirs, metav1.CreateOptions{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Clientset.RbacV1().ClusterRoles().Delete(context.Background(), theirs.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = c.Clientset.RbacV1().ClusterRoles().Delete(context.Background(), theirs.Name, metav1.DeleteOptions{})
+	})
 	t.Cleanup(func() { _ = c.DeleteNamespace(context.Background(), name, 2*time.Minute) })
 
 	objs := objects(t, fmt.Sprintf(roleDoc, theirs.Name), svcDoc, depDoc)
