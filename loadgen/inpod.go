@@ -193,6 +193,7 @@ func PodMain(args []string) int {
 	start := make(chan time.Time, 1)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/warmup", warmUpHandler(o))
 	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
 		ns, err := strconv.ParseInt(r.URL.Query().Get("at"), 10, 64)
 		if err != nil {

@@ -577,6 +577,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	target := app.request.URL(mustURL(url))
 	path := fmt.Sprintf("%s: from this host to %s (the Service's NodePort, published on 127.0.0.1)", ViaNodePort, target)
 	var pods *loadgen.LoadPods
+	var warm string // the load sources' warm-up, for the report
 	if s.Load.Via == ViaIngress {
 		p, err := app.throughIngress(ctx, opts.Env, c, s, &lo, progress, say)
 		if err != nil {
@@ -611,6 +612,9 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		}
 		path = fmt.Sprintf("%s: %d load pods %s (%s) to %s (the Service's ClusterIP)", ViaInCluster, s.Load.Pods, where, strings.Join(on, ", "), target)
 		say("%d load pods ready in %s %s", s.Load.Pods, time.Since(t0).Round(10*time.Millisecond), where)
+		if warm, err = warmUp(ctx, pods, say); err != nil {
+			return nil, fmt.Errorf("scenario %s: the load path %s is not ready, nothing was measured (the harness's path, not the app): %w", s.Name, path, err)
+		}
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -704,6 +708,9 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		"load":      fmt.Sprintf("%d/s for %s, keep-alive %v (achieved %.0f/s); %s %s", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, stats.Rate(), methodOf(app.request), target),
 		"namespace": ns,
 	}
+	if warm != "" {
+		info["warm-up (not counted)"] = warm
+	}
 	if !app.attribution.None {
 		info["traffic on all pods after"] = check.Took.Round(10*time.Millisecond).String() + " past rollout"
 	}
@@ -761,4 +768,20 @@ func mustURL(s string) *url.URL {
 		return &url.URL{}
 	}
 	return u
+}
+
+// warmUp has every load pod prove its path to the Service with a run of
+// successes before the measured load starts (right after a rollout, Service
+// DNS and routes from the load pods' nodes can lag behind the app); it says
+// and returns what each took.
+func warmUp(ctx context.Context, pods *loadgen.LoadPods, say func(string, ...any)) (string, error) {
+	t0 := time.Now()
+	ws, err := pods.WarmUp(ctx, loadgen.DefaultWarmUpRun, loadgen.DefaultWarmUpWithin)
+	var parts []string
+	for _, w := range ws {
+		parts = append(parts, w.String())
+	}
+	out := fmt.Sprintf("%s in all, %d successes in a row per load pod: %s", time.Since(t0).Round(10*time.Millisecond), loadgen.DefaultWarmUpRun, strings.Join(parts, "; "))
+	say("warm-up: %s", out)
+	return out, err
 }
