@@ -233,7 +233,7 @@ func (p *parser) attribution(v any, own bool) loadgen.Attribution {
 // Service exists and selects pods of a Deployment or StatefulSet.
 func (s *Spec) validateOwnApp(fail func(field, value, problem string) error) error {
 	o := s.App.Own
-	objs, err := appsource.Render(o.Source, "aftershock-validate")
+	objs, err := appsource.Render(o.Source, validateNamespace)
 	if err != nil {
 		var ae *appsource.Error
 		if errors.As(err, &ae) {
@@ -241,7 +241,7 @@ func (s *Spec) validateOwnApp(fail func(field, value, problem string) error) err
 		}
 		return fail("app", "", err.Error())
 	}
-	if err := appsource.Check(objs, "", o.AllowClusterScoped); err != nil {
+	if err := appsource.Check(objs, validateNamespace, o.AllowClusterScoped); err != nil {
 		return fail("app", "", err.Error())
 	}
 	svc, _, err := clusters.FindService(objs, o.Service, o.Port)
@@ -275,6 +275,11 @@ func (s *Spec) validateOwnApp(fail func(field, value, problem string) error) err
 	o.Objects = objs
 	return nil
 }
+
+// validateNamespace stands for the scenario's namespace (made per run) when
+// an app is rendered to validate it: charts that name
+// {{ .Release.Namespace }} get it, and Check accepts it.
+const validateNamespace = "aftershock-validate"
 
 func usesImage(u *unstructured.Unstructured, img string) bool {
 	for _, path := range [][]string{{"spec", "template", "spec", "containers"}, {"spec", "template", "spec", "initContainers"}, {"spec", "containers"}} {

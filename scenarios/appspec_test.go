@@ -31,6 +31,7 @@ func TestOwnAppFromManifestsKustomizeAndHelm(t *testing.T) {
 		{"manifest files", `{manifests: [../examples/httpbin/manifests/deployment.yaml, ../examples/httpbin/manifests/service.yaml], attribution: none}`, 3, "", 3, ""},
 		{"kustomization", `{manifests: [kustomize], attribution: {regex: "\"hostname\": \"([^\"]+)\""}}`, 4, "", 3, ""},
 		{"helm chart", `{helm: {chart: ../examples/httpbin/chart, set: {replicaCount: "5"}, release: web}, service: web, attribution: {json: hostname}}`, 5, "web", 3, "web"},
+		{"helm chart naming its namespace, a set value with commas", `{helm: {chart: nschart, set: {replicaCount: "4", hosts: "a.example,b.example"}, release: ns}, attribution: none}`, 4, "ns", 2, "ns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

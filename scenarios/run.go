@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/clusters/appsource"
 	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/loadgen"
@@ -380,9 +381,14 @@ func (e *Env) deployIn(ctx context.Context, c *clusters.Cluster, s *Spec, ns str
 				return nil, fmt.Errorf("%s: app.images: %w", s.File, err)
 			}
 		}
-		say("deploying the app (%d objects) in namespace %s", len(o.Objects), ns)
+		// rendered again for its namespace: charts name {{ .Release.Namespace }}
+		objs, err := appsource.Render(o.Source, ns)
+		if err != nil {
+			return nil, fmt.Errorf("%s: app: %w", s.File, err)
+		}
+		say("deploying the app (%d objects) in namespace %s", len(objs), ns)
 		t, err := c.DeployUserApp(ctx, clusters.UserApp{
-			Namespace: ns, Objects: o.Objects, Service: o.Service, Port: o.Port, Images: o.Images, AllowClusterScoped: o.AllowClusterScoped,
+			Namespace: ns, Objects: objs, Service: o.Service, Port: o.Port, Images: o.Images, AllowClusterScoped: o.AllowClusterScoped,
 			Foreign: !c.Managed,
 		})
 		if err != nil {
@@ -478,7 +484,11 @@ func cleanupApp(ctx context.Context, c *clusters.Cluster, s *Spec, ns string, ke
 		errs = append(errs, c.DeleteNamespace(dctx, ns, 2*time.Minute))
 	}
 	if s.App.Own != nil && s.App.Own.AllowClusterScoped && !keep {
-		errs = append(errs, c.DeleteClusterScoped(dctx, ns, s.App.Own.Objects))
+		objs := s.App.Own.Objects
+		if r, err := appsource.Render(s.App.Own.Source, ns); err == nil {
+			objs = r // as deployed: names may hold the namespace
+		}
+		errs = append(errs, c.DeleteClusterScoped(dctx, ns, objs))
 	}
 	return errors.Join(errs...)
 }

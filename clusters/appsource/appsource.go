@@ -235,7 +235,9 @@ func renderHelm(h Helm, ns string) ([]*unstructured.Unstructured, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		opts.Values = append(opts.Values, k+"="+h.Set[k])
+		// a value is one value, commas and all (Helm's --set splits on
+		// unescaped commas)
+		opts.Values = append(opts.Values, k+"="+strings.ReplaceAll(h.Set[k], ",", `\,`))
 	}
 	vals, err := opts.MergeValues(getter.Providers{})
 	if err != nil {

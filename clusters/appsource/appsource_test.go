@@ -1,0 +1,48 @@
+package appsource
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Charts as people write them: metadata.namespace from
+// {{ .Release.Namespace }} renders with the scenario's namespace and is
+// accepted; a helm.set value with commas stays one value.
+func TestHelmChartsAsPeopleWriteThem(t *testing.T) {
+	dir := t.TempDir()
+	write := func(p, s string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, p), []byte(s), 0o644))
+	}
+	write("Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n")
+	write("values.yaml", "hosts: a\n")
+	write("templates/deploy.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: web:1
+          env: [{name: HOSTS, value: {{ .Values.hosts | quote }}}]
+`)
+	objs, err := Render(Source{Helm: &Helm{Chart: dir, Set: map[string]string{"hosts": "a.example,b.example"}}}, "as-web-123")
+	require.NoError(t, err)
+	require.Len(t, objs, 1)
+	assert.Equal(t, "as-web-123", objs[0].GetNamespace())
+	require.NoError(t, Check(objs, "as-web-123", false), "the chart's own namespace is the scenario's")
+	require.Error(t, Check(objs, "other", false), "another namespace is still refused")
+	cs, _, _ := unstructured.NestedSlice(objs[0].Object, "spec", "template", "spec", "containers")
+	env := cs[0].(map[string]any)["env"].([]any)[0].(map[string]any)
+	assert.Equal(t, "a.example,b.example", env["value"], "commas kept in one value")
+}
