@@ -43,8 +43,7 @@ func (w WarmUp) String() string {
 // WarmUpPath sends the attack's request, one at a time with the attack's
 // client settings, until run succeed in a row or within passes (or ctx
 // ends). A success is what a sample counts as ok: a 2xx/3xx answer.
-func WarmUpPath(ctx context.Context, o Options, run int, within time.Duration) WarmUp {
-	var w WarmUp
+func WarmUpPath(ctx context.Context, o Options, run int, within time.Duration) (w WarmUp) {
 	start := time.Now()
 	defer func() { w.Took = time.Since(start) }()
 	u, err := o.validate()

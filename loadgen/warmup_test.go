@@ -27,6 +27,7 @@ func TestWarmUpNeedsARunOfSuccesses(t *testing.T) {
 	require.True(t, w.OK, w.LastError)
 	assert.Equal(t, 4, w.Failures, "three at first, one inside a run that then started over")
 	assert.Equal(t, 4+5+2, w.Requests)
+	assert.Positive(t, w.Took, "the warm-up's time is reported")
 
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) }))
 	defer bad.Close()
