@@ -36,6 +36,8 @@ type Recorder struct {
 	width  time.Duration
 	win    []*Window
 	before int // samples that started before start (dropped)
+	after  int // samples that started past the limit (dropped)
+	limit  time.Duration
 	// first keeps the latency of each pod's first FirstSamples successful
 	// requests (Rejoin).
 	first map[string][]time.Duration
@@ -50,8 +52,21 @@ func NewRecorder(start time.Time, width time.Duration) *Recorder {
 	if width < MinWindow {
 		width = MinWindow
 	}
-	return &Recorder{start: start, width: width}
+	return &Recorder{start: start, width: width, limit: MaxSpan}
 }
+
+// MaxSpan bounds how far past its start a recorder takes samples unless
+// Limit says otherwise: a sample stamped far outside the run (a skewed
+// clock, a garbled line from a load pod) is dropped and counted, and never
+// grows memory.
+const MaxSpan = time.Hour
+
+// Limit makes samples that start d or more past the start be dropped (and
+// counted by Dropped); d is at most MaxSpan.
+func (r *Recorder) Limit(d time.Duration) { r.limit = min(d, MaxSpan) }
+
+// Dropped is how many samples started before the start or past the limit.
+func (r *Recorder) Dropped() (before, after int) { return r.before, r.after }
 
 // Start is the start of window 0.
 func (r *Recorder) Start() time.Time { return r.start }
@@ -64,6 +79,10 @@ func (r *Recorder) Add(s Sample) {
 	off := s.Start.Sub(r.start)
 	if off < 0 {
 		r.before++
+		return
+	}
+	if off >= r.limit {
+		r.after++
 		return
 	}
 	i := int(off / r.width)

@@ -636,6 +636,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		}
 	}
 	rec := report.NewRecorder(start, s.Load.Window)
+	rec.Limit(s.Load.Duration + lo.Timeout + time.Minute) // as long as the load can last
 	tl.Add(report.Event{At: start, Kind: "phase", Detail: "load started"})
 	say("load: %d/s for %s, keep-alive %v, via %s; %d fault(s) scheduled", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, s.Load.Via, len(plan))
 
@@ -720,6 +721,9 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	}
 	if warm != "" {
 		info["warm-up (not counted)"] = warm
+	}
+	if before, after := rec.Dropped(); before+after > 0 {
+		info["samples dropped"] = fmt.Sprintf("%d stamped before the load started, %d after it could have ended (not counted)", before, after)
 	}
 	if !app.attribution.None {
 		info["traffic on all pods after"] = check.Took.Round(10*time.Millisecond).String() + " past rollout"

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/aftershock-dev/aftershock/clusters/ingress"
+	"github.com/aftershock-dev/aftershock/clusters/appsource"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/loadgen"
 	"github.com/aftershock-dev/aftershock/report"
@@ -219,7 +219,7 @@ func (e *FieldError) Error() string {
 
 // ParseFile reads and validates a scenario file.
 func ParseFile(path string) (*Spec, error) {
-	b, err := os.ReadFile(path)
+	b, err := appsource.ReadFileLimited(path, MaxSpecBytes)
 	if err != nil {
 		return nil, err
 	}

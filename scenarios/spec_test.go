@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -150,4 +152,15 @@ slo: {availability: 99%, p99: soon}
 	assert.Contains(t, err.Error(), `load.duration: "forever": not a duration`)
 	assert.Contains(t, err.Error(), `slo.p99: "soon": not a duration`)
 	assert.NotContains(t, err.Error(), "load.duration: required", "a field the parser named is not named again")
+}
+
+// A 300 MiB scenario file is refused by its size, not read.
+func TestHugeScenarioFileRefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "huge.yaml")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(300<<20))
+	require.NoError(t, f.Close())
+	_, err = ParseFile(p)
+	require.ErrorContains(t, err, "huge.yaml: 314572800 bytes; at most 1048576 are read")
 }

@@ -139,7 +139,7 @@ func renderPath(p string) ([]*unstructured.Unstructured, error) {
 }
 
 func decodeFile(p string) ([]*unstructured.Unstructured, error) {
-	b, err := os.ReadFile(p)
+	b, err := ReadFileLimited(p, MaxFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -224,8 +224,12 @@ func renderHelm(h Helm, ns string) ([]*unstructured.Unstructured, error) {
 		return nil, &Error{Input: "helm.chart", Path: h.Chart, Err: fmt.Errorf("not a loadable chart: %w", err)}
 	}
 	for i, f := range h.Values {
-		if _, err := os.Stat(f); err != nil {
+		fi, err := os.Stat(f)
+		if err != nil {
 			return nil, &Error{Input: fmt.Sprintf("helm.values[%d]", i), Path: f, Err: errors.New("no such file")}
+		}
+		if fi.Size() > MaxFileBytes || !fi.Mode().IsRegular() {
+			return nil, &Error{Input: fmt.Sprintf("helm.values[%d]", i), Path: f, Err: fmt.Errorf("%d bytes (%s); want a regular file of at most %d bytes", fi.Size(), fi.Mode().Type(), MaxFileBytes)}
 		}
 	}
 	opts := values.Options{ValueFiles: h.Values}

@@ -46,3 +46,17 @@ spec:
 	env := cs[0].(map[string]any)["env"].([]any)[0].(map[string]any)
 	assert.Equal(t, "a.example,b.example", env["value"], "commas kept in one value")
 }
+
+// A huge file is refused by its size without being read; a file that never
+// ends is cut at the bound.
+func TestFilesAreReadThroughASizeLimit(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "huge.yaml")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(300<<20)) // 300 MiB, sparse: nothing to read fast
+	require.NoError(t, f.Close())
+	_, err = Render(Source{Manifests: []string{p}}, "ns")
+	require.ErrorContains(t, err, "314572800 bytes; at most 16777216 are read")
+	_, err = ReadFileLimited("/dev/zero", 1<<20)
+	require.ErrorContains(t, err, "more than 1048576 bytes")
+}
