@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
-	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/clusters/appsource"
+	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/loadgen"
 	"github.com/aftershock-dev/aftershock/report"
