@@ -200,6 +200,9 @@ func complete(u *unstructured.Unstructured, doc int) error {
 }
 
 func renderKustomization(dir string) ([]*unstructured.Unstructured, error) {
+	if err := checkNoRemote(dir, map[string]bool{}); err != nil {
+		return nil, fmt.Errorf("kustomize: %w", err)
+	}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {

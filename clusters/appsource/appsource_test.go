@@ -60,3 +60,23 @@ func TestFilesAreReadThroughASizeLimit(t *testing.T) {
 	_, err = ReadFileLimited("/dev/zero", 1<<20)
 	require.ErrorContains(t, err, "more than 1048576 bytes")
 }
+
+// A kustomization naming a remote base is refused, naming it, before
+// kustomize could fetch anything; one nested in a local base too.
+func TestKustomizeNeverFetchesRemoteBases(t *testing.T) {
+	for _, remote := range []string{
+		"https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v3.3.1",
+		"github.com/kubernetes-sigs/kustomize/examples/multibases?ref=v1.0.6",
+		"git@github.com:owner/repo.git",
+		"https://raw.githubusercontent.com/org/repo/main/deploy.yaml",
+	} {
+		dir := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "base"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: [base]\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "base", "kustomization.yaml"), []byte("resources:\n- "+remote+"\n"), 0o644))
+		_, err := Render(Source{Manifests: []string{dir}}, "ns")
+		require.Error(t, err, remote)
+		assert.Contains(t, err.Error(), `resource "`+remote+`" is remote`)
+		assert.Contains(t, err.Error(), filepath.Join("base", "kustomization.yaml"))
+	}
+}
