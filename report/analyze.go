@@ -551,6 +551,12 @@ func (a *analysis) verdict(res *Result) {
 			}
 		}
 	}
+	if res.Verdict == Fail {
+		if why := a.harnessFailures(); why != "" {
+			res.Verdict = Inconclusive
+			res.Reasons = append(res.Reasons, why)
+		}
+	}
 	if len(a.in.LostLoad) > 0 {
 		// a lost load source makes pass and fail alike unproven
 		was := res.Verdict
@@ -566,6 +572,52 @@ func (a *analysis) verdict(res *Result) {
 	if res.Verdict == Pass {
 		res.Reasons = append(res.Reasons, "every SLO check passed"+landedNote(res.Faults))
 	}
+}
+
+// HarnessStart is how soon after the load starts failures must begin to be
+// taken for the load path's, not the app's (see harnessFailures).
+const HarnessStart = time.Second
+
+// harnessFailures says why the failed requests are the harness's (""
+// when they may be the app's): every one of them came in one run that
+// began with the load (within HarnessStart) and ended before the first
+// fault, with none after. The app was not yet disturbed, and it answered
+// from then on: what failed was the path to it (Service DNS, routes from
+// the load's nodes, a controller not yet synced). Never a fail of the app,
+// never a pass.
+func (a *analysis) harnessFailures() string {
+	if len(a.in.Faults) == 0 {
+		return ""
+	}
+	first := a.in.Faults[0].Inject
+	for _, f := range a.in.Faults {
+		if f.Inject.Before(first) {
+			first = f.Inject
+		}
+	}
+	from, to, failed := -1, -1, 0
+	for i, w := range a.w {
+		bad := w.Total - w.OK
+		if bad == 0 {
+			continue
+		}
+		if from < 0 {
+			from = i
+		} else if i != to+1 {
+			return "" // a second run of failures
+		}
+		to = i
+		failed += bad
+	}
+	if from < 0 || a.rec.at(from).Sub(a.rec.Start()) >= HarnessStart || a.rec.at(to+1).After(first) {
+		return ""
+	}
+	path := a.in.Path
+	if path == "" {
+		path = "the load path"
+	}
+	return fmt.Sprintf("all %d failed requests came in the first %s of the load, before any fault, and none after: the load path was not ready, not the app (%s)",
+		failed, a.rec.at(to+1).Sub(a.rec.Start()), path)
 }
 
 // MinRequestsPerPod is how many baseline requests per pod evenness needs

@@ -258,3 +258,43 @@ func TestEvennessSkipsWindowsWhileTheReadySetChanges(t *testing.T) {
 	assert.Greater(t, e.Jain, 0.999)
 	assert.Equal(t, 2000, res.Phases[0].Requests, "availability still counts every window")
 }
+
+// Failures that start with the load and end before any fault, with none
+// after (the path to the app was not ready: the freshly created cluster's
+// in-cluster path timed out 370 of 4800 requests in its first 3.5 s) are the
+// harness's: inconclusive, naming the path, never a fail of the app. The
+// same failures after a fault, or a second run of them, stay the app's.
+func TestFailuresOfTheLoadPathAreInconclusive(t *testing.T) {
+	inject := t0.Add(15 * time.Second)
+	healthy := okSample("a", "b", "c")
+	run := func(bad func(at time.Time) bool) *Result {
+		ss := synth(120, 40*time.Second, 3, func(i int, at time.Time, r *rand.Rand) Sample {
+			if bad(at) {
+				return Sample{Error: "Get \"http://web.ns.svc.cluster.local/\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)", Latency: 2 * time.Second}
+			}
+			return healthy(i, at, r)
+		})
+		return Analyze(record(100*time.Millisecond, ss), Input{
+			Scenario: "incluster", Start: t0, End: t0.Add(40 * time.Second), Path: "inCluster: 3 load pods to http://web.ns.svc.cluster.local/",
+			SLO:    SLO{Availability: 0.99},
+			Faults: []Fault{{ID: "pod-kill-1", Type: "pod-kill", Inject: inject}},
+		})
+	}
+	res := run(func(at time.Time) bool { return at.Before(t0.Add(3500 * time.Millisecond)) })
+	assert.Equal(t, Inconclusive, res.Verdict, res.Reasons)
+	assert.Contains(t, fmt.Sprint(res.Reasons), "before any fault, and none after: the load path was not ready, not the app (inCluster: 3 load pods")
+
+	// the same outage starting 2 s into the load: the app's
+	res = run(func(at time.Time) bool {
+		return !at.Before(t0.Add(2*time.Second)) && at.Before(t0.Add(5500*time.Millisecond))
+	})
+	assert.Equal(t, Fail, res.Verdict, res.Reasons)
+	// a start-up outage and failures after the fault: the app's
+	res = run(func(at time.Time) bool {
+		return at.Before(t0.Add(3500*time.Millisecond)) || (!at.Before(inject) && at.Before(inject.Add(2*time.Second)))
+	})
+	assert.Equal(t, Fail, res.Verdict, res.Reasons)
+	// lasting into the fault: the app's
+	res = run(func(at time.Time) bool { return at.Before(inject.Add(time.Second)) })
+	assert.Equal(t, Fail, res.Verdict, res.Reasons)
+}
