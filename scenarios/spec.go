@@ -632,11 +632,12 @@ func (s *Spec) validateFaults(c *fieldErrs) {
 	ok := true
 	for i, f := range s.Faults {
 		field := fmt.Sprintf("faults[%d]", i)
+		ferr := f.Validate()
 		switch {
 		case f.TargetNamespace == ingress.Namespace && s.Load.Via != ViaIngress:
 			c.fail(field+".target.ingress", "true", "the Ingress controller exists only with load.via: ingress")
-		case f.Validate() != nil:
-			c.fail(field, "", f.Validate().Error())
+		case ferr != nil:
+			c.fail(field, "", ferr.Error())
 		case f.Type == faults.PodKill && s.App.Replicas == 1 && f.Pods > 1:
 			c.fail(field+".pods", strconv.Itoa(f.Pods), "more than app.replicas")
 		case (f.Type == faults.NodeDrain || f.Type == faults.NodeStop || f.Type == faults.NodePause || f.Scope == faults.ScopeNode) && s.Cluster.Workers < 2:
