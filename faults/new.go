@@ -30,33 +30,8 @@ func New(s Spec, env *Env) (Fault, error) {
 		env.RunID = NewRunID()
 	}
 	tag := fmt.Sprintf("%s:%s:%s", tagPrefix, env.RunID, NewRunID())
-	switch s.Type {
-	case PodKill:
-		return &podKill{env: env, spec: s}, nil
-	case ContainerKill:
-		return &containerKill{env: env, spec: s}, nil
-	case NodeDrain:
-		return &nodeDrain{env: env, spec: s}, nil
-	case NodeStop:
-		return &nodeContainer{env: env, spec: s}, nil
-	case NodePause:
-		return &nodeContainer{env: env, spec: s, pause: true}, nil
-	case NetworkPartition:
-		if s.Scope == ScopeNode {
-			return &nodePartition{env: env, spec: s, tag: tag}, nil
-		}
-		fallthrough
-	case NetworkDelay, NetworkLoss:
-		return &podNetwork{env: env, spec: s, tag: tag, netem: map[string]bool{}}, nil
-	}
-	return nil, fmt.Errorf("type %q: not implemented", s.Type)
+	return typeOf(s.Type).new(s, env, tag), nil
 }
 
 // tagPrefix starts every iptables comment and agent tag aftershock sets.
 const tagPrefix = "aftershock"
-
-// Scopes of a network partition.
-const (
-	ScopePods = "pods"
-	ScopeNode = "node"
-)

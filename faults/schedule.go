@@ -11,27 +11,6 @@ import (
 	"github.com/aftershock-dev/aftershock/report"
 )
 
-// Types of fault.
-const (
-	PodKill          = "pod-kill"
-	ContainerKill    = "container-kill"
-	NodeDrain        = "node-drain"
-	NodeStop         = "node-stop"
-	NodePause        = "node-pause"
-	NetworkDelay     = "network-delay"
-	NetworkLoss      = "network-loss"
-	NetworkPartition = "network-partition"
-)
-
-// NeedsKind reports whether faults of type t act through the nodes' Docker
-// containers (kill a container, stop or pause a node, tc and iptables in
-// the nodes): only pod-kill and node-drain work through the API alone, on
-// any cluster.
-func NeedsKind(t string) bool { return t != PodKill && t != NodeDrain }
-
-// Types lists every fault type.
-var Types = []string{PodKill, ContainerKill, NodeDrain, NodeStop, NodePause, NetworkDelay, NetworkLoss, NetworkPartition}
-
 // Spec is one fault entry of a scenario: what, on which targets, when.
 type Spec struct {
 	Type string
@@ -80,21 +59,12 @@ const (
 // DefaultFor is how long a reversible fault lasts when For is zero.
 const DefaultFor = 20 * time.Second
 
-// Reversible reports whether a type is undone after For (a killed pod is
-// not "undone": its Deployment replaces it).
-func Reversible(typ string) bool {
-	return typ != PodKill && typ != ContainerKill
-}
-
 // Validate checks a spec on its own; field names in errors are the YAML ones.
 func (s Spec) Validate() error {
-	known := false
-	for _, t := range Types {
-		known = known || t == s.Type
-	}
+	typ, err := TypeOf(s.Type)
 	switch {
-	case !known:
-		return fmt.Errorf("type %q: want one of %s", s.Type, strings.Join(Types, ", "))
+	case err != nil:
+		return err
 	case s.At < 0:
 		return fmt.Errorf("at %s: must not be negative", s.At)
 	case s.Count < 0:
@@ -119,8 +89,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("loss %v: network-loss needs a fraction in (0, 1]", s.Loss)
 	case s.Scope != "" && s.Scope != ScopePods && s.Scope != ScopeNode:
 		return fmt.Errorf("scope %q: want %q or %q", s.Scope, ScopePods, ScopeNode)
-	case s.Scope != "" && s.Type != NetworkPartition:
-		return fmt.Errorf("scope %q: only network-partition has a scope", s.Scope)
+	case s.Scope != "" && !typ.NodeScope:
+		return fmt.Errorf("scope %q: only %s has a scope", s.Scope, strings.Join(scoped(), ", "))
 	case !Reversible(s.Type) && s.For > 0:
 		return fmt.Errorf("for %s: %s cannot be undone, so it has no duration", s.For, s.Type)
 	case Reversible(s.Type) && s.Every > 0 && s.Every <= s.duration():

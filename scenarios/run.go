@@ -126,7 +126,7 @@ func (e *Env) foreignAgrees(s *Spec, field func(string) string) error {
 	}
 	for i, f := range s.Faults {
 		if faults.NeedsKind(f.Type) {
-			errs = append(errs, fmt.Errorf("%s: %s: needs a kind cluster aftershock created (it acts through the nodes' Docker containers); on cluster %s only %s and %s work", field(fmt.Sprintf("faults[%d].type", i)), f.Type, name, faults.PodKill, faults.NodeDrain))
+			errs = append(errs, fmt.Errorf("%s: %s: needs a kind cluster aftershock created (it acts through the nodes' Docker containers); on cluster %s only %s work", field(fmt.Sprintf("faults[%d].type", i)), f.Type, name, strings.Join(faults.APIOnly(), " and ")))
 		}
 		if f.TargetNamespace == ingress.Namespace {
 			errs = append(errs, fmt.Errorf("%s: true: cluster %s's Ingress controller was not installed by aftershock; it is not a fault target", field(fmt.Sprintf("faults[%d].target.ingress", i)), name))
@@ -308,18 +308,6 @@ func (d *deployed) throughIngress(ctx context.Context, e *Env, c *clusters.Clust
 	lo.URL, lo.Request = ctlURL, req
 	say("ingress: %s ready in %s", describe(host), time.Since(t0).Round(10*time.Millisecond))
 	return fmt.Sprintf("%s: %s, to the Service %s:%d", ViaIngress, describe(host), d.obs.Service, d.svcPort), nil
-}
-
-// hasNodeFault reports whether a fault acts on whole nodes.
-func hasNodeFault(fs []faults.Spec) bool {
-	for _, f := range fs {
-		switch {
-		case f.Type == faults.NodeDrain, f.Type == faults.NodeStop, f.Type == faults.NodePause,
-			f.Type == faults.NetworkPartition && f.Scope == faults.ScopeNode:
-			return true
-		}
-	}
-	return false
 }
 
 // deployed is the app under test as the runner aims at it.
@@ -538,7 +526,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	}
 
 	for _, f := range s.Faults {
-		if f.Type == faults.NetworkDelay {
+		if f.UsesAgent() {
 			// the agent is the whole executable: copy it before the clock starts
 			if err := faults.StageAgent(ctx, c); err != nil {
 				return nil, err
@@ -600,7 +588,7 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		target = app.request.URL(mustURL(svcURL))
 		pl := loadgen.PodLoad{Client: c.Clientset, Namespace: ns, Image: opts.Env.image.Ref, Pods: s.Load.Pods, Spec: loadgen.NewPodSpec(lo, svcURL)}
 		where := "spread over the nodes"
-		if hasNodeFault(s.Faults) {
+		if faults.AnyNodeLevel(s.Faults) {
 			// a node fault must not take a load pod with it
 			pl.NodeSelector = map[string]string{"node-role.kubernetes.io/control-plane": ""}
 			where = "on the control-plane node (node faults planned)"

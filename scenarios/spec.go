@@ -640,7 +640,7 @@ func (s *Spec) validateFaults(c *fieldErrs) {
 			c.fail(field, "", ferr.Error())
 		case f.Type == faults.PodKill && s.App.Replicas == 1 && f.Pods > 1:
 			c.fail(field+".pods", strconv.Itoa(f.Pods), "more than app.replicas")
-		case (f.Type == faults.NodeDrain || f.Type == faults.NodeStop || f.Type == faults.NodePause || f.Scope == faults.ScopeNode) && s.Cluster.Workers < 2:
+		case f.NodeLevel() && s.Cluster.Workers < 2:
 			c.fail(field+".type", f.Type, "needs cluster.workers >= 2 (the app must have somewhere to go)")
 		default:
 			continue

@@ -1,0 +1,49 @@
+package faults
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The table decides, per type, what the runner and the parallel rule do:
+// node-level types take the cluster alone, pod-scoped ones run side by side.
+func TestTypeTable(t *testing.T) {
+	want := map[string]struct{ kind, node, reversible bool }{
+		PodKill:          {false, false, false},
+		ContainerKill:    {true, false, false},
+		NodeDrain:        {false, true, true},
+		NodeStop:         {true, true, true},
+		NodePause:        {true, true, true},
+		NetworkDelay:     {true, false, true},
+		NetworkLoss:      {true, false, true},
+		NetworkPartition: {true, false, true},
+	}
+	require.Len(t, Types, len(want))
+	for _, name := range Types {
+		w, ok := want[name]
+		require.True(t, ok, name)
+		s := Spec{Type: name}
+		assert.Equal(t, w.kind, NeedsKind(name), "%s kind", name)
+		assert.Equal(t, w.node, s.NodeLevel(), "%s node-level", name)
+		assert.Equal(t, w.reversible, Reversible(name), "%s reversible", name)
+		tt, err := TypeOf(name)
+		require.NoError(t, err)
+		if tt.Reversible {
+			assert.NotEmpty(t, tt.Leaves, "%s: a reversible fault says what it may leave behind", name)
+		}
+		f := tt.new(s, &Env{}, "tag")
+		require.NotNil(t, f, name)
+	}
+	assert.True(t, Spec{Type: NetworkPartition, Scope: ScopeNode}.NodeLevel(), "a node-scoped partition is node-level")
+	assert.Equal(t, "*faults.nodePartition", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition, Scope: ScopeNode}, &Env{}, "t")))
+	assert.Equal(t, "*faults.podNetwork", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition}, &Env{}, "t")))
+	assert.Equal(t, []string{PodKill, NodeDrain}, APIOnly())
+	assert.True(t, AnyNodeLevel([]Spec{{Type: PodKill}, {Type: NodeDrain}}))
+	assert.False(t, AnyNodeLevel([]Spec{{Type: PodKill}, {Type: NetworkDelay}}))
+	_, err := TypeOf("node-explode")
+	assert.ErrorContains(t, err, `type "node-explode": want one of pod-kill, container-kill`)
+	assert.ErrorContains(t, Spec{Type: PodKill, Scope: ScopeNode}.Validate(), "only network-partition has a scope")
+}
