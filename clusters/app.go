@@ -175,6 +175,9 @@ func (c *Cluster) DeployApp(ctx context.Context, a App) error {
 		return err
 	}
 	cs := c.Clientset
+	if a.NodePort == 0 {
+		a.NodePort = c.AppNodePort() // this view's published one
+	}
 	dep, svc, pdb := a.objects()
 	if pdb != nil {
 		if _, err := cs.PolicyV1().PodDisruptionBudgets(a.Namespace).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {

@@ -18,11 +18,11 @@ import (
 func TestKindConfigPublishesAppPortOnLoopbackOnly(t *testing.T) {
 	opts := Options{Name: "aftershock-x", Workers: 2, NodeImage: "img", NodeMonitorGracePeriod: 20 * time.Second}
 	require.NoError(t, opts.defaults())
-	cfg := kindConfig(opts, 34567, 34568)
+	cfg := kindConfig(opts, 34567, 34568, []appSlot{{30082, 34569}, {30083, 34570}})
 	require.Len(t, cfg.Nodes, 3)
 	assert.Equal(t, kindv1.ControlPlaneRole, cfg.Nodes[0].Role)
-	require.Len(t, cfg.Nodes[0].ExtraPortMappings, 2)
-	for i, want := range [][2]int32{{34567, AppNodePort}, {34568, IngressNodePort}} {
+	require.Len(t, cfg.Nodes[0].ExtraPortMappings, 4)
+	for i, want := range [][2]int32{{34567, AppNodePort}, {34568, IngressNodePort}, {34569, 30082}, {34570, 30083}} {
 		pm := cfg.Nodes[0].ExtraPortMappings[i]
 		assert.Equal(t, "127.0.0.1", pm.ListenAddress)
 		assert.Equal(t, want[0], pm.HostPort)

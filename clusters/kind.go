@@ -77,6 +77,10 @@ type Cluster struct {
 	Managed bool
 	// Kind is true when the cluster is a kind cluster (node containers exist).
 	Kind bool
+
+	appSlots    []appSlot // every published app NodePort (leases hand them out)
+	appNodePort int32     // the NodePort AppPort reaches (0: AppNodePort)
+	leased      bool      // a Lease's view
 }
 
 func provider(log *slog.Logger) *cluster.Provider {
@@ -90,14 +94,19 @@ func NewName() string {
 	return NamePrefix + hex.EncodeToString(b)
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a
+// moment ago (all held open together, so none repeats).
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 func (o *Options) defaults() error {
@@ -141,7 +150,7 @@ func defaultKubeconfigDir() (string, error) {
 
 // kindConfig is the kind cluster configuration for opts and the host port
 // that publishes AppNodePort.
-func kindConfig(opts Options, hostPort, ingressPort int) *kindv1.Cluster {
+func kindConfig(opts Options, hostPort, ingressPort int, extra []appSlot) *kindv1.Cluster {
 	cfg := &kindv1.Cluster{TypeMeta: kindv1.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"}}
 	// kubelet refuses cgroup v1 hosts unless told otherwise (this project's
 	// machines are cgroup v1 hybrids; harmless elsewhere).
@@ -161,6 +170,11 @@ func kindConfig(opts Options, hostPort, ingressPort int) *kindv1.Cluster {
 			ContainerPort: IngressNodePort, HostPort: int32(ingressPort), ListenAddress: "127.0.0.1", Protocol: kindv1.PortMappingProtocolTCP,
 		}},
 	})
+	for _, e := range extra {
+		cfg.Nodes[0].ExtraPortMappings = append(cfg.Nodes[0].ExtraPortMappings, kindv1.PortMapping{
+			ContainerPort: e.NodePort, HostPort: int32(e.HostPort), ListenAddress: "127.0.0.1", Protocol: kindv1.PortMappingProtocolTCP,
+		})
+	}
 	for i := 0; i < opts.Workers; i++ {
 		cfg.Nodes = append(cfg.Nodes, kindv1.Node{Role: kindv1.WorkerRole, Image: opts.NodeImage, Labels: labels})
 	}
@@ -173,16 +187,14 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	ports, err := freePorts(2 + len(ExtraAppNodePorts))
 	if err != nil {
-		return nil, fmt.Errorf("create cluster %q: pick a free port: %w", opts.Name, err)
+		return nil, fmt.Errorf("create cluster %q: pick free ports: %w", opts.Name, err)
 	}
-	ingressPort, err := freePort()
-	for err == nil && ingressPort == port {
-		ingressPort, err = freePort()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create cluster %q: pick a free port: %w", opts.Name, err)
+	port, ingressPort := ports[0], ports[1]
+	var extra []appSlot
+	for i, np := range ExtraAppNodePorts {
+		extra = append(extra, appSlot{NodePort: np, HostPort: ports[2+i]})
 	}
 	if err := os.MkdirAll(opts.KubeconfigDir, 0o700); err != nil {
 		return nil, err
@@ -193,7 +205,7 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- p.Create(opts.Name,
-			cluster.CreateWithV1Alpha4Config(kindConfig(opts, port, ingressPort)),
+			cluster.CreateWithV1Alpha4Config(kindConfig(opts, port, ingressPort, extra)),
 			cluster.CreateWithNodeImage(opts.NodeImage),
 			cluster.CreateWithRetain(opts.RetainOnFailure),
 			cluster.CreateWithWaitForReady(3*time.Minute),
@@ -213,6 +225,7 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 		c, err = connect(kcfg, opts.Name, port)
 		if err == nil {
 			c.IngressPort = ingressPort
+			c.appSlots = append(c.appSlots, extra...)
 			return c, nil
 		}
 	}
@@ -237,7 +250,11 @@ func connect(kubeconfig, name string, appPort int) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cluster{Name: name, Kubeconfig: kubeconfig, REST: rc, Clientset: cs, AppPort: appPort, Managed: true, Kind: true}, nil
+	c := &Cluster{Name: name, Kubeconfig: kubeconfig, REST: rc, Clientset: cs, AppPort: appPort, Managed: true, Kind: true}
+	if appPort > 0 {
+		c.appSlots = []appSlot{{NodePort: AppNodePort, HostPort: appPort}}
+	}
+	return c, nil
 }
 
 // Open returns an existing cluster aftershock created (see List).
@@ -281,6 +298,11 @@ func Open(ctx context.Context, name string, log *slog.Logger) (*Cluster, error) 
 		return nil, err
 	}
 	c.IngressPort = ingressPort
+	for _, np := range ExtraAppNodePorts {
+		if hp, err := hostPortOf(ctx, ns, int(np)); err == nil { // absent: an older cluster
+			c.appSlots = append(c.appSlots, appSlot{NodePort: np, HostPort: hp})
+		}
+	}
 	if err := checkManaged(ctx, c.Clientset); err != nil {
 		return nil, fmt.Errorf("open cluster %q: %w", name, err)
 	}

@@ -223,7 +223,7 @@ func (c *Cluster) DeployUserApp(ctx context.Context, a UserApp) (AppTarget, erro
 			pinPullPolicy(o, a.Images)
 		}
 		if o.GetKind() == "Service" && o.GetName() == svc.Name && !a.Foreign {
-			exposeNodePort(o, port.Name, port.Port)
+			exposeNodePort(o, port.Name, port.Port, c.AppNodePort())
 		}
 		gvk := o.GroupVersionKind()
 		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
@@ -298,8 +298,8 @@ func installOrder(kind string) int {
 }
 
 // exposeNodePort makes the Service a NodePort Service whose chosen port is
-// the published AppNodePort (other ports get whatever the cluster assigns).
-func exposeNodePort(u *unstructured.Unstructured, portName string, port int32) {
+// the published nodePort (other ports get whatever the cluster assigns).
+func exposeNodePort(u *unstructured.Unstructured, portName string, port, nodePort int32) {
 	if t, _, _ := unstructured.NestedString(u.Object, "spec", "type"); t != string(corev1.ServiceTypeLoadBalancer) {
 		_ = unstructured.SetNestedField(u.Object, string(corev1.ServiceTypeNodePort), "spec", "type")
 	}
@@ -312,7 +312,7 @@ func exposeNodePort(u *unstructured.Unstructured, portName string, port int32) {
 		delete(m, "nodePort")
 		n, _ := m["name"].(string)
 		if n == portName && toInt(m["port"]) == int64(port) {
-			m["nodePort"] = int64(AppNodePort)
+			m["nodePort"] = int64(nodePort)
 		}
 		ps[i] = m
 	}

@@ -1,0 +1,128 @@
+package clusters
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func leaseCluster(t *testing.T) *Cluster {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	return &Cluster{Name: "aftershock-lease", AppPort: 40000, Managed: true, Kind: true,
+		appSlots: []appSlot{{AppNodePort, 40000}, {30082, 40002}, {30083, 40003}}}
+}
+
+// Shared holders run side by side, each on its own published NodePort;
+// an exclusive one waits for all of them and keeps the others out.
+func TestLeaseSharedSideBySideExclusiveAlone(t *testing.T) {
+	c := leaseCluster(t)
+	ctx := context.Background()
+	a, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	b, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	assert.True(t, a.View.Leased())
+	assert.False(t, c.Leased(), "the cluster itself is not a lease")
+	assert.NotEqual(t, a.View.AppNodePort(), b.View.AppNodePort(), "each shared holder its own NodePort")
+	assert.NotEqual(t, a.View.AppPort, b.View.AppPort)
+	assert.EqualValues(t, AppNodePort, a.View.AppNodePort())
+	assert.Equal(t, 40000, a.View.AppPort)
+	assert.EqualValues(t, 30082, b.View.AppNodePort())
+	assert.Equal(t, 40002, b.View.AppPort)
+
+	var waited atomic.Bool
+	got := make(chan *Lease)
+	go func() {
+		l, err := c.Lease(ctx, true, func() { waited.Store(true) })
+		assert.NoError(t, err)
+		got <- l
+	}()
+	select {
+	case <-got:
+		t.Fatal("an exclusive lease was granted while shared ones were held")
+	case <-time.After(500 * time.Millisecond):
+	}
+	assert.True(t, waited.Load(), "the waiting callback ran")
+	a.Release()
+	b.Release()
+	b.Release() // idempotent
+	var x *Lease
+	select {
+	case x = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the exclusive lease was not granted after the shared ones ended")
+	}
+	assert.Positive(t, x.Waited)
+	// while it is held, a shared lease waits until the context ends
+	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	_, err = c.Lease(cctx, false, nil)
+	assert.ErrorContains(t, err, "waiting for the scenarios that hold it")
+	x.Release()
+	y, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	y.Release()
+}
+
+// More shared holders than published NodePorts: the next waits for a port.
+func TestLeaseWaitsForAFreeNodePort(t *testing.T) {
+	c := leaseCluster(t)
+	ctx := context.Background()
+	var ls []*Lease
+	for range c.appSlots {
+		l, err := c.Lease(ctx, false, nil)
+		require.NoError(t, err)
+		ls = append(ls, l)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
+	defer cancel()
+	_, err := c.Lease(cctx, false, nil)
+	require.Error(t, err, "a fourth holder got a NodePort although all three were taken")
+	ls[1].Release()
+	l, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	assert.EqualValues(t, 30082, l.View.AppNodePort(), "the freed one")
+	for _, l := range append(ls, l) {
+		l.Release()
+	}
+}
+
+// The lease holds across processes: a child holding the cluster
+// exclusively keeps this process's shared lease out until it exits.
+func TestLeaseHoldsAcrossProcesses(t *testing.T) {
+	if os.Getenv("AFTERSHOCK_LEASE_CHILD") == "1" {
+		c := &Cluster{Name: "aftershock-lease"}
+		l, err := c.Lease(context.Background(), true, nil)
+		if err != nil {
+			fmt.Println("child:", err)
+			os.Exit(1)
+		}
+		fmt.Println("held")
+		time.Sleep(time.Second)
+		l.Release()
+		os.Exit(0)
+	}
+	c := leaseCluster(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLeaseHoldsAcrossProcesses$")
+	cmd.Env = append(os.Environ(), "AFTERSHOCK_LEASE_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	buf := make([]byte, 5)
+	_, err = out.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, "held\n", string(buf))
+	t0 := time.Now()
+	l, err := c.Lease(context.Background(), false, nil)
+	require.NoError(t, err)
+	defer l.Release()
+	assert.Greater(t, time.Since(t0), 600*time.Millisecond, "the shared lease did not wait for the other process")
+	require.NoError(t, cmd.Wait())
+}
