@@ -504,6 +504,28 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: cluster: %w", s.Name, err)
 	}
+	var waited string
+	if !c.Leased() {
+		// side by side with other scenarios, or alone (Spec.Alone)
+		alone, why := s.Alone()
+		l, err := c.Lease(ctx, alone, func() {
+			if alone {
+				say("waiting to have cluster %s alone (%s) until the scenarios on it end", c.Name, why)
+			} else {
+				say("waiting for cluster %s: a scenario that takes it alone, or every published NodePort, is in use", c.Name)
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
+		}
+		defer l.Release()
+		c = l.View
+		setupStart = setupStart.Add(l.Waited) // setup is ours, not the wait
+		if l.Waited >= time.Second {
+			waited = l.Waited.Round(100 * time.Millisecond).String()
+			say("cluster %s: ours after waiting %s", c.Name, waited)
+		}
+	}
 	ns := fmt.Sprintf("as-%s-%s", s.Name, faults.NewRunID()[:6])
 	if len(ns) > 63 {
 		ns = ns[:63]
@@ -709,6 +731,9 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 	}
 	if warm != "" {
 		info["warm-up (not counted)"] = warm
+	}
+	if waited != "" {
+		info["waited for the cluster (not counted)"] = waited
 	}
 	if before, after := rec.Dropped(); before+after > 0 {
 		info["samples dropped"] = fmt.Sprintf("%d stamped before the load started, %d after it could have ended (not counted)", before, after)

@@ -29,11 +29,15 @@ const (
 	exitRegression   = 3 // compare found a regression
 )
 
+// maxParallel is the most scenarios side by side: one per published NodePort.
+var maxParallel = 1 + len(clusters.ExtraAppNodePorts)
+
 type runFlags struct {
 	out          string
 	keepCluster  bool
 	seed         int64
 	repeat       int
+	parallel     int
 	nodeImage    string
 	kubeconfig   string
 	allowForeign bool
@@ -60,6 +64,14 @@ always covers every scenario, errored ones included. Exit code: 0 every
 scenario met its expectation, 1 any did not (or an error), 2 the only misses
 are inconclusive verdicts.
 
+With --parallel N up to N scenarios run at once on the one cluster, each in
+its own namespace with its own published NodePort, when their faults cannot
+reach each other: pod-level faults and network faults on their own pods run
+side by side; a scenario whose faults hit whole nodes (node-drain, node-stop,
+node-pause, a node-scoped network-partition) or whose load goes through the
+shared Ingress controller waits and takes the cluster alone. Reports and
+junit.xml are per scenario and in the files' order, as without it.
+
 With --repeat N (N >= 2) each scenario runs N times (seeds seed, seed+1,
 ...), each into its own folder, and the gate is the verdict over the
 repeats, written to --out/SCENARIO/result.json: the error budget pooled over
@@ -85,6 +97,7 @@ need kind's node containers). Every run checks this before it deploys.`,
 	fl.BoolVar(&f.keepCluster, "keep-cluster", false, "leave the cluster and each scenario's namespace (the app as the run left it) in place, to inspect or replay")
 	fl.Int64Var(&f.seed, "seed", 0, "override every scenario's seed (victim choice)")
 	fl.IntVar(&f.repeat, "repeat", 1, "run each scenario N times and gate on the repeats (pooled error budget, 95% t-bounds of recovery, majority for other checks; see `aftershock help run`)")
+	fl.IntVar(&f.parallel, "parallel", 1, "run up to N scenarios at once on the one cluster, each in its own namespace; a scenario whose faults hit whole nodes (drain, stop, pause, node partition) or that goes through the shared Ingress controller takes the cluster alone")
 	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default: build or reuse the offline one; kindest/node works where a registry is reachable)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "use this existing cluster instead of creating one (needs --allow-foreign-cluster)")
 	fl.BoolVar(&f.allowForeign, "allow-foreign-cluster", false, "allow faults on a cluster aftershock did not create")
@@ -119,6 +132,9 @@ func loopbackAddress(a string) error {
 func checkRunFlags(f runFlags) error {
 	if f.repeat < 1 {
 		return fmt.Errorf("--repeat %d: must be >= 1", f.repeat)
+	}
+	if f.parallel < 1 || f.parallel > maxParallel {
+		return fmt.Errorf("--parallel %d: want 1..%d (one published NodePort per scenario side by side)", f.parallel, maxParallel)
 	}
 	if f.kubeconfig == "" && (f.imageRepo != "" || f.ingressAddr != "" || f.ingressClass != "") {
 		return errors.New("--image-repo, --ingress-address and --ingress-class are for a cluster aftershock did not create: give --kubeconfig too (aftershock's own clusters get images loaded and their own Ingress controller)")
@@ -202,50 +218,20 @@ func runSpecs(ctx context.Context, f runFlags, specs []*scenarios.Spec, pins map
 		}
 	}()
 
+	suite := scenarios.Suite{
+		Options:  scenarios.Options{Env: env, Out: f.out, Seed: f.seed, KeepNamespace: f.keepCluster, Pins: pins, Progress: stderr, Logger: logger},
+		Repeat:   f.repeat,
+		Parallel: f.parallel,
+		Written:  writeRepeated,
+	}
 	var results, gated []*report.Result
 	var errored []report.Errored
 	var runErr error
-	for _, s := range specs {
-		var runs []*report.Result
-		var failed []report.Errored
-		for i := 0; i < f.repeat; i++ {
-			out := filepath.Join(f.out, s.Name)
-			seed := f.seed
-			if f.repeat > 1 {
-				out = filepath.Join(f.out, fmt.Sprintf("%s-%d", s.Name, i+1))
-				if seed == 0 {
-					seed = s.Seed + int64(i)
-				}
-			}
-			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Seed: seed, KeepNamespace: f.keepCluster, Pins: pins, Progress: stderr, Logger: logger})
-			if err != nil {
-				runErr = errors.Join(runErr, fmt.Errorf("%s: %w", s.Name, err))
-				failed = append(failed, report.Errored{Scenario: s.Name, Err: err})
-				if ctx.Err() != nil {
-					break
-				}
-				continue
-			}
-			runs = append(runs, res)
-		}
-		results = append(results, runs...)
-		switch {
-		case f.repeat == 1 || ctx.Err() != nil:
-			// one run gates alone; an interrupted series gates on nothing
-			gated = append(gated, runs...)
-			errored = append(errored, failed...)
-		case len(runs) == 0:
-			errored = append(errored, report.Errored{Scenario: s.Name, Err: fmt.Errorf("all %d repeats errored: %w", f.repeat, errors.Join(errs(failed)...))})
-		default:
-			agg := report.Repeat(runs, len(failed))
-			gated = append(gated, agg)
-			if err := writeRepeated(filepath.Join(f.out, s.Name), agg); err != nil {
-				runErr = errors.Join(runErr, err)
-			}
-		}
-		if ctx.Err() != nil {
-			break
-		}
+	for _, o := range suite.Run(ctx, specs) {
+		results = append(results, o.Runs...)
+		gated = append(gated, o.Gated...)
+		errored = append(errored, o.Errored...)
+		runErr = errors.Join(runErr, o.Err)
 	}
 	// junit.xml always: every gated result and every scenario that errored
 	if err := os.MkdirAll(f.out, 0o755); err == nil {
@@ -360,14 +346,6 @@ func writeRepeated(dir string, agg *report.Result) error {
 		}
 	}
 	return nil
-}
-
-func errs(es []report.Errored) []error {
-	out := make([]error, len(es))
-	for i, e := range es {
-		out[i] = e.Err
-	}
-	return out
 }
 
 func durOr(d *report.Duration) string {
