@@ -32,11 +32,19 @@ demo: node-image
 	$(GO) run ./cmd/aftershock run --out $(OUT) scenarios/pod-kill.yaml
 
 # Every test: unit tests, then everything (end-to-end tests on real kind
-# clusters included) with -p 1: one package, so one kind cluster, at a time,
-# and -count=1: results of tests that talk to a cluster are never cached.
+# clusters included): the end-to-end packages share one kind cluster
+# (AFTERSHOCK_TEST_CLUSTER, created by the first that needs it, deleted at
+# the end), two packages at a time (-p 2) and up to 4 tests of a package at
+# once (-parallel 4); each scenario takes a lease on the cluster (side by
+# side, or alone when its faults hit whole nodes). -count=1: results of
+# tests that talk to a cluster are never cached.
 test: node-image ingress-image
 	$(GO) test -short ./...
-	$(GO) test -count=1 -p 1 -timeout 80m ./...
+	@name=aftershock-test-$$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n'); \
+	echo "test: shared cluster $$name"; \
+	AFTERSHOCK_TEST_CLUSTER=$$name $(GO) test -count=1 -p 2 -parallel 4 -timeout 80m ./...; code=$$?; \
+	$(GO) run ./cmd/aftershock clean $$name >/dev/null 2>&1 || true; \
+	exit $$code
 
 # Unit tests only: fast, no Docker.
 test-short:

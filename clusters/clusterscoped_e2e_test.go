@@ -38,7 +38,8 @@ const (
 // manifests survives the failed deploy and every cleanup; one the run
 // created (labelled) is deleted with its scenario.
 func TestIntegrationPreexistingClusterScopedSurvives(t *testing.T) {
-	c := clustertest.Shared(t)
+	t.Parallel()
+	c := clustertest.Hold(t, true) // DeleteScenarioNamespaces reaches every scenario's namespace
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	name := clustertest.Namespace(t)

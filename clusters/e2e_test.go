@@ -25,6 +25,7 @@ func TestMain(m *testing.M) { clustertest.Main(m) }
 // workers, 400 new-connection requests through the NodePort on 127.0.0.1,
 // every pod's share within 15-35%, then deletion leaves no node container.
 func TestIntegrationClusterSpreadsTraffic(t *testing.T) {
+	t.Parallel()
 	clustertest.RequireDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()

@@ -24,10 +24,12 @@ var appImage clusters.AppImage
 
 // setup deploys the app (4 replicas over both workers) in a fresh namespace
 // of the shared cluster and returns an Env; cleanup deletes the namespace
-// and asserts that no fault left anything behind.
+// and asserts that no fault left anything behind. The test holds the
+// cluster alone: its faults (nodes) and its check (Leftovers, cluster-wide)
+// reach beyond its namespace.
 func setup(t *testing.T) (*clusters.Cluster, *faults.Env, *faults.Reverts) {
 	t.Helper()
-	c := clustertest.Shared(t)
+	c := clustertest.Hold(t, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if appImage.Ref == "" {

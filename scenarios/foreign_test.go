@@ -54,7 +54,8 @@ func assertForeignApp(t *testing.T, res *report.Result, podPrefix string) {
 // The foreign app from its Helm chart (Helm Go SDK, values overridden),
 // through a node drain and a pod kill.
 func TestIntegrationForeignAppHelmDrainAndPodKill(t *testing.T) {
-	c := clustertest.Shared(t)
+	t.Parallel()
+	env := sharedEnv(t)
 	_, err := clustertest.EnsureHTTPBinImage(context.Background())
 	require.NoError(t, err)
 	s, err := scenarios.Parse([]byte(`
@@ -73,12 +74,7 @@ faults:
 slo: {availability: 99%, jain: 0.8}
 `), filepath.Join(".", "helm-test.yaml"))
 	require.NoError(t, err)
-	if env == nil {
-		img, err := clustertest.NodeImage(context.Background())
-		require.NoError(t, err)
-		env = &scenarios.Env{Cluster: c, NodeImage: img}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute) // the lease may wait for scenarios side by side
 	defer cancel()
 	res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: filepath.Join(outDir(t), s.Name), Progress: clustertest.LogWriter(t)})
 	require.NoError(t, err)

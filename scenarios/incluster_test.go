@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
@@ -19,8 +20,13 @@ import (
 	"github.com/aftershock-dev/aftershock/scenarios"
 )
 
+// sharedEnv is the Env every scenario test of the package runs in: the
+// shared cluster, on which each scenario takes its own lease (side by side,
+// or alone when its faults hit whole nodes), so the tests run in parallel.
 func sharedEnv(t *testing.T) *scenarios.Env {
 	c := clustertest.Shared(t)
+	envMu.Lock()
+	defer envMu.Unlock()
 	if env == nil {
 		img, err := clustertest.NodeImage(context.Background())
 		require.NoError(t, err)
@@ -59,13 +65,14 @@ func assertLoadPodsCounted(t *testing.T, s *scenarios.Spec, res *report.Result) 
 
 // Killing a load pod mid-run makes the verdict inconclusive and names it.
 func TestIntegrationInClusterLostLoadPod(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	s := parse(t, `name: incluster-lost
 app: {replicas: 3}
 load: {via: inCluster, pods: 3, rate: 90/s, duration: 25s}
 slo: {availability: 99%}
 `)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute) // the lease may wait for scenarios side by side
 	defer cancel()
 	pr, pw := io.Pipe()
 	defer pw.Close()
@@ -78,12 +85,20 @@ slo: {availability: 99%}
 			if ns, ok := strings.CutPrefix(line, "incluster-lost: load: "); ok && ns != "" {
 				go func() {
 					time.Sleep(8 * time.Second)
-					pods, err := e.Cluster.Clientset.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: "aftershock.dev/role=load"})
-					if err != nil || len(pods.Items) == 0 {
+					all, err := e.Cluster.Clientset.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: "aftershock.dev/role=load"})
+					var pods []corev1.Pod // this scenario's: other tests run side by side
+					if err == nil {
+						for _, p := range all.Items {
+							if strings.HasPrefix(p.Namespace, "as-incluster-lost-") {
+								pods = append(pods, p)
+							}
+						}
+					}
+					if len(pods) < 2 {
 						killed <- ""
 						return
 					}
-					p := pods.Items[1]
+					p := pods[1]
 					zero := int64(0)
 					_ = e.Cluster.Clientset.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 					killed <- p.Name

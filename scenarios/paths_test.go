@@ -23,6 +23,7 @@ import (
 // connection to one pod (Jain <= 0.5). In-cluster load runs at 300/s from 3
 // load pods, and every one of their samples is counted once.
 func TestIntegrationTrafficPaths(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	jain := map[string]float64{}
 	for _, via := range []string{scenarios.ViaNodePort, scenarios.ViaIngress, scenarios.ViaInCluster} {
@@ -39,7 +40,7 @@ faults:
   - {type: pod-kill, at: %ds, pods: 1}
 slo: {availability: 95%%, recovery: 15s}
 `, strings.ToLower(via), via, rate, dur, at))
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute) // the lease may wait for scenarios side by side
 			defer cancel()
 			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Out: filepath.Join(outDir(t), s.Name), Progress: clustertest.LogWriter(t)})
 			require.NoError(t, err)

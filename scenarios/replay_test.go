@@ -19,6 +19,7 @@ import (
 // position (pod names differ: the Deployment is new); pinned to the other
 // worker, it hits that one.
 func TestIntegrationReplayPinsVictims(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	s := parse(t, `
 name: replay-kill
@@ -29,7 +30,7 @@ faults:
   - {type: pod-kill, at: 5s, pods: 1}
 slo: {availability: 95%}
 `)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute) // the lease may wait for scenarios side by side
 	defer cancel()
 	dir := t.TempDir()
 	first, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Out: filepath.Join(dir, "first"), Progress: clustertest.LogWriter(t)})

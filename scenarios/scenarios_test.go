@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,31 +20,31 @@ import (
 
 func TestMain(m *testing.M) { clustertest.Main(m) }
 
-var env *scenarios.Env
+var (
+	envMu sync.Mutex
+	env   *scenarios.Env
+)
 
 // TestScenarios runs every scenarios/*.yaml on one shared kind cluster and
 // asserts each reaches the verdict it expects (pass, or fail for the
-// negative control), with every report file written.
+// negative control), with every report file written. They run in parallel:
+// each takes its lease (side by side, or alone: Spec.Alone).
 func TestScenarios(t *testing.T) {
 	files, err := scenarios.Files(".")
 	require.NoError(t, err)
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			s, err := scenarios.ParseFile(f)
 			require.NoError(t, err)
-			c := clustertest.Shared(t)
+			env := sharedEnv(t)
 			if s.App.Own != nil {
 				_, err := clustertest.EnsureHTTPBinImage(context.Background())
 				require.NoError(t, err)
 			}
-			if env == nil {
-				img, err := clustertest.NodeImage(context.Background())
-				require.NoError(t, err)
-				env = &scenarios.Env{Cluster: c, NodeImage: img}
-			}
 			out := filepath.Join(outDir(t), s.Name)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute) // the lease may wait for scenarios side by side
 			defer cancel()
 			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Progress: clustertest.LogWriter(t)})
 			require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -59,30 +60,86 @@ var (
 	shared  *clusters.Cluster
 	errOnce error
 	mu      sync.Mutex
+	// external: the cluster is the run's (TestClusterEnv), not this binary's
+	external bool
 )
 
 // Shared returns the test process's cluster, creating it on first use.
+// With AFTERSHOCK_TEST_CLUSTER=NAME (an aftershock- name) every test binary
+// of the run shares that one cluster: the first creates it, the others
+// open it, and none deletes it (the caller does: `make test` runs
+// `aftershock clean NAME` at the end).
+//
+// Scenarios (scenarios.Run) take their own lease on it; a test that acts on
+// the cluster itself takes one with Hold.
 func Shared(t testing.TB) *clusters.Cluster {
 	t.Helper()
 	RequireDocker(t)
 	once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
-		img, err := NodeImage(ctx)
-		if err != nil {
-			errOnce = fmt.Errorf("node image: %w", err)
-			return
-		}
-		start := time.Now()
-		shared, errOnce = clusters.Create(ctx, clusters.Options{NodeImage: img, NodeMonitorGracePeriod: clusters.ShortNodeMonitorGracePeriod})
-		if errOnce == nil {
-			fmt.Fprintf(os.Stderr, "clustertest: cluster %s created in %s (app port 127.0.0.1:%d)\n", shared.Name, time.Since(start).Round(100*time.Millisecond), shared.AppPort)
-		}
+		shared, errOnce = sharedCluster(ctx)
 	})
 	if errOnce != nil {
 		t.Fatalf("shared test cluster: %v", errOnce)
 	}
 	return shared
+}
+
+// TestClusterEnv names the cluster every test binary of a run shares.
+const TestClusterEnv = "AFTERSHOCK_TEST_CLUSTER"
+
+func sharedCluster(ctx context.Context) (*clusters.Cluster, error) {
+	img, err := NodeImage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("node image: %w", err)
+	}
+	opts := clusters.Options{NodeImage: img, NodeMonitorGracePeriod: clusters.ShortNodeMonitorGracePeriod}
+	name := os.Getenv(TestClusterEnv)
+	if name != "" {
+		opts.Name, external = name, true
+		// one creator: the others wait for it, then open the cluster
+		l, err := (&clusters.Cluster{Name: name + ".create"}).Lease(ctx, true, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer l.Release()
+		if names, err := clusters.List(ctx); err == nil && slices.Contains(names, name) {
+			c, err := clusters.Open(ctx, name, nil)
+			if err == nil {
+				fmt.Fprintf(os.Stderr, "clustertest: sharing cluster %s (%s)\n", name, TestClusterEnv)
+			}
+			return c, err
+		}
+	}
+	start := time.Now()
+	c, err := clusters.Create(ctx, opts)
+	if err == nil {
+		fmt.Fprintf(os.Stderr, "clustertest: cluster %s created in %s (app port 127.0.0.1:%d)\n", c.Name, time.Since(start).Round(100*time.Millisecond), c.AppPort)
+	}
+	return c, err
+}
+
+// Hold leases the shared cluster for the rest of t (released in its
+// Cleanup): exclusive for a test whose faults or checks reach beyond its
+// own namespace (node faults, Leftovers, clean), shared otherwise. The view
+// it returns has a published NodePort of its own. A test that holds the
+// cluster must not run scenarios on it (they lease it themselves).
+func Hold(t testing.TB, exclusive bool) *clusters.Cluster {
+	t.Helper()
+	c := Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	start := time.Now()
+	l, err := c.Lease(ctx, exclusive, nil)
+	if err != nil {
+		t.Fatalf("hold cluster %s: %v", c.Name, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Logf("held cluster %s (exclusive %v) after waiting %s", c.Name, exclusive, d.Round(100*time.Millisecond))
+	}
+	t.Cleanup(l.Release)
+	return l.View
 }
 
 // Namespace returns a fresh namespace name for t.
@@ -109,7 +166,7 @@ func Main(m *testing.M) {
 	code := m.Run()
 	mu.Lock()
 	defer mu.Unlock()
-	if shared != nil {
+	if shared != nil && !external {
 		if os.Getenv("AFTERSHOCK_KEEP_CLUSTER") == "1" {
 			fmt.Fprintf(os.Stderr, "clustertest: keeping cluster %s (kubeconfig %s)\n", shared.Name, shared.Kubeconfig)
 		} else if err := shared.Delete(context.Background()); err != nil {

@@ -34,6 +34,7 @@ func pathWithoutGo() string {
 // image the newest one built. (The foreign app's path is the same code,
 // tested in scenarios; measured from an installed binary in session 2.)
 func TestIntegrationInstalledBinaryRunsAnywhere(t *testing.T) {
+	t.Parallel() // its own cluster
 	clustertest.RequireDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -107,7 +108,9 @@ netem qdiscs and delay agents, then deletes the cluster; with --keep it
 instead deletes the scenario namespaces runs left (found by label, with the
 NodePort their Services hold), cluster-scoped objects deployed with them and
 the Ingress controller (reinstalled by the next run that needs it).
-Idempotent; run it while no scenario is running.
+Idempotent. It takes each cluster alone: while scenarios run on it (another
+aftershock run, a --parallel suite, a go test) it waits, at most 10 minutes,
+until they end.
 
 With --kubeconfig (and --allow-foreign-cluster), for a cluster aftershock did
 not create: uncordons the nodes a drain marked (never one its owner
@@ -130,6 +133,12 @@ cordoned) and deletes the scenario namespaces runs left; the cluster stays.`,
 			var failed bool
 			for _, n := range names {
 				c, err := clusters.Open(cmd.Context(), n, nil)
+				if err != nil {
+					fmt.Fprintf(w, "%s: %v\n", n, err)
+					failed = true
+					continue
+				}
+				l, err := holdAlone(cmd.Context(), w, c)
 				if err != nil {
 					fmt.Fprintf(w, "%s: %v\n", n, err)
 					failed = true
@@ -163,13 +172,16 @@ cordoned) and deletes the scenario namespaces runs left; the cluster stays.`,
 					}
 				}
 				if !keep {
-					if err := c.Delete(cmd.Context()); err != nil {
+					err := c.Delete(cmd.Context())
+					l.Release()
+					if err != nil {
 						fmt.Fprintf(w, "%s: %v\n", n, err)
 						failed = true
 						continue
 					}
 					fmt.Fprintf(w, "%s: deleted\n", n)
 				}
+				l.Release()
 			}
 			if len(names) == 0 {
 				fmt.Fprintln(w, "no aftershock clusters")
@@ -186,12 +198,31 @@ cordoned) and deletes the scenario namespaces runs left; the cluster stays.`,
 	return cmd
 }
 
+// cleanWait bounds how long clean waits for the scenarios running on a
+// cluster (on this machine) to end.
+const cleanWait = 10 * time.Minute
+
+// holdAlone takes c alone for clean: it never removes what a running
+// scenario is using.
+func holdAlone(ctx context.Context, w io.Writer, c *clusters.Cluster) (*clusters.Lease, error) {
+	wctx, cancel := context.WithTimeout(ctx, cleanWait)
+	defer cancel()
+	return c.Lease(wctx, true, func() {
+		fmt.Fprintf(w, "%s: scenarios are running on it; waiting until they end (at most %s)\n", c.Name, cleanWait)
+	})
+}
+
 // cleanForeign cleans what runs left on a cluster aftershock did not create.
 func cleanForeign(ctx context.Context, w io.Writer, kubeconfig string, allow bool) error {
 	c, err := clusters.FromKubeconfig(kubeconfig, allow)
 	if err != nil {
 		return err
 	}
+	l, err := holdAlone(ctx, w, c)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
 	done, err := faults.CleanForeign(ctx, c)
 	gone, nerr := c.DeleteScenarioNamespaces(ctx)
 	for _, g := range gone {

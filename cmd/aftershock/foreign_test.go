@@ -148,6 +148,7 @@ func portForward(t *testing.T, ctx context.Context, rc *rest.Config, cs kubernet
 // same scenario through the cluster's own Ingress controller at a
 // port-forward's address; clean --kubeconfig then finds nothing.
 func TestIntegrationForeignCluster(t *testing.T) {
+	t.Parallel() // its own cluster
 	clustertest.RequireDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

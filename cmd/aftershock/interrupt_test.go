@@ -63,12 +63,13 @@ func TestMain(m *testing.M) { clustertest.Main(m) }
 // runs to a pass. AFTERSHOCK_INTERRUPTS sets the count (default 8, one per
 // fault type), AFTERSHOCK_INTERRUPT_SEED the seed.
 func TestIntegrationSIGKILLThenCleanKeep(t *testing.T) {
+	t.Parallel()
 	clustertest.RequireDocker(t)
 	c := clustertest.Shared(t)
 	count := envInt(t, "AFTERSHOCK_INTERRUPTS", interruptsInCI)
 	seed := envInt(t, "AFTERSHOCK_INTERRUPT_SEED", 1)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(count)*4*time.Minute+10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(count)*4*time.Minute+30*time.Minute) // leases may wait for scenarios side by side
 	defer cancel()
 
 	bin := filepath.Join(t.TempDir(), "aftershock")
@@ -174,7 +175,7 @@ func killDuringFault(ctx context.Context, t *testing.T, bin, dir, cluster, spec 
 	case l := <-injected:
 		what = l
 		time.Sleep(after)
-	case <-time.After(4 * time.Minute):
+	case <-time.After(20 * time.Minute):
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		mu.Lock()
@@ -193,6 +194,7 @@ func killDuringFault(ctx context.Context, t *testing.T, bin, dir, cluster, spec 
 // node Ready and schedulable (a restarted node needs a moment to be Ready).
 func assertNothingRemains(ctx context.Context, t *testing.T, c *clusters.Cluster) {
 	t.Helper()
+	defer holdCluster(ctx, t, c)()
 	left, err := faults.Leftovers(ctx, c)
 	require.NoError(t, err)
 	assert.Empty(t, left, "fault leftovers after clean --keep")
@@ -225,6 +227,17 @@ func assertNothingRemains(ctx context.Context, t *testing.T, c *clusters.Cluster
 	assert.Empty(t, notReady, "nodes not Ready 2 minutes after clean --keep")
 }
 
+// holdCluster waits until no scenario runs on c (other tests and packages
+// share it) and keeps it so until the returned func: checks that reach the
+// whole cluster (leftovers, scenario namespaces, nodes) see only this
+// test's doing.
+func holdCluster(ctx context.Context, t *testing.T, c *clusters.Cluster) func() {
+	t.Helper()
+	l, err := c.Lease(ctx, true, nil)
+	require.NoError(t, err)
+	return l.Release
+}
+
 func envInt(t *testing.T, name string, def int) int {
 	v := os.Getenv(name)
 	if v == "" {
@@ -246,9 +259,10 @@ func TestInjectLine(t *testing.T) {
 // its load at once, unpauses the node and removes its namespace by itself,
 // within the bound, without `clean`.
 func TestIntegrationSIGINTThenSIGTERMReverts(t *testing.T) {
+	t.Parallel()
 	clustertest.RequireDocker(t)
 	c := clustertest.Shared(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	bin := filepath.Join(t.TempDir(), "aftershock")
 	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
@@ -285,9 +299,9 @@ slo: {availability: 50%}
 	}()
 	select {
 	case <-injected:
-	case <-time.After(4 * time.Minute):
+	case <-time.After(20 * time.Minute): // its lease may wait for scenarios side by side
 		_ = cmd.Process.Kill()
-		t.Fatalf("no fault injected within 4 minutes")
+		t.Fatalf("no fault injected within 20 minutes")
 	}
 	time.Sleep(3 * time.Second) // requests to the paused node are in flight
 	sent := time.Now()
@@ -305,6 +319,7 @@ slo: {availability: 50%}
 	assert.False(t, ws.Signaled(), "the run exited by itself, not by a signal")
 	assert.Less(t, took, InterruptBound, "within the bound")
 	t.Logf("SIGINT, SIGTERM 3 s later: exited %s after SIGINT with code %d", took.Round(100*time.Millisecond), ws.ExitStatus())
+	defer holdCluster(ctx, t, c)()
 	left, err := faults.Leftovers(ctx, c)
 	require.NoError(t, err)
 	assert.Empty(t, left, "nothing left without clean: the node was unpaused")
