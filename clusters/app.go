@@ -24,7 +24,7 @@ import (
 // it; the host uses the NodePort).
 const AppServicePort = 80
 
-// Response headers the sample app sets (cmd/sampleapp).
+// Response headers the sample app sets (clusters/multicall/internal/sampleapp).
 const (
 	HeaderPod  = "X-Aftershock-Pod"
 	HeaderNode = "X-Aftershock-Node"

@@ -17,7 +17,7 @@ import (
 	"github.com/aftershock-dev/aftershock/report"
 )
 
-// Response headers that name the serving pod and node (set by cmd/sampleapp).
+// Response headers that name the serving pod and node (set by the sample app, clusters/multicall/internal/sampleapp).
 const (
 	HeaderPod  = "X-Aftershock-Pod"
 	HeaderNode = "X-Aftershock-Node"

@@ -30,8 +30,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aftershock-dev/aftershock/cmd/aftershock-agent/delay"
-	"github.com/aftershock-dev/aftershock/cmd/sampleapp/server"
+	"github.com/aftershock-dev/aftershock/clusters/multicall/internal/delay"
+	"github.com/aftershock-dev/aftershock/clusters/multicall/internal/sampleapp"
 	"github.com/aftershock-dev/aftershock/loadgen"
 )
 
@@ -48,7 +48,7 @@ const (
 const EnvRole = loadgen.EnvRole
 
 var roles = map[string]func(args []string) int{
-	SampleApp: server.Main,
+	SampleApp: sampleapp.Main,
 	Agent:     delay.Main,
 	Load:      loadgen.PodMain,
 }

@@ -1,12 +1,19 @@
-// Command aftershock-agent is the userspace network-fault agent (see package
-// delay). The aftershock executable carries the same program: copied into a
-// node as aftershock-agent, it runs as the agent.
+// Command aftershock-agent is the userspace network-fault agent. The
+// aftershock executable carries the same program: copied into a node as
+// aftershock-agent, it runs as the agent (clusters/multicall).
 package main
 
 import (
+	"fmt"
 	"os"
 
-	"github.com/aftershock-dev/aftershock/cmd/aftershock-agent/delay"
+	"github.com/aftershock-dev/aftershock/clusters/multicall"
 )
 
-func main() { os.Exit(delay.Main(os.Args[1:])) }
+func main() {
+	code, err := multicall.Run(multicall.Agent, os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aftershock-agent:", err)
+	}
+	os.Exit(code)
+}

@@ -1,4 +1,4 @@
-// Package server is the sample app, the application under test: a small HTTP server that
+// Package sampleapp is the sample app, the application under test: a small HTTP server that
 // says which pod and node served each request.
 //
 // Every response carries X-Aftershock-Pod and X-Aftershock-Node (from the
@@ -11,7 +11,7 @@
 // It does not import any aftershock package: it is what users' apps look like.
 // cmd/sampleapp runs it alone; the aftershock executable runs it as its
 // "sampleapp" role (clusters/multicall), which is how its image is built.
-package server
+package sampleapp
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package server
+package sampleapp
 
 import (
 	"context"
