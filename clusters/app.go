@@ -3,6 +3,7 @@ package clusters
 import (
 	"context"
 	"fmt"
+	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	"io"
 	"net/http"
 	"sort"
@@ -22,12 +23,12 @@ import (
 
 // AppServicePort is the sample app Service's port (in-cluster clients use
 // it; the host uses the NodePort).
-const AppServicePort = 80
+const AppServicePort = sampleapp.ServicePort
 
-// Response headers the sample app sets (clusters/multicall/internal/sampleapp).
+// Response headers the sample app sets.
 const (
-	HeaderPod  = "X-Aftershock-Pod"
-	HeaderNode = "X-Aftershock-Node"
+	HeaderPod  = sampleapp.HeaderPod
+	HeaderNode = sampleapp.HeaderNode
 )
 
 // App describes the sample app deployment. Zero values are documented per
@@ -60,7 +61,7 @@ func (a App) Selector() string { return "app=" + a.name() }
 
 func (a App) name() string {
 	if a.Name == "" {
-		return "sampleapp"
+		return sampleapp.Name
 	}
 	return a.Name
 }
@@ -89,7 +90,7 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 		Image:           a.Image,
 		ImagePullPolicy: corev1.PullNever, // loaded into the nodes
 		Args:            a.Args,
-		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+		Ports:           []corev1.ContainerPort{{Name: sampleapp.PortName, ContainerPort: sampleapp.Port}},
 		Env: []corev1.EnvVar{
 			{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 			{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
@@ -98,7 +99,7 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 			corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi"),
 		}},
 		LivenessProbe: &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}},
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString(sampleapp.PortName)}},
 			PeriodSeconds: 5, FailureThreshold: 3,
 		},
 	}
@@ -107,7 +108,7 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 	}
 	if !a.NoReadinessProbe {
 		c.ReadinessProbe = &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("http")}},
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString(sampleapp.PortName)}},
 			PeriodSeconds: 1, FailureThreshold: 1, SuccessThreshold: 1,
 		}
 	}
@@ -144,7 +145,7 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeNodePort,
 			Selector: map[string]string{"app": name},
-			Ports:    []corev1.ServicePort{{Name: "http", Port: AppServicePort, TargetPort: intstr.FromString("http"), NodePort: nodePort}},
+			Ports:    []corev1.ServicePort{{Name: sampleapp.PortName, Port: AppServicePort, TargetPort: intstr.FromString(sampleapp.PortName), NodePort: nodePort}},
 		},
 	}
 	if a.Foreign {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,7 +16,7 @@ import (
 )
 
 // AppPort is the container port the sample app listens on.
-const AppPort = 8080
+const AppPort = sampleapp.Port
 
 // agentPort is where the delay agent listens inside the pod's netns.
 const agentPort = 15000

@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"fmt"
+	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	"slices"
 	"strings"
 	"sync"
@@ -56,7 +57,7 @@ type App struct {
 
 // SampleApp is the built-in sample app as an Observer sees it.
 func SampleApp() App {
-	return App{Service: "sampleapp", Selector: "app=sampleapp", Workloads: []string{"Deployment/sampleapp"}}
+	return App{Service: sampleapp.Name, Selector: sampleapp.Selector, Workloads: []string{sampleapp.Workload}}
 }
 
 // Observe starts watching app in ns. Stop it with Stop.

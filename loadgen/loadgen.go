@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	"io"
 	"net"
 	"net/http"
@@ -17,10 +18,10 @@ import (
 	"github.com/aftershock-dev/aftershock/report"
 )
 
-// Response headers that name the serving pod and node (set by the sample app, clusters/multicall/internal/sampleapp).
+// Response headers that name the serving pod and node (set by the sample app, clusters/multicall/internal/server).
 const (
-	HeaderPod  = "X-Aftershock-Pod"
-	HeaderNode = "X-Aftershock-Node"
+	HeaderPod  = sampleapp.HeaderPod
+	HeaderNode = sampleapp.HeaderNode
 	// headerReused is set by our transport on each response, never sent.
 	headerReused = "X-Aftershock-Conn-Reused"
 )

@@ -31,7 +31,7 @@ import (
 	"sync"
 
 	"github.com/aftershock-dev/aftershock/clusters/multicall/internal/delay"
-	"github.com/aftershock-dev/aftershock/clusters/multicall/internal/sampleapp"
+	"github.com/aftershock-dev/aftershock/clusters/multicall/internal/server"
 	"github.com/aftershock-dev/aftershock/loadgen"
 )
 
@@ -48,7 +48,7 @@ const (
 const EnvRole = loadgen.EnvRole
 
 var roles = map[string]func(args []string) int{
-	SampleApp: sampleapp.Main,
+	SampleApp: server.Main,
 	Agent:     delay.Main,
 	Load:      loadgen.PodMain,
 }

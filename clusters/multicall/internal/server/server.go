@@ -1,4 +1,4 @@
-// Package sampleapp is the sample app, the application under test: a small HTTP server that
+// Package server is the sample app, the application under test: a small HTTP server that
 // says which pod and node served each request.
 //
 // Every response carries X-Aftershock-Pod and X-Aftershock-Node (from the
@@ -11,13 +11,14 @@
 // It does not import any aftershock package: it is what users' apps look like.
 // cmd/sampleapp runs it alone; the aftershock executable runs it as its
 // "sampleapp" role (clusters/multicall), which is how its image is built.
-package sampleapp
+package server
 
 import (
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -30,8 +31,8 @@ import (
 
 // Header names set on every response.
 const (
-	HeaderPod  = "X-Aftershock-Pod"
-	HeaderNode = "X-Aftershock-Node"
+	HeaderPod  = sampleapp.HeaderPod
+	HeaderNode = sampleapp.HeaderNode
 )
 
 type config struct {
@@ -49,7 +50,7 @@ type config struct {
 func Main(args []string) int {
 	var c config
 	fs := flag.NewFlagSet("sampleapp", flag.ContinueOnError)
-	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
+	fs.StringVar(&c.addr, "addr", fmt.Sprintf(":%d", sampleapp.Port), "listen address")
 	fs.DurationVar(&c.latency, "latency", 0, "added to every / response")
 	fs.Float64Var(&c.errorRate, "error-rate", 0, "fraction of / requests answered 500 (0..1)")
 	fs.BoolVar(&c.graceful, "graceful", true, "on SIGTERM fail readiness, drain, then exit; false exits at once")

@@ -1,4 +1,4 @@
-package sampleapp
+package server
 
 import (
 	"context"
