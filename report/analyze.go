@@ -464,12 +464,7 @@ func (a *analysis) windowStats() []WindowStat {
 func (a *analysis) verdict(res *Result) {
 	slo := a.slo
 	add := func(c Check) { res.Checks = append(res.Checks, c) }
-	pf := func(ok bool) string {
-		if ok {
-			return "pass"
-		}
-		return "fail"
-	}
+	pf := statusOf
 	b := res.Budget
 	add(Check{Name: "error budget", Status: pf(b.Consumed <= slo.MaxBudgetConsumed),
 		Value: fmt.Sprintf("%.2f consumed (%d of %d requests failed, availability %.3f%%)", b.Consumed, res.Failed, res.Requests, 100*res.Availability),
@@ -489,18 +484,18 @@ func (a *analysis) verdict(res *Result) {
 		c := Check{Name: "recovery " + f.ID, Limit: "<= " + slo.Recovery.String()}
 		switch {
 		case !f.Impact:
-			c.Status, c.Value = "pass", "no client-visible impact"
+			c.Status, c.Value = StatusPass, "no client-visible impact"
 		case !f.Recovered:
-			c.Status, c.Value = "fail", fmt.Sprintf("not recovered within the %s observed", f.Observed)
+			c.Status, c.Value = StatusFail, fmt.Sprintf("not recovered within the %s observed", f.Observed)
 		default:
 			c.Status, c.Value = pf(*f.Recovery <= slo.Recovery), f.Recovery.String()
 		}
 		add(c)
 	}
 	if slo.Jain > 0 {
-		c := Check{Name: "evenness (Jain)", Limit: fmt.Sprintf(">= %.2f", slo.Jain), Status: "skipped", Value: "no baseline traffic"}
+		c := Check{Name: "evenness (Jain)", Limit: fmt.Sprintf(">= %.2f", slo.Jain), Status: StatusSkipped, Value: "no baseline traffic"}
 		if a.in.Unattributed {
-			c.Status, c.Value = "fail", "not measured: responses name no pod (attribution none)"
+			c.Status, c.Value = StatusFail, "not measured: responses name no pod (attribution none)"
 		}
 		if p := res.Baseline(); p != nil {
 			e, kind := p.Evenness()
@@ -518,39 +513,23 @@ func (a *analysis) verdict(res *Result) {
 		a.rejoinChecks(res, add)
 	}
 	for _, f := range res.Faults {
-		st := "pass"
+		st := StatusPass
 		if !f.LandedVerdict {
-			st = "skipped"
+			st = StatusSkipped
 		}
 		add(Check{Name: "fault landed " + f.ID, Status: st, Value: fmt.Sprint(f.LandedVerdict), Limit: "true", Detail: f.LandedWhy})
 	}
-	res.Verdict = Pass
-	for _, c := range res.Checks {
-		if c.Status == "fail" {
-			res.Verdict = Fail
-			res.Reasons = append(res.Reasons, fmt.Sprintf("%s: %s (limit %s)", c.Name, c.Value, c.Limit))
-		}
-	}
-	if res.Verdict == Pass {
+	res.Verdict, res.Reasons = decide(res.Checks, func(c Check) string {
 		for _, f := range res.Faults {
-			if !f.LandedVerdict {
-				res.Verdict = Inconclusive
-				res.Reasons = append(res.Reasons, fmt.Sprintf("fault %s (%s) not shown to have landed: %s", f.ID, f.Type, f.LandedWhy))
+			if c.Name == "fault landed "+f.ID {
+				return fmt.Sprintf("fault %s (%s) not shown to have landed: %s", f.ID, f.Type, f.LandedWhy)
 			}
 		}
-	}
-	if res.Verdict == Pass {
-		for _, c := range res.Checks {
-			if c.Name == "evenness (Jain)" && c.Status == "skipped" {
-				res.Verdict = Inconclusive
-				res.Reasons = append(res.Reasons, "evenness not measured: "+c.Value)
-			}
-			if strings.HasPrefix(c.Name, "rejoin") && c.Status == "skipped" {
-				res.Verdict = Inconclusive
-				res.Reasons = append(res.Reasons, c.Name+" not shown: "+c.Value)
-			}
+		if c.Name == "evenness (Jain)" {
+			return "evenness not measured: " + c.Value
 		}
-	}
+		return c.Name + " not shown: " + c.Value
+	})
 	if res.Verdict == Fail {
 		if why := a.harnessFailures(); why != "" {
 			res.Verdict = Inconclusive

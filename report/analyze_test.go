@@ -219,7 +219,7 @@ func TestNotRecoveredFails(t *testing.T) {
 		}
 	}
 	require.NotNil(t, rec)
-	assert.Equal(t, "fail", rec.Status)
+	assert.Equal(t, StatusFail, rec.Status)
 	assert.Contains(t, rec.Value, "not recovered")
 }
 

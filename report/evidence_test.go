@@ -140,7 +140,7 @@ func TestKeepAliveEvennessGatesOnReusedConnections(t *testing.T) {
 	require.Equal(t, Pass, r.Verdict, r.Reasons)
 	for _, c := range r.Checks {
 		if c.Name == "evenness (Jain)" {
-			assert.Equal(t, "pass", c.Status)
+			assert.Equal(t, StatusPass, c.Status)
 			assert.Contains(t, c.Detail, "reused connections")
 		}
 	}

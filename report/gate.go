@@ -42,7 +42,7 @@ func (r *Result) Gate() (ok bool, why string) {
 	}
 	var failed []string
 	for _, c := range r.Checks {
-		if c.Status == "fail" {
+		if c.Status == StatusFail {
 			failed = append(failed, c.Name)
 			if strings.Contains(strings.ToLower(c.Name), strings.ToLower(exp.Check)) {
 				return true, fmt.Sprintf("%s as expected: %s failed", r.Verdict, c.Name)
@@ -73,4 +73,29 @@ func MoreFailuresP(f1, n1, f2, n2 int) float64 {
 		return 1
 	}
 	return distuv.UnitNormal.Survival((p2 - p1) / se)
+}
+
+// decide is the one place checks become a verdict (a run's, and the one
+// over repeats): fail when a check failed (each named with its value and
+// limit); else inconclusive when a check was not shown either way
+// (notShown says why, per check); else pass. A skipped check is never a
+// pass. Callers add what only they know (a lost load source, too few
+// conclusive repeats) afterwards.
+func decide(checks []Check, notShown func(Check) string) (Verdict, []string) {
+	var failed, unshown []string
+	for _, c := range checks {
+		switch c.Status {
+		case StatusFail:
+			failed = append(failed, fmt.Sprintf("%s: %s (limit %s)", c.Name, c.Value, c.Limit))
+		case StatusSkipped:
+			unshown = append(unshown, notShown(c))
+		}
+	}
+	switch {
+	case len(failed) > 0:
+		return Fail, failed
+	case len(unshown) > 0:
+		return Inconclusive, unshown
+	}
+	return Pass, nil
 }

@@ -147,25 +147,25 @@ func (a *analysis) rejoins(phases []Phase) []Rejoin {
 func (a *analysis) rejoinChecks(res *Result, add func(Check)) {
 	limit := a.slo.Rejoin
 	if a.in.Unattributed {
-		add(Check{Name: "rejoin", Status: "fail", Value: "not measured: responses name no pod (attribution none)", Limit: "<= " + limit.String()})
+		add(Check{Name: "rejoin", Status: StatusFail, Value: "not measured: responses name no pod (attribution none)", Limit: "<= " + limit.String()})
 		return
 	}
 	if len(res.Rejoins) == 0 {
-		add(Check{Name: "rejoin", Status: "skipped", Value: "no pod became ready during the run", Limit: "<= " + limit.String()})
+		add(Check{Name: "rejoin", Status: StatusSkipped, Value: "no pod became ready during the run", Limit: "<= " + limit.String()})
 		return
 	}
 	for _, r := range res.Rejoins {
 		c := Check{Name: "rejoin " + r.Pod, Limit: "<= " + limit.String(), Detail: r.String()}
 		switch {
 		case r.FairShare != nil:
-			c.Status, c.Value = "pass", r.FairShare.String()
+			c.Status, c.Value = StatusPass, r.FairShare.String()
 			if *r.FairShare > limit {
-				c.Status = "fail"
+				c.Status = StatusFail
 			}
 		case r.Observed >= limit:
-			c.Status, c.Value = "fail", fmt.Sprintf("no fair share within the %s watched", r.Observed)
+			c.Status, c.Value = StatusFail, fmt.Sprintf("no fair share within the %s watched", r.Observed)
 		default:
-			c.Status, c.Value = "skipped", fmt.Sprintf("watched only %s after ready", r.Observed)
+			c.Status, c.Value = StatusSkipped, fmt.Sprintf("watched only %s after ready", r.Observed)
 		}
 		add(c)
 	}

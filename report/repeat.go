@@ -113,7 +113,7 @@ func Repeat(runs []*Result, errored int) *Result {
 			agg.Budget = Budget{Consumed: math.Inf(1)}
 		}
 		maxB := slo.MaxBudgetConsumed
-		add(Check{Name: "error budget", Status: passFail(agg.Budget.Consumed <= maxB),
+		add(Check{Name: "error budget", Status: statusOf(agg.Budget.Consumed <= maxB),
 			Value:  fmt.Sprintf("%.2f consumed (%d of %d requests failed over %d conclusive repeats)", agg.Budget.Consumed, agg.Failed, agg.Requests, len(conclusive)),
 			Limit:  fmt.Sprintf("<= %.2f of a %.3f%% SLO", maxB, 100*slo.Availability),
 			Detail: "pooled over the repeats"})
@@ -157,15 +157,15 @@ func Repeat(runs []*Result, errored int) *Result {
 		c := Check{Name: "recovery " + id, Limit: "<= " + slo.Recovery.String() + fmt.Sprintf(" (upper %.0f%% bound of the mean)", 100*RepeatConfidence)}
 		switch {
 		case len(notRec[id]) > 0:
-			c.Status, c.Value = "fail", fmt.Sprintf("not recovered in %d of %d conclusive repeats", len(notRec[id]), len(conclusive))
+			c.Status, c.Value = StatusFail, fmt.Sprintf("not recovered in %d of %d conclusive repeats", len(notRec[id]), len(conclusive))
 		case len(xs) < 2:
-			c.Status, c.Value = "skipped", fmt.Sprintf("%d value(s): a bound needs at least 2 conclusive repeats", len(xs))
+			c.Status, c.Value = StatusSkipped, fmt.Sprintf("%d value(s): a bound needs at least 2 conclusive repeats", len(xs))
 		case hi <= limit:
-			c.Status = "pass"
+			c.Status = StatusPass
 		case lo > limit:
-			c.Status = "fail"
+			c.Status = StatusFail
 		default:
-			c.Status = "skipped"
+			c.Status = StatusSkipped
 			c.Detail = "the interval straddles the limit: more repeats (or less spread) needed to tell"
 		}
 		if c.Value == "" {
@@ -194,9 +194,9 @@ func Repeat(runs []*Result, errored int) *Result {
 					continue
 				}
 				switch c.Status {
-				case "pass":
+				case StatusPass:
 					pass++
-				case "fail":
+				case StatusFail:
 					fail++
 				default:
 					skip++
@@ -207,48 +207,28 @@ func Repeat(runs []*Result, errored int) *Result {
 			Limit: "a majority of the repeats"}
 		switch {
 		case 2*pass > len(conclusive):
-			c.Status = "pass"
+			c.Status = StatusPass
 		case 2*fail > len(conclusive):
-			c.Status = "fail"
+			c.Status = StatusFail
 		default:
-			c.Status = "skipped"
+			c.Status = StatusSkipped
 		}
 		add(c)
 	}
 
-	agg.Verdict = Pass
-	for _, c := range agg.Checks {
-		if c.Status == "fail" {
-			agg.Verdict = Fail
-			agg.Reasons = append(agg.Reasons, fmt.Sprintf("%s: %s (limit %s)", c.Name, c.Value, c.Limit))
-		}
-	}
-	if agg.Verdict == Pass {
-		if len(conclusive) < 2 || 2*len(conclusive) <= total {
-			agg.Verdict = Inconclusive
-			agg.Reasons = append(agg.Reasons, fmt.Sprintf("only %d of %d repeats conclusive (%d inconclusive, %d errored): need at least 2 and more than half",
-				len(conclusive), total, agg.Repeats.Inconclusive, errored))
-		}
-	}
-	if agg.Verdict == Pass {
-		for _, c := range agg.Checks {
-			if c.Status == "skipped" {
-				agg.Verdict = Inconclusive
-				agg.Reasons = append(agg.Reasons, fmt.Sprintf("%s not shown over the repeats: %s%s", c.Name, c.Value, prefixed("; ", c.Detail)))
-			}
-		}
+	agg.Verdict, agg.Reasons = decide(agg.Checks, func(c Check) string {
+		return fmt.Sprintf("%s not shown over the repeats: %s%s", c.Name, c.Value, prefixed("; ", c.Detail))
+	})
+	if agg.Verdict != Fail && (len(conclusive) < 2 || 2*len(conclusive) <= total) {
+		// too few conclusive repeats: nothing over them is shown
+		agg.Verdict = Inconclusive
+		agg.Reasons = append([]string{fmt.Sprintf("only %d of %d repeats conclusive (%d inconclusive, %d errored): need at least 2 and more than half",
+			len(conclusive), total, agg.Repeats.Inconclusive, errored)}, agg.Reasons...)
 	}
 	if agg.Verdict == Pass {
 		agg.Reasons = append(agg.Reasons, fmt.Sprintf("every check passed over %d conclusive of %d repeats", len(conclusive), total))
 	}
 	return agg
-}
-
-func passFail(ok bool) string {
-	if ok {
-		return "pass"
-	}
-	return "fail"
 }
 
 func prefixed(p, s string) string {

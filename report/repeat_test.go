@@ -85,7 +85,7 @@ func TestRepeatGatesOnTheRepeats(t *testing.T) {
 	t.Run("a lucky pass does not pass: spread around the limit is inconclusive", func(t *testing.T) {
 		agg := Repeat([]*Result{repeatRun(4, true), repeatRun(6, true)}, 0)
 		assert.Equal(t, Inconclusive, agg.Verdict)
-		assert.Equal(t, "skipped", check(agg, "recovery f1").Status)
+		assert.Equal(t, StatusSkipped, check(agg, "recovery f1").Status)
 		assert.Contains(t, strings.Join(agg.Reasons, ";"), "straddles the limit")
 	})
 	t.Run("recovery clearly beyond the limit fails", func(t *testing.T) {

@@ -114,10 +114,30 @@ type LoadSource struct {
 // Check is one SLO check: one JUnit testcase.
 type Check struct {
 	Name   string `json:"name"`
-	Status string `json:"status"` // pass, fail, skipped (not shown to apply)
+	Status Status `json:"status"`
 	Value  string `json:"value"`
 	Limit  string `json:"limit"`
 	Detail string `json:"detail,omitempty"`
+}
+
+// Status is a check's outcome.
+type Status string
+
+// Statuses of a check.
+const (
+	StatusPass Status = "pass"
+	StatusFail Status = "fail"
+	// StatusSkipped: not shown either way (no baseline traffic, a fault
+	// not shown to have landed, too few repeats): never a pass.
+	StatusSkipped Status = "skipped"
+)
+
+// statusOf is pass when ok, else fail.
+func statusOf(ok bool) Status {
+	if ok {
+		return StatusPass
+	}
+	return StatusFail
 }
 
 // Budget is the error budget over the whole run.

@@ -206,13 +206,13 @@ func WriteJUnitRun(w io.Writer, results []*Result, errored []Errored) error {
 				msg += "; " + c.Detail
 			}
 			switch c.Status {
-			case "fail":
+			case StatusFail:
 				if expectedFail {
 					jc.SystemOut = "failed as the scenario expects: " + msg
 					break
 				}
 				jc.Failure = &junitMessage{Message: msg, Text: msg}
-			case "skipped":
+			case StatusSkipped:
 				jc.Skipped = &junitMessage{Message: msg}
 			default:
 				jc.SystemOut = msg
