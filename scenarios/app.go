@@ -1,0 +1,241 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/clusters/appsource"
+	"github.com/aftershock-dev/aftershock/faults"
+	"github.com/aftershock-dev/aftershock/loadgen"
+)
+
+func (s *Spec) appArgs() []string {
+	a := s.App
+	var args []string
+	if a.Latency > 0 {
+		args = append(args, "-latency="+a.Latency.String())
+	}
+	if a.ErrorRate > 0 {
+		args = append(args, fmt.Sprintf("-error-rate=%g", a.ErrorRate))
+	}
+	if a.NoGracefulShutdown {
+		args = append(args, "-graceful=false")
+	}
+	if a.ShutdownDelay > 0 {
+		args = append(args, "-shutdown-delay="+a.ShutdownDelay.String())
+	}
+	return args
+}
+
+// deployed is the app under test as the runner aims at it.
+type deployed struct {
+	ns          string
+	obs         faults.App
+	appPort     int   // container port network faults act on
+	svcPort     int32 // the Service's port (in-cluster load targets it)
+	request     loadgen.Request
+	attribution loadgen.Attribution
+	check       clusters.TrafficCheck // readiness through traffic (ReadyPods when unattributed)
+	replicas    int32
+	info        map[string]string
+}
+
+// deploy puts the scenario's app (the sample app or the user's) into ns and
+// waits until it serves: traffic on every ready pod, or, when responses
+// name no pod, every endpoint ready. Cleanup is the caller's (cleanupApp).
+func (e *Env) deploy(ctx context.Context, c *clusters.Cluster, s *Spec, ns string, say func(string, ...any)) (*deployed, error) {
+	// an image the nodes cannot get fails the run at once, named, instead
+	// of a rollout timeout minutes later
+	wctx, stop := c.WatchPullFailures(ctx, ns)
+	defer stop()
+	d, err := e.deployIn(wctx, c, s, ns, say)
+	if perr := clusters.PullFailure(ctx, wctx); err != nil && perr != nil {
+		return nil, fmt.Errorf("deploy app: %w", perr)
+	}
+	return d, err
+}
+
+func (e *Env) deployIn(ctx context.Context, c *clusters.Cluster, s *Spec, ns string, say func(string, ...any)) (*deployed, error) {
+	d := &deployed{ns: ns, request: s.App.Request, attribution: s.App.Attribution, info: map[string]string{"attribution": s.App.Attribution.String()}}
+	if err := appOf(s).deploy(ctx, e, c, s, d, say); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if d.attribution.None {
+		if err := c.WaitEndpointsReady(ctx, ns, d.obs.Service, int(d.replicas), 2*time.Minute); err != nil {
+			return nil, err
+		}
+		pods, err := c.ReadyPods(ctx, ns, d.obs.Selector)
+		if err != nil {
+			return nil, err
+		}
+		d.check = clusters.TrafficCheck{Pods: pods, Took: time.Since(start)}
+		d.info["evenness"] = "not measured: responses name no pod (app.attribution none)"
+		return d, nil
+	}
+	var (
+		raw    string
+		client *http.Client
+		err    error
+	)
+	if c.Managed {
+		raw, err = c.AppURL()
+	} else {
+		// no published port: through the API server's service proxy, which
+		// picks a ready endpoint per request
+		raw, client, err = c.ServiceProxy(ns, d.obs.Service, d.svcPort)
+	}
+	if err != nil {
+		return nil, err
+	}
+	probe, closeProbe, err := d.probe(raw, d.request, client)
+	if err != nil {
+		return nil, err
+	}
+	defer closeProbe()
+	d.check, err = c.WaitTrafficReachesAllVia(ctx, ns, d.obs.Selector, probe, 2*time.Minute, 20000)
+	if err != nil {
+		return nil, fmt.Errorf("%w (attribution: %s)", err, d.attribution)
+	}
+	return d, nil
+}
+
+// probe sends the scenario's request on a new connection (with client
+// when not nil) and reads the pod with the scenario's attribution.
+func (d *deployed) probe(raw string, request loadgen.Request, client *http.Client) (clusters.Probe, func(), error) {
+	base, err := url.Parse(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if client == nil {
+		client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	}
+	return func(ctx context.Context) (string, error) {
+		req, err := request.HTTP(base)
+		if err != nil {
+			return "", err
+		}
+		resp, err := client.Do(req.WithContext(ctx))
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, loadgen.MaxAttributionBody))
+		if resp.StatusCode >= 400 {
+			return "", fmt.Errorf("status %d", resp.StatusCode)
+		}
+		pod, _ := d.attribution.Pod(resp.Header, body)
+		return pod, nil
+	}, client.CloseIdleConnections, nil
+}
+
+// cleanupApp removes the scenario's namespace (or, kept, only its Services
+// to free the NodePort) and any cluster-scoped objects of the app.
+func cleanupApp(ctx context.Context, c *clusters.Cluster, s *Spec, ns string, keep bool, say func(string, ...any)) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+	defer cancel()
+	var errs []error
+	if keep {
+		errs = append(errs, c.DeleteServices(dctx, ns))
+		say("namespace %s kept (its Services are deleted to free the NodePort)", ns)
+	} else {
+		errs = append(errs, c.DeleteNamespace(dctx, ns, 2*time.Minute))
+	}
+	if s.App.Own != nil && s.App.Own.AllowClusterScoped && !keep {
+		objs := s.App.Own.Objects
+		if r, err := appsource.Render(s.App.Own.Source, ns); err == nil {
+			objs = r // as deployed: names may hold the namespace
+		}
+		errs = append(errs, c.DeleteClusterScoped(dctx, ns, objs))
+	}
+	return errors.Join(errs...)
+}
+
+// An appSource puts a scenario's app into its namespace and fills in d
+// what the runner aims at (the Service, selector, ports, replicas, what the
+// report says about it); the runner then waits until it serves. A new
+// source is one type plus its case in appOf.
+type appSource interface {
+	deploy(ctx context.Context, e *Env, c *clusters.Cluster, s *Spec, d *deployed, say func(string, ...any)) error
+}
+
+// appOf is the source of a spec's app.
+func appOf(s *Spec) appSource {
+	if s.App.Own != nil {
+		return ownApp{}
+	}
+	return sampleApp{}
+}
+
+// sampleApp is the built-in sample app (the aftershock executable's
+// sampleapp role).
+type sampleApp struct{}
+
+func (sampleApp) deploy(ctx context.Context, e *Env, c *clusters.Cluster, s *Spec, d *deployed, say func(string, ...any)) error {
+	ns := d.ns
+	app := clusters.App{
+		Namespace: ns, Image: e.image.Ref, Replicas: s.App.Replicas, Args: s.appArgs(),
+		NoReadinessProbe: s.App.NoReadinessProbe, PDBMinAvailable: s.App.PDBMinAvailable,
+		TolerationSeconds: s.App.TolerationSeconds, TerminationGracePeriod: s.App.TerminationGracePeriod,
+		Foreign: !c.Managed,
+	}
+	say("deploying %d replicas in namespace %s", app.Replicas, ns)
+	if err := c.DeployApp(ctx, app); err != nil {
+		return err
+	}
+	d.obs, d.appPort, d.replicas, d.svcPort = faults.SampleApp(), faults.AppPort, app.Replicas, clusters.AppServicePort
+	d.info["app"] = strings.TrimSpace(fmt.Sprintf("sample app, %d replicas %s", app.Replicas, strings.Join(app.Args, " ")))
+	return nil
+}
+
+// ownApp is the user's service: manifests, a kustomization or a Helm
+// chart, rendered for the run's namespace.
+type ownApp struct{}
+
+func (ownApp) deploy(ctx context.Context, e *Env, c *clusters.Cluster, s *Spec, d *deployed, say func(string, ...any)) error {
+	ns := d.ns
+	o := s.App.Own
+	if len(o.Images) > 0 && !c.Managed {
+		say("app.images not loaded: cluster %s was not created by aftershock; its nodes pull %s", c.Name, strings.Join(o.Images, ", "))
+	} else if len(o.Images) > 0 {
+		say("loading %d image(s) into the nodes: %s", len(o.Images), strings.Join(o.Images, ", "))
+		dir, err := os.MkdirTemp("", "aftershock-images-")
+		if err != nil {
+			return err
+		}
+		err = c.LoadImages(ctx, o.Images, dir)
+		os.RemoveAll(dir)
+		if err != nil {
+			return fmt.Errorf("%s: app.images: %w", s.File, err)
+		}
+	}
+	// rendered again for its namespace: charts name {{ .Release.Namespace }}
+	objs, err := appsource.Render(o.Source, ns)
+	if err != nil {
+		return fmt.Errorf("%s: app: %w", s.File, err)
+	}
+	say("deploying the app (%d objects) in namespace %s", len(objs), ns)
+	t, err := c.DeployUserApp(ctx, clusters.UserApp{
+		Namespace: ns, Objects: objs, Service: o.Service, Port: o.Port, Images: o.Images, AllowClusterScoped: o.AllowClusterScoped,
+		Foreign: !c.Managed,
+	})
+	if err != nil {
+		return err
+	}
+	var ws []string
+	for _, w := range t.Workloads {
+		ws = append(ws, w.String())
+	}
+	d.obs = faults.App{Service: t.Service, Selector: t.Selector, Workloads: ws}
+	d.appPort, d.replicas, d.svcPort = int(t.ContainerPort), t.Replicas(), t.Port
+	d.info["app"] = t.Info
+	return nil
+}

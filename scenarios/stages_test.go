@@ -1,0 +1,133 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/faults"
+	"github.com/aftershock-dev/aftershock/report"
+)
+
+// fakePath is a traffic path of a test: no cluster, no network; its
+// driver emits a run's samples itself, spread evenly over two pods, the
+// ones between failFrom and failTo failing.
+type fakePath struct{ failFrom, failTo time.Duration }
+
+func (p fakePath) aim(_ context.Context, r *run) error {
+	r.lo.URL, r.target = "http://fake/", "http://fake/"
+	r.where = "fake: from the test to nowhere"
+	r.drive = fakeDriver(p)
+	r.defer_(func() error { r.say("fake path undone"); return nil })
+	return nil
+}
+
+type fakeDriver fakePath
+
+func (fakeDriver) begin(context.Context, *run) (time.Time, error) { return time.Now(), nil }
+
+func (d fakeDriver) run(_, _ context.Context, r *run, sink func(report.Sample)) error {
+	n := int(r.s.Load.Planned())
+	step := r.s.Load.Duration / time.Duration(n)
+	for i := range n {
+		at := time.Duration(i) * step
+		smp := report.Sample{Start: r.start.Add(at), Latency: time.Millisecond, Status: 200, Pod: fmt.Sprintf("app-%d", i%2), Node: "worker"}
+		if at >= d.failFrom && at < d.failTo {
+			smp.Status, smp.Pod = 503, ""
+		}
+		sink(smp)
+	}
+	r.stats.Requests, r.stats.Elapsed = uint64(n), r.s.Load.Duration
+	return nil
+}
+
+// fakeRun is a run past its cluster, app and fault stages, with fakes.
+func fakeRun(t *testing.T, yaml string, p trafficPath) *run {
+	t.Helper()
+	s, err := Parse([]byte(yaml), "fake.yaml")
+	require.NoError(t, err)
+	s.Load.Via = "fake"
+	paths["fake"] = p
+	t.Cleanup(func() { delete(paths, "fake") })
+	var lines []string
+	r := newRun(s, Options{Env: &Env{}})
+	r.say = func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }
+	t.Cleanup(func() { t.Logf("progress: %q", lines) })
+	r.c = &clusters.Cluster{Name: "fake", Managed: true}
+	r.ns = "as-fake"
+	r.app = &deployed{ns: r.ns, request: s.App.Request, attribution: s.App.Attribution, info: map[string]string{},
+		check: clusters.TrafficCheck{Pods: []string{"app-0", "app-1"}}}
+	r.tl = faults.NewTimeline(nil)
+	r.obs = &faults.Observer{}
+	r.reverts = &faults.Reverts{}
+	r.runner = &faults.Runner{Env: &faults.Env{Cluster: r.c}, Reverts: r.reverts, Timeline: r.tl}
+	return r
+}
+
+// The path, load and analysis stages run with a fake path: the path aims
+// the load, its driver's samples reach the recorder, the analysis gives
+// the verdict the samples call for, and what the path set up is undone.
+func TestStagesWithAFakePath(t *testing.T) {
+	const spec = `name: fake
+app: {replicas: 2}
+load: {rate: 100/s, duration: 10s}
+slo: {availability: 99%}
+`
+	for _, tc := range []struct {
+		name string
+		path fakePath
+		want report.Verdict
+	}{
+		{"clean", fakePath{}, report.Pass},
+		{"failing 2s", fakePath{failFrom: 4 * time.Second, failTo: 6 * time.Second}, report.Fail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fakeRun(t, spec, tc.path)
+			ctx := context.Background()
+			for _, st := range []stage{{"path", r.aim}, {"load", r.load}, {"analysis", r.analyze}} {
+				require.NoError(t, st.run(ctx), st.name)
+			}
+			require.NotNil(t, r.res)
+			assert.Equal(t, 1000, r.res.Requests)
+			assert.Equal(t, "fake: from the test to nowhere", r.res.Path)
+			assert.Equal(t, tc.want, r.res.Verdict, r.res.Reasons)
+			if tc.want == report.Fail {
+				assert.Equal(t, 200, r.res.Failed)
+			}
+			require.Len(t, r.cleanups, 1, "the path's undo is pushed")
+			require.NoError(t, r.cleanup())
+			assert.Empty(t, r.cleanups)
+		})
+	}
+}
+
+// Cleanups run last first, every one, their errors joined.
+func TestRunCleanupsLastFirst(t *testing.T) {
+	r := newRun(&Spec{Name: "x"}, Options{Env: &Env{}})
+	var order []string
+	for _, n := range []string{"lease", "namespace", "observer", "reverts"} {
+		r.defer_(func() error {
+			order = append(order, n)
+			if n == "namespace" {
+				return errors.New("namespace stuck")
+			}
+			return nil
+		})
+	}
+	err := r.cleanup()
+	assert.Equal(t, []string{"reverts", "observer", "namespace", "lease"}, order)
+	assert.ErrorContains(t, err, "namespace stuck")
+}
+
+// An unknown path is an error, not a silent default.
+func TestAimUnknownPath(t *testing.T) {
+	r := newRun(&Spec{Name: "x", Load: LoadSpec{Via: "carrier-pigeon"}}, Options{Env: &Env{}})
+	r.app = &deployed{}
+	assert.ErrorContains(t, r.aim(context.Background()), `load.via "carrier-pigeon": no such traffic path`)
+}
