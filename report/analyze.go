@@ -462,6 +462,43 @@ func (a *analysis) windowStats() []WindowStat {
 }
 
 func (a *analysis) verdict(res *Result) {
+	a.checks(res)
+	res.Verdict, res.Reasons = decide(res.Checks, func(c Check) string {
+		for _, f := range res.Faults {
+			if c.Name == "fault landed "+f.ID {
+				return fmt.Sprintf("fault %s (%s) not shown to have landed: %s", f.ID, f.Type, f.LandedWhy)
+			}
+		}
+		if c.Name == "evenness (Jain)" {
+			return "evenness not measured: " + c.Value
+		}
+		return c.Name + " not shown: " + c.Value
+	})
+	if res.Verdict == Fail {
+		if why := a.harnessFailures(); why != "" {
+			res.Verdict = Inconclusive
+			res.Reasons = append(res.Reasons, why)
+		}
+	}
+	if len(a.in.LostLoad) > 0 {
+		// a lost load source makes pass and fail alike unproven
+		was := res.Verdict
+		res.Verdict = Inconclusive
+		res.Reasons = append(res.Reasons, fmt.Sprintf("load lost (the verdict would have been %s on the samples that arrived): %s", was, strings.Join(a.in.LostLoad, "; ")))
+	}
+	if res.Verdict == Pass {
+		if why := a.shortLoad(res.Requests); why != "" {
+			res.Verdict = Inconclusive
+			res.Reasons = append(res.Reasons, why)
+		}
+	}
+	if res.Verdict == Pass {
+		res.Reasons = append(res.Reasons, "every SLO check passed"+landedNote(res.Faults))
+	}
+}
+
+// checks adds the run's SLO checks to res, each with its status.
+func (a *analysis) checks(res *Result) {
 	slo := a.slo
 	add := func(c Check) { res.Checks = append(res.Checks, c) }
 	pf := statusOf
@@ -518,38 +555,6 @@ func (a *analysis) verdict(res *Result) {
 			st = StatusSkipped
 		}
 		add(Check{Name: "fault landed " + f.ID, Status: st, Value: fmt.Sprint(f.LandedVerdict), Limit: "true", Detail: f.LandedWhy})
-	}
-	res.Verdict, res.Reasons = decide(res.Checks, func(c Check) string {
-		for _, f := range res.Faults {
-			if c.Name == "fault landed "+f.ID {
-				return fmt.Sprintf("fault %s (%s) not shown to have landed: %s", f.ID, f.Type, f.LandedWhy)
-			}
-		}
-		if c.Name == "evenness (Jain)" {
-			return "evenness not measured: " + c.Value
-		}
-		return c.Name + " not shown: " + c.Value
-	})
-	if res.Verdict == Fail {
-		if why := a.harnessFailures(); why != "" {
-			res.Verdict = Inconclusive
-			res.Reasons = append(res.Reasons, why)
-		}
-	}
-	if len(a.in.LostLoad) > 0 {
-		// a lost load source makes pass and fail alike unproven
-		was := res.Verdict
-		res.Verdict = Inconclusive
-		res.Reasons = append(res.Reasons, fmt.Sprintf("load lost (the verdict would have been %s on the samples that arrived): %s", was, strings.Join(a.in.LostLoad, "; ")))
-	}
-	if res.Verdict == Pass {
-		if why := a.shortLoad(res.Requests); why != "" {
-			res.Verdict = Inconclusive
-			res.Reasons = append(res.Reasons, why)
-		}
-	}
-	if res.Verdict == Pass {
-		res.Reasons = append(res.Reasons, "every SLO check passed"+landedNote(res.Faults))
 	}
 }
 

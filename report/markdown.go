@@ -36,51 +36,74 @@ func Summary(r *Result) string {
 // WriteMarkdown writes a human-readable report.
 func WriteMarkdown(w io.Writer, r *Result) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# aftershock: %s — %s\n\n", r.Scenario, strings.ToUpper(string(r.Verdict)))
-	for _, why := range r.Reasons {
-		fmt.Fprintf(&b, "- %s\n", why)
+	for _, section := range mdSections {
+		section(&b, r)
 	}
-	fmt.Fprintf(&b, "\n| | |\n|---|---|\n")
-	fmt.Fprintf(&b, "| seed | %d |\n| started | %s |\n| duration | %s |\n| window | %s |\n", r.Seed, r.Start.UTC().Format(time.RFC3339), fmtDur(r.End.Sub(r.Start)), r.Window)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mdSections are the report's sections in order: a new section is its
+// function and its place here.
+var mdSections = []func(*strings.Builder, *Result){mdSummary, mdChecks, mdPhases, mdPodTraffic, mdFaults, mdRejoins, mdTimeline}
+
+// mdSummary is the verdict, its reasons and the run's facts.
+func mdSummary(b *strings.Builder, r *Result) {
+	fmt.Fprintf(b, "# aftershock: %s — %s\n\n", r.Scenario, strings.ToUpper(string(r.Verdict)))
+	for _, why := range r.Reasons {
+		fmt.Fprintf(b, "- %s\n", why)
+	}
+	fmt.Fprintf(b, "\n| | |\n|---|---|\n")
+	fmt.Fprintf(b, "| seed | %d |\n| started | %s |\n| duration | %s |\n| window | %s |\n", r.Seed, r.Start.UTC().Format(time.RFC3339), fmtDur(r.End.Sub(r.Start)), r.Window)
 	if r.NodeImage != "" {
-		fmt.Fprintf(&b, "| node image | `%s` |\n", r.NodeImage)
+		fmt.Fprintf(b, "| node image | `%s` |\n", r.NodeImage)
 	}
 	if r.Cluster != "" {
-		fmt.Fprintf(&b, "| cluster | %s |\n", r.Cluster)
+		fmt.Fprintf(b, "| cluster | %s |\n", r.Cluster)
 	}
 	if r.Path != "" {
-		fmt.Fprintf(&b, "| traffic path | %s |\n", r.Path)
+		fmt.Fprintf(b, "| traffic path | %s |\n", r.Path)
 	}
 	for _, l := range r.LoadSources {
-		fmt.Fprintf(&b, "| load pod %s | on %s, %d/s, %d samples arrived (it sent %d) |\n", l.Name, l.Node, l.Rate, l.Samples, l.Sent)
+		fmt.Fprintf(b, "| load pod %s | on %s, %d/s, %d samples arrived (it sent %d) |\n", l.Name, l.Node, l.Rate, l.Samples, l.Sent)
 	}
 	for _, l := range r.LostLoad {
-		fmt.Fprintf(&b, "| LOST LOAD | %s |\n", l)
+		fmt.Fprintf(b, "| LOST LOAD | %s |\n", l)
 	}
 	for _, k := range sortedKeys(r.Info) {
-		fmt.Fprintf(&b, "| %s | %s |\n", k, r.Info[k])
+		fmt.Fprintf(b, "| %s | %s |\n", k, r.Info[k])
 	}
-	fmt.Fprintf(&b, "| requests | %d (%d failed) |\n| availability | %s (SLO %s) |\n", r.Requests, r.Failed, pct(r.Availability), pct(r.SLO.Availability))
-	fmt.Fprintf(&b, "| error budget consumed | %.2f (max burn rate %.1f) |\n", r.Budget.Consumed, r.Budget.MaxBurnRate)
+	fmt.Fprintf(b, "| requests | %d (%d failed) |\n| availability | %s (SLO %s) |\n", r.Requests, r.Failed, pct(r.Availability), pct(r.SLO.Availability))
+	fmt.Fprintf(b, "| error budget consumed | %.2f (max burn rate %.1f) |\n", r.Budget.Consumed, r.Budget.MaxBurnRate)
 	if r.Failed > 0 {
-		fmt.Fprintf(&b, "| failed requests by class | %s |\n", r.Errors)
+		fmt.Fprintf(b, "| failed requests by class | %s |\n", r.Errors)
 	}
+}
 
-	fmt.Fprintf(&b, "\n## Checks\n\n| check | status | value | limit |\n|---|---|---|---|\n")
+// mdChecks is every SLO check with its status.
+func mdChecks(b *strings.Builder, r *Result) {
+	fmt.Fprintf(b, "\n## Checks\n\n| check | status | value | limit |\n|---|---|---|---|\n")
 	for _, c := range r.Checks {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Name, c.Status, mdEscape(c.Value), mdEscape(c.Limit))
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", c.Name, c.Status, mdEscape(c.Value), mdEscape(c.Limit))
 	}
+}
 
-	fmt.Fprintf(&b, "\n## Phases\n\n| phase | duration | requests | availability | burn rate | errors | p50 | p90 | p99 | max | Jain (new) | χ² p (new) | Jain (reused) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+// mdPhases is latency, availability and evenness per phase.
+func mdPhases(b *strings.Builder, r *Result) {
+	fmt.Fprintf(b, "\n## Phases\n\n| phase | duration | requests | availability | burn rate | errors | p50 | p90 | p99 | max | Jain (new) | χ² p (new) | Jain (reused) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Phases {
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", p.Name, fmtDur(p.End.Sub(p.Start)), p.Requests, pct(p.Availability), p.BurnRate,
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", p.Name, fmtDur(p.End.Sub(p.Start)), p.Requests, pct(p.Availability), p.BurnRate,
 			p.Errors, p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.Max, jain(p.New), pval(p.New), jain(p.Reused))
 	}
+}
+
+// mdPodTraffic is each pod's share of each phase's traffic.
+func mdPodTraffic(b *strings.Builder, r *Result) {
 	for _, p := range r.Phases {
 		if p.New == nil && p.Reused == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "\n### Traffic per pod, %s\n\n| pod | new | share | reused | share |\n|---|---|---|---|---|\n", p.Name)
+		fmt.Fprintf(b, "\n### Traffic per pod, %s\n\n| pod | new | share | reused | share |\n|---|---|---|---|---|\n", p.Name)
 		rows := map[string][4]string{}
 		for i, e := range []*Evenness{p.New, p.Reused} {
 			if e == nil {
@@ -99,35 +122,44 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 					row[i] = "-"
 				}
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", pod, row[0], row[1], row[2], row[3])
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", pod, row[0], row[1], row[2], row[3])
 		}
 	}
+}
 
+// mdFaults is what each fault did and how clients recovered.
+func mdFaults(b *strings.Builder, r *Result) {
 	if len(r.Faults) > 0 {
-		fmt.Fprintf(&b, "\n## Faults\n\n| fault | type | target | method | landed | client recovery | cluster recovery | first error | disruption | longest bad run | errors |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(b, "\n## Faults\n\n| fault | type | target | method | landed | client recovery | cluster recovery | first error | disruption | longest bad run | errors |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, f := range r.Faults {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %v | %s | %s | %s | %s | %s | %s |\n", f.ID, f.Type, mdEscape(f.Target), f.Method, f.LandedVerdict,
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %v | %s | %s | %s | %s | %s | %s |\n", f.ID, f.Type, mdEscape(f.Target), f.Method, f.LandedVerdict,
 				f.ClientRecovery(), optDur(f.ClusterRecovery), optDur(f.FirstError), f.Disruption, f.LongestBadRun, f.Errors)
 		}
 		for _, f := range r.Faults {
-			fmt.Fprintf(&b, "\n- **%s**: %s\n", f.ID, mdEscape(f.LandedWhy))
+			fmt.Fprintf(b, "\n- **%s**: %s\n", f.ID, mdEscape(f.LandedWhy))
 		}
 	}
+}
+
+// mdRejoins is the pods that joined during the run.
+func mdRejoins(b *strings.Builder, r *Result) {
 	if len(r.Rejoins) > 0 {
-		fmt.Fprintf(&b, "\n## Pods that joined during the run\n\n| pod | ready at | first request | fair share | first requests p50 | max | steady p99 |\n|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(b, "\n## Pods that joined during the run\n\n| pod | ready at | first request | fair share | first requests p50 | max | steady p99 |\n|---|---|---|---|---|---|---|\n")
 		for _, j := range r.Rejoins {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", j.Pod, fmtOffset(j.Ready.Sub(r.Start)), j.FirstRequestText(), j.FairShareText(),
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", j.Pod, fmtOffset(j.Ready.Sub(r.Start)), j.FirstRequestText(), j.FairShareText(),
 				j.FirstLatencyP50, j.FirstLatencyMax, j.SteadyP99)
 		}
 	}
+}
+
+// mdTimeline is every event, offset from the load's start.
+func mdTimeline(b *strings.Builder, r *Result) {
 	if len(r.Timeline) > 0 {
-		fmt.Fprintf(&b, "\n## Timeline\n\n| t | fault | event | detail |\n|---|---|---|---|\n")
+		fmt.Fprintf(b, "\n## Timeline\n\n| t | fault | event | detail |\n|---|---|---|---|\n")
 		for _, e := range r.Timeline {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", fmtOffset(e.At.Sub(r.Start)), e.Fault, e.Kind, mdEscape(e.Detail))
+			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", fmtOffset(e.At.Sub(r.Start)), e.Fault, e.Kind, mdEscape(e.Detail))
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 func jain(e *Evenness) string {

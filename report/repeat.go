@@ -97,9 +97,29 @@ func Repeat(runs []*Result, errored int) *Result {
 		conclusive = append(conclusive, r)
 	}
 	agg.Repeats.Conclusive = len(conclusive)
+
+	repeatBudget(agg, conclusive)
+	repeatRecovery(agg, conclusive)
+	repeatMajority(agg, conclusive)
+	agg.Verdict, agg.Reasons = decide(agg.Checks, func(c Check) string {
+		return fmt.Sprintf("%s not shown over the repeats: %s%s", c.Name, c.Value, prefixed("; ", c.Detail))
+	})
+	if agg.Verdict != Fail && (len(conclusive) < 2 || 2*len(conclusive) <= total) {
+		// too few conclusive repeats: nothing over them is shown
+		agg.Verdict = Inconclusive
+		agg.Reasons = append([]string{fmt.Sprintf("only %d of %d repeats conclusive (%d inconclusive, %d errored): need at least 2 and more than half",
+			len(conclusive), total, agg.Repeats.Inconclusive, errored)}, agg.Reasons...)
+	}
+	if agg.Verdict == Pass {
+		agg.Reasons = append(agg.Reasons, fmt.Sprintf("every check passed over %d conclusive of %d repeats", len(conclusive), total))
+	}
+	return agg
+}
+
+// repeatBudget pools the error budget over the conclusive repeats.
+func repeatBudget(agg *Result, conclusive []*Result) {
 	slo := agg.SLO
 	add := func(c Check) { agg.Checks = append(agg.Checks, c) }
-
 	// pooled error budget
 	for _, r := range conclusive {
 		agg.Requests += r.Requests
@@ -118,7 +138,13 @@ func Repeat(runs []*Result, errored int) *Result {
 			Limit:  fmt.Sprintf("<= %.2f of a %.3f%% SLO", maxB, 100*slo.Availability),
 			Detail: "pooled over the repeats"})
 	}
+}
 
+// repeatRecovery bounds each fault's mean client recovery (Student's t)
+// over the conclusive repeats, by fault ID in order of first appearance.
+func repeatRecovery(agg *Result, conclusive []*Result) {
+	slo := agg.SLO
+	add := func(c Check) { agg.Checks = append(agg.Checks, c) }
 	// recovery per fault, by its ID, in order of first appearance
 	var ids []string
 	vals := map[string][]float64{}
@@ -173,7 +199,11 @@ func Repeat(runs []*Result, errored int) *Result {
 		}
 		add(c)
 	}
+}
 
+// repeatMajority gates every other check by the majority of the repeats.
+func repeatMajority(agg *Result, conclusive []*Result) {
+	add := func(c Check) { agg.Checks = append(agg.Checks, c) }
 	// every other check by majority
 	var names []string
 	for _, r := range conclusive {
@@ -215,20 +245,6 @@ func Repeat(runs []*Result, errored int) *Result {
 		}
 		add(c)
 	}
-
-	agg.Verdict, agg.Reasons = decide(agg.Checks, func(c Check) string {
-		return fmt.Sprintf("%s not shown over the repeats: %s%s", c.Name, c.Value, prefixed("; ", c.Detail))
-	})
-	if agg.Verdict != Fail && (len(conclusive) < 2 || 2*len(conclusive) <= total) {
-		// too few conclusive repeats: nothing over them is shown
-		agg.Verdict = Inconclusive
-		agg.Reasons = append([]string{fmt.Sprintf("only %d of %d repeats conclusive (%d inconclusive, %d errored): need at least 2 and more than half",
-			len(conclusive), total, agg.Repeats.Inconclusive, errored)}, agg.Reasons...)
-	}
-	if agg.Verdict == Pass {
-		agg.Reasons = append(agg.Reasons, fmt.Sprintf("every check passed over %d conclusive of %d repeats", len(conclusive), total))
-	}
-	return agg
 }
 
 func prefixed(p, s string) string {

@@ -117,36 +117,41 @@ func (p *parser) ownApp(a rawApp, s *Spec) {
 		}
 	}
 	if q := r.Request; q != nil {
-		req := loadgen.Request{Method: strings.ToUpper(q.Method), Path: q.Path}
-		if req.Method != "" && !slices.Contains(methods, req.Method) {
-			p.fail("app.request.method", q.Method, "want one of "+strings.Join(methods, ", "))
-		}
-		if q.Path != "" && !strings.HasPrefix(q.Path, "/") {
-			p.fail("app.request.path", q.Path, "must start with /")
-		}
-		if len(q.Headers) > 0 {
-			req.Header = http.Header{}
-			keys := make([]string, 0, len(q.Headers))
-			for k := range q.Headers {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				if !headerName.MatchString(k) {
-					p.fail("app.request.headers", k, "not a valid header name")
-				}
-				req.Header.Set(k, q.Headers[k])
-			}
-		}
-		if q.Body != "" {
-			req.Body = []byte(q.Body)
-			if req.Method == "" || req.Method == http.MethodGet || req.Method == http.MethodHead {
-				p.fail("app.request.body", q.Body, "a body needs a method such as POST or PUT")
-			}
-		}
-		s.App.Request = req
+		s.App.Request = p.request(q)
 	}
 	s.App.Attribution = p.attribution(r.Attribution, s.App.Own != nil)
+}
+
+// request reads app.request.
+func (p *parser) request(q *rawRequest) loadgen.Request {
+	req := loadgen.Request{Method: strings.ToUpper(q.Method), Path: q.Path}
+	if req.Method != "" && !slices.Contains(methods, req.Method) {
+		p.fail("app.request.method", q.Method, "want one of "+strings.Join(methods, ", "))
+	}
+	if q.Path != "" && !strings.HasPrefix(q.Path, "/") {
+		p.fail("app.request.path", q.Path, "must start with /")
+	}
+	if len(q.Headers) > 0 {
+		req.Header = http.Header{}
+		keys := make([]string, 0, len(q.Headers))
+		for k := range q.Headers {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if !headerName.MatchString(k) {
+				p.fail("app.request.headers", k, "not a valid header name")
+			}
+			req.Header.Set(k, q.Headers[k])
+		}
+	}
+	if q.Body != "" {
+		req.Body = []byte(q.Body)
+		if req.Method == "" || req.Method == http.MethodGet || req.Method == http.MethodHead {
+			p.fail("app.request.body", q.Body, "a body needs a method such as POST or PUT")
+		}
+	}
+	return req
 }
 
 var headerName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`)

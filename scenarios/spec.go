@@ -406,41 +406,7 @@ func (p *parser) spec(r rawSpec) *Spec {
 		r.Faults = r.Faults[:MaxFaults]
 	}
 	for i, f := range r.Faults {
-		fp := fmt.Sprintf("faults[%d].", i)
-		fs := faults.Spec{
-			Type: f.Type, At: p.dur(fp+"at", f.At), Every: p.dur(fp+"every", f.Every), For: p.dur(fp+"for", f.For),
-			Count: f.Count, Pods: f.Pods, Node: f.Node, Delay: p.dur(fp+"delay", f.Delay), Jitter: p.dur(fp+"jitter", f.Jitter),
-			Loss: p.frac(fp+"loss", f.Loss), Scope: f.Scope,
-		}
-		if f.Percent != "" {
-			fs.Percent = int(math.Round(100 * p.frac(fp+"percent", f.Percent)))
-		}
-		if f.GracePeriod != "" {
-			g := p.dur(fp+"gracePeriod", f.GracePeriod)
-			fs.GracePeriod = &g
-		}
-		if t := f.Target; t != nil && t.Ingress {
-			// the Ingress controller aftershock installs (load.via: ingress)
-			if t.Selector != "" || t.Port != 0 {
-				p.fail(fp+"target", "", "ingress: true names the controller's pods; give no selector or port with it")
-			}
-			fs.Target, fs.TargetPort, fs.TargetNamespace = ingress.Selector, ingress.Port, ingress.Namespace
-		} else if t != nil {
-			sel, err := labels.Parse(t.Selector)
-			switch {
-			case t.Selector == "":
-				p.fail(fp+"target.selector", "", "required: a label selector of pods in the scenario's namespace, like app=redis")
-			case err != nil:
-				p.fail(fp+"target.selector", t.Selector, "not a label selector: "+err.Error())
-			case sel.Empty():
-				p.fail(fp+"target.selector", t.Selector, "selects every pod; name the pods to hit")
-			}
-			if t.Port < 0 || t.Port > 65535 {
-				p.fail(fp+"target.port", strconv.Itoa(t.Port), "want a port number 1..65535")
-			}
-			fs.Target, fs.TargetPort = t.Selector, t.Port
-		}
-		s.Faults = append(s.Faults, fs)
+		s.Faults = append(s.Faults, p.fault(i, f))
 	}
 	s.SLO = report.SLO{
 		Availability:      p.frac("slo.availability", r.SLO.Availability),
@@ -451,7 +417,52 @@ func (p *parser) spec(r rawSpec) *Spec {
 		RecoveryWindows:   report.Duration(p.dur("slo.recoveryWindow", r.SLO.RecoveryWindow)),
 		Rejoin:            report.Duration(p.dur("slo.rejoin", r.SLO.Rejoin)),
 	}
-	switch e := r.Expect.(type) {
+	p.expect(r.Expect, s)
+	return s
+}
+
+// fault reads faults[i].
+func (p *parser) fault(i int, f rawFault) faults.Spec {
+	fp := fmt.Sprintf("faults[%d].", i)
+	fs := faults.Spec{
+		Type: f.Type, At: p.dur(fp+"at", f.At), Every: p.dur(fp+"every", f.Every), For: p.dur(fp+"for", f.For),
+		Count: f.Count, Pods: f.Pods, Node: f.Node, Delay: p.dur(fp+"delay", f.Delay), Jitter: p.dur(fp+"jitter", f.Jitter),
+		Loss: p.frac(fp+"loss", f.Loss), Scope: f.Scope,
+	}
+	if f.Percent != "" {
+		fs.Percent = int(math.Round(100 * p.frac(fp+"percent", f.Percent)))
+	}
+	if f.GracePeriod != "" {
+		g := p.dur(fp+"gracePeriod", f.GracePeriod)
+		fs.GracePeriod = &g
+	}
+	if t := f.Target; t != nil && t.Ingress {
+		// the Ingress controller aftershock installs (load.via: ingress)
+		if t.Selector != "" || t.Port != 0 {
+			p.fail(fp+"target", "", "ingress: true names the controller's pods; give no selector or port with it")
+		}
+		fs.Target, fs.TargetPort, fs.TargetNamespace = ingress.Selector, ingress.Port, ingress.Namespace
+	} else if t != nil {
+		sel, err := labels.Parse(t.Selector)
+		switch {
+		case t.Selector == "":
+			p.fail(fp+"target.selector", "", "required: a label selector of pods in the scenario's namespace, like app=redis")
+		case err != nil:
+			p.fail(fp+"target.selector", t.Selector, "not a label selector: "+err.Error())
+		case sel.Empty():
+			p.fail(fp+"target.selector", t.Selector, "selects every pod; name the pods to hit")
+		}
+		if t.Port < 0 || t.Port > 65535 {
+			p.fail(fp+"target.port", strconv.Itoa(t.Port), "want a port number 1..65535")
+		}
+		fs.Target, fs.TargetPort = t.Selector, t.Port
+	}
+	return fs
+}
+
+// expect reads expect: a verdict, or {verdict: fail, check: NAME}.
+func (p *parser) expect(raw any, s *Spec) {
+	switch e := raw.(type) {
 	case nil:
 	case string:
 		s.Expect = report.Verdict(e)
@@ -475,7 +486,6 @@ func (p *parser) spec(r rawSpec) *Spec {
 	default:
 		p.fail("expect", fmt.Sprint(e), "want pass, fail, inconclusive or {verdict: fail, check: NAME}")
 	}
-	return s
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
