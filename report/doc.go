@@ -1,6 +1,8 @@
-// Package report turns what clients saw into numbers and a verdict, and
-// writes them: samples + timeline -> windows -> metrics -> verdict ->
-// result.json, junit.xml, report.md, report.html (SVG plots, gonum/plot).
+// Package report turns what clients saw into numbers and a verdict:
+// samples + timeline -> windows -> metrics -> checks -> verdict (decide, the
+// one place checks become a verdict, for a run and over repeats) ->
+// result.json. Package report/render writes what people read from a
+// result: junit.xml, report.md, report.html (SVG plots, gonum/plot), trends.
 //
 // It is pure: no client-go, vegeta or Docker, so it is fast to test with
 // synthetic samples. Definitions follow DESIGN.md ("Definitions"):

@@ -1,14 +1,11 @@
 package report
 
 import (
-	"bytes"
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 func TestGate(t *testing.T) {
@@ -37,22 +34,6 @@ func TestGate(t *testing.T) {
 			assert.Contains(t, why, tt.why)
 		})
 	}
-}
-
-// A negative control that fails as expected is green in JUnit; one that
-// passes is red; a scenario that could not run is an errored testcase.
-func TestJUnitRunGateAndErrors(t *testing.T) {
-	ctl := &Result{Scenario: "ctl", Verdict: Fail, Expect: &Expectation{Verdict: Fail, Check: "error budget"},
-		Checks: []Check{{Name: "error budget", Status: "fail", Value: "3.2 consumed"}}}
-	bad := &Result{Scenario: "ctl2", Verdict: Pass, Expect: &Expectation{Verdict: Fail}, Checks: []Check{{Name: "error budget", Status: "pass"}}}
-	var buf bytes.Buffer
-	require.NoError(t, WriteJUnitRun(&buf, []*Result{ctl, bad}, []Errored{{Scenario: "broken", Err: errors.New("deploy app: boom")}}))
-	x := buf.String()
-	assert.Contains(t, x, `<testsuites name="aftershock" tests="5" failures="1" errors="1" skipped="0">`)
-	assert.Contains(t, x, "failed as the scenario expects: error budget")
-	assert.Contains(t, x, `<failure message="verdict pass, expected fail">`)
-	assert.Contains(t, x, `<error message="could not run: deploy app: boom">`)
-	assert.Equal(t, 1, strings.Count(x, "<failure"))
 }
 
 // No samples, and half the asked rate, are inconclusive, never a pass.

@@ -54,6 +54,10 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func (d Duration) String() string { return fmtDur(time.Duration(d)) }
 
 // fmtOffset is a signed offset from the run's start: "+2.3s", "-1.8ms".
+// FormatOffset is an offset from the load's start as reports print it:
+// "-6.6ms", "+14.36s".
+func FormatOffset(d time.Duration) string { return fmtOffset(d) }
+
 func fmtOffset(d time.Duration) string {
 	if d < 0 {
 		return "-" + fmtDur(-d)

@@ -13,6 +13,7 @@ import (
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/report/render"
 	"github.com/aftershock-dev/aftershock/scenarios"
 )
 
@@ -78,7 +79,7 @@ slo: {availability: 99%, jain: 0.8}
 	defer cancel()
 	res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: filepath.Join(outDir(t), s.Name), Progress: clustertest.LogWriter(t)})
 	require.NoError(t, err)
-	t.Logf("%s", report.Summary(res))
+	t.Logf("%s", render.Summary(res))
 	assert.Contains(t, res.Info["app"], "Deployment/web (4)")
 	assertForeignApp(t, res, "web-")
 	var drain *report.FaultResult

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
 	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/report/render"
 	"github.com/aftershock-dev/aftershock/scenarios"
 )
 
@@ -110,7 +111,7 @@ slo: {availability: 99%}
 	require.NoError(t, err)
 	victim := <-killed
 	require.NotEmpty(t, victim, "a load pod was killed")
-	t.Logf("%s", report.Summary(res))
+	t.Logf("%s", render.Summary(res))
 	assert.Equal(t, report.Inconclusive, res.Verdict, res.Reasons)
 	assert.Contains(t, strings.Join(res.Reasons, "; "), "load pod "+victim)
 	require.Len(t, res.LostLoad, 1)

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
-	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/report/render"
 	"github.com/aftershock-dev/aftershock/scenarios"
 )
 
@@ -44,7 +44,7 @@ slo: {availability: 95%%, recovery: 15s}
 			defer cancel()
 			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Out: filepath.Join(outDir(t), s.Name), Progress: clustertest.LogWriter(t)})
 			require.NoError(t, err)
-			t.Logf("%s\npath: %s", report.Summary(res), res.Path)
+			t.Logf("%s\npath: %s", render.Summary(res), res.Path)
 			assert.True(t, strings.HasPrefix(res.Path, via+":"), "the report names its path: %q", res.Path)
 			if via == scenarios.ViaInCluster {
 				assertLoadPodsCounted(t, s, res)

@@ -18,6 +18,7 @@ import (
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/loadgen"
 	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/report/render"
 )
 
 // Run runs one scenario end to end and returns its result (also written to
@@ -355,7 +356,7 @@ func (r *run) analyze(context.Context) error {
 	})
 	r.say("verdict %s: %s", strings.ToUpper(string(r.res.Verdict)), strings.Join(r.res.Reasons, "; "))
 	if r.opts.Out != "" {
-		if err := report.WriteDir(r.opts.Out, r.res); err != nil {
+		if err := render.WriteDir(r.opts.Out, r.res); err != nil {
 			return err
 		}
 		r.say("report: %s", r.opts.Out)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
 	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/report/render"
 	"github.com/aftershock-dev/aftershock/report/reporttest"
 	"github.com/aftershock-dev/aftershock/scenarios"
 )
@@ -48,7 +49,7 @@ func TestScenarios(t *testing.T) {
 			defer cancel()
 			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Progress: clustertest.LogWriter(t)})
 			require.NoError(t, err)
-			t.Logf("%s", report.Summary(res))
+			t.Logf("%s", render.Summary(res))
 			for _, fl := range []string{report.FileJSON, report.FileJUnit, report.FileMarkdown, report.FileHTML} {
 				fi, err := os.Stat(filepath.Join(out, fl))
 				require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/report/render"
 	"github.com/aftershock-dev/aftershock/scenarios"
 )
 
@@ -78,14 +79,14 @@ func newReportCmd() *cobra.Command {
 				out = src
 			}
 			// the original result.json is never rewritten
-			write := report.WriteDir
+			write := render.WriteDir
 			if same, _ := sameDir(out, src); same {
-				write = report.WriteReports
+				write = render.WriteReports
 			}
 			if err := write(out, r); err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), report.Summary(r))
+			fmt.Fprintln(cmd.OutOrStdout(), render.Summary(r))
 			fmt.Fprintln(cmd.OutOrStdout(), "written to", out)
 			return nil
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/report/render"
 	"github.com/aftershock-dev/aftershock/scenarios"
 )
 
@@ -51,9 +52,9 @@ func result(t *testing.T, rec time.Duration, failEvery int) *report.Result {
 func TestCompareFlagsRegressions(t *testing.T) {
 	dir := t.TempDir()
 	base, worse, same := filepath.Join(dir, "base"), filepath.Join(dir, "worse"), filepath.Join(dir, "same")
-	require.NoError(t, report.WriteDir(base, result(t, time.Second, 0)))
-	require.NoError(t, report.WriteDir(same, result(t, time.Second, 0)))
-	require.NoError(t, report.WriteDir(worse, result(t, 5*time.Second, 0)))
+	require.NoError(t, render.WriteDir(base, result(t, time.Second, 0)))
+	require.NoError(t, render.WriteDir(same, result(t, time.Second, 0)))
+	require.NoError(t, render.WriteDir(worse, result(t, 5*time.Second, 0)))
 
 	out, err := execute(t, "compare", base, same)
 	require.NoError(t, err, out)
@@ -68,7 +69,7 @@ func TestCompareFlagsRegressions(t *testing.T) {
 
 	// slightly worse, still passing: a regression only by the budget threshold
 	slightly := filepath.Join(dir, "slightly")
-	require.NoError(t, report.WriteDir(slightly, result(t, 2*time.Second, 0)))
+	require.NoError(t, render.WriteDir(slightly, result(t, 2*time.Second, 0)))
 	out, err = execute(t, "compare", base, slightly)
 	require.Error(t, err, out)
 	assert.Contains(t, out, "error budget consumed        0.33           0.67           REGRESSION")
@@ -79,7 +80,7 @@ func TestCompareFlagsRegressions(t *testing.T) {
 func TestReportRerenders(t *testing.T) {
 	dir := t.TempDir()
 	r := result(t, time.Second, 0)
-	require.NoError(t, report.WriteDir(dir, r))
+	require.NoError(t, render.WriteDir(dir, r))
 	require.NoError(t, os.Remove(filepath.Join(dir, report.FileHTML)))
 	out, err := execute(t, "report", filepath.Join(dir, report.FileJSON))
 	require.NoError(t, err, out)
@@ -197,7 +198,7 @@ func TestTrendCommand(t *testing.T) {
 	for i, rec := range []time.Duration{time.Second, time.Second, 6 * time.Second} {
 		r := result(t, rec, 0)
 		r.Start = r.Start.Add(time.Duration(i) * 24 * time.Hour)
-		require.NoError(t, report.WriteDir(filepath.Join(dir, fmt.Sprintf("night-%d", i+1), "s"), r))
+		require.NoError(t, render.WriteDir(filepath.Join(dir, fmt.Sprintf("night-%d", i+1), "s"), r))
 	}
 	out := t.TempDir()
 	sum := filepath.Join(out, "summary.md")
@@ -226,11 +227,11 @@ func TestTrendCommand(t *testing.T) {
 func TestReplayInput(t *testing.T) {
 	dir := t.TempDir()
 	r := result(t, time.Second, 0)
-	require.NoError(t, report.WriteDir(dir, r))
+	require.NoError(t, render.WriteDir(dir, r))
 	_, err := execute(t, "replay", dir)
 	require.ErrorContains(t, err, "no scenario embedded")
 	r.Spec = "name: broken\nload: {rate: 10/s}\n"
-	require.NoError(t, report.WriteDir(dir, r))
+	require.NoError(t, render.WriteDir(dir, r))
 	_, err = execute(t, "replay", dir)
 	require.ErrorContains(t, err, "embedded scenario")
 	r.Faults[0].Victims = []report.Victim{{Pod: "web-1", Node: "worker2", Pos: 1}}
@@ -244,7 +245,7 @@ func TestResultsAreKept(t *testing.T) {
 	defer syscall.Umask(old)
 	dir := t.TempDir()
 	r := result(t, time.Second, 0)
-	require.NoError(t, report.WriteDir(dir, r))
+	require.NoError(t, render.WriteDir(dir, r))
 	orig := filepath.Join(dir, report.FileJSON)
 	// a result.json with a field this version does not write stays byte for byte
 	b, err := os.ReadFile(orig)
@@ -266,7 +267,7 @@ func TestResultsAreKept(t *testing.T) {
 
 	nights := t.TempDir()
 	for i := range 2 {
-		require.NoError(t, report.WriteDir(filepath.Join(nights, fmt.Sprintf("night-%d", i), "s"), result(t, time.Second, 0)))
+		require.NoError(t, render.WriteDir(filepath.Join(nights, fmt.Sprintf("night-%d", i), "s"), result(t, time.Second, 0)))
 	}
 	corrupt := filepath.Join(nights, "night-x", "s", report.FileJSON)
 	require.NoError(t, os.MkdirAll(filepath.Dir(corrupt), 0o755))

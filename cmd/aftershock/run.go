@@ -19,6 +19,7 @@ import (
 	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
 	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/report/render"
 	"github.com/aftershock-dev/aftershock/scenarios"
 )
 
@@ -235,7 +236,7 @@ func runSpecs(ctx context.Context, f runFlags, specs []*scenarios.Spec, pins map
 	}
 	// junit.xml always: every gated result and every scenario that errored
 	if err := os.MkdirAll(f.out, 0o755); err == nil {
-		_ = report.WriteFile(filepath.Join(f.out, report.FileJUnit), func(w io.Writer) error { return report.WriteJUnitRun(w, gated, errored) })
+		_ = report.WriteFile(filepath.Join(f.out, report.FileJUnit), func(w io.Writer) error { return render.WriteJUnitRun(w, gated, errored) })
 	}
 	summary(stdout, results, gated, f.repeat)
 	if f.repeat > 1 && runErr != nil && len(errored) == 0 && ctx.Err() == nil {
@@ -339,7 +340,7 @@ func writeRepeated(dir string, agg *report.Result) error {
 	}
 	for name, fn := range map[string]func(io.Writer) error{
 		report.FileJSON:  func(w io.Writer) error { return report.WriteJSON(w, agg) },
-		report.FileJUnit: func(w io.Writer) error { return report.WriteJUnit(w, agg) },
+		report.FileJUnit: func(w io.Writer) error { return render.WriteJUnit(w, agg) },
 	} {
 		if err := report.WriteFile(filepath.Join(dir, name), fn); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/report/render"
 )
 
 func newTrendCmd() *cobra.Command {
@@ -44,10 +45,10 @@ when the newest run of any scenario regressed.`,
 				return err
 			}
 			var md, page bytes.Buffer
-			if err := report.WriteTrendMarkdown(&md, ts); err != nil {
+			if err := render.WriteTrendMarkdown(&md, ts); err != nil {
 				return err
 			}
-			if err := report.WriteTrendHTML(&page, ts); err != nil {
+			if err := render.WriteTrendHTML(&page, ts); err != nil {
 				return err
 			}
 			if err := writeBytes(filepath.Join(out, "trend.md"), md.Bytes()); err != nil {
@@ -56,7 +57,7 @@ when the newest run of any scenario regressed.`,
 			if err := writeBytes(filepath.Join(out, "trend.html"), page.Bytes()); err != nil {
 				return err
 			}
-			s := report.TrendSummary(ts)
+			s := render.TrendSummary(ts)
 			if summary != "" {
 				if err := writeBytes(summary, []byte(s)); err != nil {
 					return err

@@ -31,6 +31,7 @@ import (
 
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
 	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/report/render"
 	"github.com/aftershock-dev/aftershock/scenarios"
 )
 
@@ -75,7 +76,7 @@ func Run(t *testing.T, file string) *report.Result {
 	if err != nil {
 		t.Fatalf("scenario %s: %v", s.Name, err)
 	}
-	t.Logf("%s", report.Summary(res))
+	t.Logf("%s", render.Summary(res))
 	t.Logf("report: %s", out)
 	Gate(t, res)
 	return res

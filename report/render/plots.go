@@ -1,4 +1,4 @@
-package report
+package render
 
 import (
 	"html/template"
@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aftershock-dev/aftershock/report"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -37,7 +38,7 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 // buckets groups windows into buckets of about a second (at least one
 // window each): per-pod and per-class counts in 100 ms windows are too
 // sparse to read.
-func buckets(r *Result) (per int, width float64) {
+func buckets(r *report.Result) (per int, width float64) {
 	w := r.Window.D().Seconds()
 	if w <= 0 {
 		return 1, 1
@@ -48,7 +49,7 @@ func buckets(r *Result) (per int, width float64) {
 
 // seriesPlot draws one line per named series of per-bucket values, with
 // the fault bands shaded; nil when there is nothing to draw.
-func seriesPlot(r *Result, title, ylabel string, names []string, val func(w WindowStat, name string) float64) (template.HTML, error) {
+func seriesPlot(r *report.Result, title, ylabel string, names []string, val func(w report.WindowStat, name string) float64) (template.HTML, error) {
 	if len(names) == 0 || len(r.Windows) == 0 {
 		return "", nil
 	}
@@ -87,18 +88,18 @@ func seriesPlot(r *Result, title, ylabel string, names []string, val func(w Wind
 }
 
 // errorPlot is failed requests per second by class over the run.
-func errorPlot(r *Result) (template.HTML, error) {
+func errorPlot(r *report.Result) (template.HTML, error) {
 	if r.Failed == 0 {
 		return "", nil
 	}
 	names := r.Errors.Ranked()
-	return seriesPlot(r, "Failed requests by class", "failed", names, func(w WindowStat, n string) float64 {
+	return seriesPlot(r, "Failed requests by class", "failed", names, func(w report.WindowStat, n string) float64 {
 		return float64(w.Errors[n])
 	})
 }
 
 // podPlot is each pod's successful requests per bucket over the run.
-func podPlot(r *Result) (template.HTML, error) {
+func podPlot(r *report.Result) (template.HTML, error) {
 	pods := map[string]bool{}
 	for _, w := range r.Windows {
 		for p := range w.Pods {
@@ -117,7 +118,7 @@ func podPlot(r *Result) (template.HTML, error) {
 		}
 		idx[labels[i]] = n
 	}
-	return seriesPlot(r, "Requests served per pod", "requests", labels, func(w WindowStat, label string) float64 {
+	return seriesPlot(r, "Requests served per pod", "requests", labels, func(w report.WindowStat, label string) float64 {
 		c := w.Pods[idx[label]]
 		return float64(c.New + c.Reused)
 	})

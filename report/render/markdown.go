@@ -1,15 +1,17 @@
-package report
+package render
 
 import (
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/aftershock-dev/aftershock/report"
 )
 
 func pct(x float64) string { return fmt.Sprintf("%.3f%%", 100*x) }
 
-func optDur(d *Duration) string {
+func optDur(d *report.Duration) string {
 	if d == nil {
 		return "-"
 	}
@@ -17,7 +19,7 @@ func optDur(d *Duration) string {
 }
 
 // Summary is a one-line summary of r.
-func Summary(r *Result) string {
+func Summary(r *report.Result) string {
 	var parts []string
 	parts = append(parts, fmt.Sprintf("%-13s %-22s", strings.ToUpper(string(r.Verdict)), r.Scenario))
 	parts = append(parts, fmt.Sprintf("avail %s", pct(r.Availability)))
@@ -34,7 +36,7 @@ func Summary(r *Result) string {
 }
 
 // WriteMarkdown writes a human-readable report.
-func WriteMarkdown(w io.Writer, r *Result) error {
+func WriteMarkdown(w io.Writer, r *report.Result) error {
 	var b strings.Builder
 	for _, section := range mdSections {
 		section(&b, r)
@@ -45,10 +47,10 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 
 // mdSections are the report's sections in order: a new section is its
 // function and its place here.
-var mdSections = []func(*strings.Builder, *Result){mdSummary, mdChecks, mdPhases, mdPodTraffic, mdFaults, mdRejoins, mdTimeline}
+var mdSections = []func(*strings.Builder, *report.Result){mdSummary, mdChecks, mdPhases, mdPodTraffic, mdFaults, mdRejoins, mdTimeline}
 
 // mdSummary is the verdict, its reasons and the run's facts.
-func mdSummary(b *strings.Builder, r *Result) {
+func mdSummary(b *strings.Builder, r *report.Result) {
 	fmt.Fprintf(b, "# aftershock: %s — %s\n\n", r.Scenario, strings.ToUpper(string(r.Verdict)))
 	for _, why := range r.Reasons {
 		fmt.Fprintf(b, "- %s\n", why)
@@ -81,7 +83,7 @@ func mdSummary(b *strings.Builder, r *Result) {
 }
 
 // mdChecks is every SLO check with its status.
-func mdChecks(b *strings.Builder, r *Result) {
+func mdChecks(b *strings.Builder, r *report.Result) {
 	fmt.Fprintf(b, "\n## Checks\n\n| check | status | value | limit |\n|---|---|---|---|\n")
 	for _, c := range r.Checks {
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", c.Name, c.Status, mdEscape(c.Value), mdEscape(c.Limit))
@@ -89,7 +91,7 @@ func mdChecks(b *strings.Builder, r *Result) {
 }
 
 // mdPhases is latency, availability and evenness per phase.
-func mdPhases(b *strings.Builder, r *Result) {
+func mdPhases(b *strings.Builder, r *report.Result) {
 	fmt.Fprintf(b, "\n## Phases\n\n| phase | duration | requests | availability | burn rate | errors | p50 | p90 | p99 | max | Jain (new) | χ² p (new) | Jain (reused) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Phases {
 		fmt.Fprintf(b, "| %s | %s | %d | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", p.Name, fmtDur(p.End.Sub(p.Start)), p.Requests, pct(p.Availability), p.BurnRate,
@@ -98,14 +100,14 @@ func mdPhases(b *strings.Builder, r *Result) {
 }
 
 // mdPodTraffic is each pod's share of each phase's traffic.
-func mdPodTraffic(b *strings.Builder, r *Result) {
+func mdPodTraffic(b *strings.Builder, r *report.Result) {
 	for _, p := range r.Phases {
 		if p.New == nil && p.Reused == nil {
 			continue
 		}
 		fmt.Fprintf(b, "\n### Traffic per pod, %s\n\n| pod | new | share | reused | share |\n|---|---|---|---|---|\n", p.Name)
 		rows := map[string][4]string{}
-		for i, e := range []*Evenness{p.New, p.Reused} {
+		for i, e := range []*report.Evenness{p.New, p.Reused} {
 			if e == nil {
 				continue
 			}
@@ -128,7 +130,7 @@ func mdPodTraffic(b *strings.Builder, r *Result) {
 }
 
 // mdFaults is what each fault did and how clients recovered.
-func mdFaults(b *strings.Builder, r *Result) {
+func mdFaults(b *strings.Builder, r *report.Result) {
 	if len(r.Faults) > 0 {
 		fmt.Fprintf(b, "\n## Faults\n\n| fault | type | target | method | landed | client recovery | cluster recovery | first error | disruption | longest bad run | errors |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, f := range r.Faults {
@@ -142,7 +144,7 @@ func mdFaults(b *strings.Builder, r *Result) {
 }
 
 // mdRejoins is the pods that joined during the run.
-func mdRejoins(b *strings.Builder, r *Result) {
+func mdRejoins(b *strings.Builder, r *report.Result) {
 	if len(r.Rejoins) > 0 {
 		fmt.Fprintf(b, "\n## Pods that joined during the run\n\n| pod | ready at | first request | fair share | first requests p50 | max | steady p99 |\n|---|---|---|---|---|---|---|\n")
 		for _, j := range r.Rejoins {
@@ -153,7 +155,7 @@ func mdRejoins(b *strings.Builder, r *Result) {
 }
 
 // mdTimeline is every event, offset from the load's start.
-func mdTimeline(b *strings.Builder, r *Result) {
+func mdTimeline(b *strings.Builder, r *report.Result) {
 	if len(r.Timeline) > 0 {
 		fmt.Fprintf(b, "\n## Timeline\n\n| t | fault | event | detail |\n|---|---|---|---|\n")
 		for _, e := range r.Timeline {
@@ -162,14 +164,14 @@ func mdTimeline(b *strings.Builder, r *Result) {
 	}
 }
 
-func jain(e *Evenness) string {
+func jain(e *report.Evenness) string {
 	if e == nil {
 		return "-"
 	}
 	return fmt.Sprintf("%.3f", e.Jain)
 }
 
-func pval(e *Evenness) string {
+func pval(e *report.Evenness) string {
 	if e == nil {
 		return "-"
 	}

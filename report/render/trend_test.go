@@ -1,4 +1,4 @@
-package report
+package render
 
 import (
 	"bytes"
@@ -13,23 +13,24 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
+	"github.com/aftershock-dev/aftershock/report"
 	"github.com/aftershock-dev/aftershock/report/reporttest"
 )
 
 // nightly is one night's run: a pod kill with a 1 s outage, baseline
 // latency lat, started day days after t0.
-func nightly(day int, lat time.Duration) *Result {
+func nightly(day int, lat time.Duration) *report.Result {
 	inject := t0.Add(10 * time.Second)
-	ss := synth(100, 30*time.Second, uint64(day), func(i int, at time.Time, r *rand.Rand) Sample {
+	ss := synth(100, 30*time.Second, uint64(day), func(i int, at time.Time, r *rand.Rand) report.Sample {
 		if !at.Before(inject) && at.Before(inject.Add(time.Second)) {
-			return Sample{Error: "connect: connection refused", Latency: time.Millisecond}
+			return report.Sample{Error: "connect: connection refused", Latency: time.Millisecond}
 		}
-		return Sample{Status: 200, Latency: lat + time.Duration(r.IntN(200))*time.Microsecond, Pod: []string{"a", "b", "c"}[i%3]}
+		return report.Sample{Status: 200, Latency: lat + time.Duration(r.IntN(200))*time.Microsecond, Pod: []string{"a", "b", "c"}[i%3]}
 	})
-	res := Analyze(record(100*time.Millisecond, ss), Input{
+	res := report.Analyze(record(100*time.Millisecond, ss), report.Input{
 		Scenario: "pod-kill", Start: t0, End: t0.Add(30 * time.Second),
-		SLO:    SLO{Availability: 0.95, Recovery: Duration(5 * time.Second)},
-		Faults: []Fault{{ID: "pod-kill-1", Type: "pod-kill", Inject: inject}},
+		SLO:    report.SLO{Availability: 0.95, Recovery: report.Duration(5 * time.Second)},
+		Faults: []report.Fault{{ID: "pod-kill-1", Type: "pod-kill", Inject: inject}},
 	})
 	shift := time.Duration(day) * 24 * time.Hour
 	res.Start, res.End = res.Start.Add(shift), res.End.Add(shift)
@@ -42,7 +43,7 @@ func nightly(day int, lat time.Duration) *Result {
 func TestTrendMarksThePlantedRegression(t *testing.T) {
 	dir := t.TempDir()
 	var labels []string
-	var rs []*Result
+	var rs []*report.Result
 	// written out of order: the trend orders by start time
 	for _, n := range []struct {
 		day int
@@ -50,18 +51,18 @@ func TestTrendMarksThePlantedRegression(t *testing.T) {
 	}{{3, 12 * time.Millisecond}, {1, 3 * time.Millisecond}, {2, 3 * time.Millisecond}} {
 		d := filepath.Join(dir, "night-"+string(rune('0'+n.day)))
 		require.NoError(t, WriteDir(d, nightly(n.day, n.lat)))
-		r, err := ReadFile(d)
+		r, err := report.ReadFile(d)
 		require.NoError(t, err)
 		labels, rs = append(labels, filepath.Base(d)), append(rs, r)
 	}
-	ts := NewTrends(labels, rs, DefaultThresholds())
+	ts := report.NewTrends(labels, rs, report.DefaultThresholds())
 	require.Len(t, ts, 1)
 	require.Len(t, ts[0].Runs, 3)
 	assert.Equal(t, []string{"night-1", "night-2", "night-3"}, []string{ts[0].Runs[0].Label, ts[0].Runs[1].Label, ts[0].Runs[2].Label})
 	assert.Empty(t, ts[0].Runs[0].Regressions)
 	assert.Empty(t, ts[0].Runs[1].Regressions, "same outage, same latency")
 	assert.Equal(t, []string{"baseline p99"}, ts[0].Runs[2].Regressions)
-	assert.True(t, LatestRegressed(ts))
+	assert.True(t, report.LatestRegressed(ts))
 
 	var md bytes.Buffer
 	require.NoError(t, WriteTrendMarkdown(&md, ts))
@@ -92,8 +93,8 @@ func TestTrendMarksThePlantedRegression(t *testing.T) {
 	assert.Contains(t, sum, "regressed vs the run before: baseline p99")
 
 	// without the planted run: nothing regressed
-	ts = NewTrends(labels[1:], rs[1:], DefaultThresholds())
-	assert.False(t, LatestRegressed(ts))
+	ts = report.NewTrends(labels[1:], rs[1:], report.DefaultThresholds())
+	assert.False(t, report.LatestRegressed(ts))
 	assert.Contains(t, TrendSummary(ts), "no regression in the newest runs")
 }
 
@@ -103,12 +104,12 @@ func TestIntegrationTrendHTMLInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Chromium; skipped under -short")
 	}
-	var rs []*Result
+	var rs []*report.Result
 	for day := 1; day <= 3; day++ {
 		rs = append(rs, nightly(day, 3*time.Millisecond))
 	}
 	var h bytes.Buffer
-	require.NoError(t, WriteTrendHTML(&h, NewTrends([]string{"n1", "n2", "n3"}, rs, DefaultThresholds())))
+	require.NoError(t, WriteTrendHTML(&h, report.NewTrends([]string{"n1", "n2", "n3"}, rs, report.DefaultThresholds())))
 	f := filepath.Join(t.TempDir(), "trend.html")
 	require.NoError(t, os.WriteFile(f, h.Bytes(), 0o644))
 	dom, log := reporttest.RenderedDOM(t, f)

@@ -1,4 +1,4 @@
-package report
+package render
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
+	"github.com/aftershock-dev/aftershock/report"
 	"github.com/aftershock-dev/aftershock/report/reporttest"
 )
 
@@ -21,31 +22,31 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 // fixture is a deterministic run: 3 pods, a 1 s outage after a pod kill,
 // then a delay fault.
-func fixture() *Result {
+func fixture() *report.Result {
 	inject := t0.Add(10 * time.Second)
 	delayAt, delayEnd := t0.Add(20*time.Second), t0.Add(25*time.Second)
-	ss := synth(100, 30*time.Second, 42, func(i int, at time.Time, r *rand.Rand) Sample {
+	ss := synth(100, 30*time.Second, 42, func(i int, at time.Time, r *rand.Rand) report.Sample {
 		pod := []string{"app-a", "app-b", "app-c"}[i%3]
 		switch {
 		case !at.Before(inject) && at.Before(inject.Add(time.Second)):
-			return Sample{Error: "connection refused"}
+			return report.Sample{Error: "connection refused"}
 		case !at.Before(delayAt) && at.Before(delayEnd):
-			return Sample{Status: 200, Latency: 205 * time.Millisecond, Pod: pod}
+			return report.Sample{Status: 200, Latency: 205 * time.Millisecond, Pod: pod}
 		}
-		return Sample{Status: 200, Latency: 3 * time.Millisecond, Pod: pod, Reused: i%2 == 0}
+		return report.Sample{Status: 200, Latency: 3 * time.Millisecond, Pod: pod, Reused: i%2 == 0}
 	})
 	rec := record(500*time.Millisecond, ss)
 	yes := true
-	return Analyze(rec, Input{
+	return report.Analyze(rec, report.Input{
 		Scenario: "golden", Seed: 42, NodeImage: "aftershock/node:test", Cluster: "aftershock-test",
 		Info:  map[string]string{"node-monitor-grace-period": "20s"},
 		Start: t0, End: t0.Add(30 * time.Second),
-		SLO: SLO{Availability: 0.99, P99: Duration(500 * time.Millisecond), Recovery: Duration(5 * time.Second), Jain: 0.9},
-		Faults: []Fault{
+		SLO: report.SLO{Availability: 0.99, P99: report.Duration(500 * time.Millisecond), Recovery: report.Duration(5 * time.Second), Jain: 0.9},
+		Faults: []report.Fault{
 			{ID: "pod-kill-1", Type: "pod-kill", Target: "app-b", Inject: inject, Landed: &yes, Evidence: "pod app-b deleted"},
-			{ID: "delay-1", Type: "network-delay", Target: "app-a", Method: "userspace proxy", Inject: delayAt, Revert: delayEnd, ExpectedDelay: Duration(200 * time.Millisecond)},
+			{ID: "delay-1", Type: "network-delay", Target: "app-a", Method: "userspace proxy", Inject: delayAt, Revert: delayEnd, ExpectedDelay: report.Duration(200 * time.Millisecond)},
 		},
-		Timeline:  []Event{{At: inject, Fault: "pod-kill-1", Kind: "inject", Detail: "delete pod app-b"}, {At: delayAt, Fault: "delay-1", Kind: "inject"}},
+		Timeline:  []report.Event{{At: inject, Fault: "pod-kill-1", Kind: "inject", Detail: "delete pod app-b"}, {At: delayAt, Fault: "delay-1", Kind: "inject"}},
 		ReadyPods: []string{"app-a", "app-b", "app-c"},
 	})
 }
@@ -79,8 +80,8 @@ func TestMarkdownGolden(t *testing.T) {
 func TestJSONRoundTrip(t *testing.T) {
 	r := fixture()
 	var b bytes.Buffer
-	require.NoError(t, WriteJSON(&b, r))
-	back, err := ReadJSON(&b)
+	require.NoError(t, report.WriteJSON(&b, r))
+	back, err := report.ReadJSON(&b)
 	require.NoError(t, err)
 	assert.Equal(t, r.Verdict, back.Verdict)
 	assert.Equal(t, r.Faults[0].Recovery, back.Faults[0].Recovery)
@@ -92,7 +93,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	require.NoError(t, WriteMarkdown(&m2, back))
 	assert.Equal(t, m1.String(), m2.String())
 
-	_, err = ReadJSON(strings.NewReader(`{"schema":"other/v9"}`))
+	_, err = report.ReadJSON(strings.NewReader(`{"schema":"other/v9"}`))
 	require.ErrorContains(t, err, `schema "other/v9"`)
 }
 
@@ -140,12 +141,12 @@ func TestWriteDirAndReadFile(t *testing.T) {
 	dir := t.TempDir()
 	r := fixture()
 	require.NoError(t, WriteDir(dir, r))
-	for _, f := range []string{FileJSON, FileJUnit, FileMarkdown, FileHTML} {
+	for _, f := range []string{report.FileJSON, report.FileJUnit, report.FileMarkdown, report.FileHTML} {
 		fi, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err)
 		assert.Positive(t, fi.Size(), f)
 	}
-	back, err := ReadFile(dir)
+	back, err := report.ReadFile(dir)
 	require.NoError(t, err)
 	assert.Equal(t, r.Scenario, back.Scenario)
 	assert.Contains(t, Summary(back), "FAIL")
@@ -159,5 +160,5 @@ func TestIntegrationHTMLInChromium(t *testing.T) {
 	}
 	dir := t.TempDir()
 	require.NoError(t, WriteDir(dir, fixture()))
-	reporttest.CheckReport(t, filepath.Join(dir, FileHTML), 7)
+	reporttest.CheckReport(t, filepath.Join(dir, report.FileHTML), 7)
 }

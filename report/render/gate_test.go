@@ -1,0 +1,50 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aftershock-dev/aftershock/report"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A negative control that fails as expected is green in JUnit; one that
+// passes is red; a scenario that could not run is an errored testcase.
+func TestJUnitRunGateAndErrors(t *testing.T) {
+	ctl := &report.Result{Scenario: "ctl", Verdict: report.Fail, Expect: &report.Expectation{Verdict: report.Fail, Check: "error budget"},
+		Checks: []report.Check{{Name: "error budget", Status: report.StatusFail, Value: "3.2 consumed"}}}
+	bad := &report.Result{Scenario: "ctl2", Verdict: report.Pass, Expect: &report.Expectation{Verdict: report.Fail}, Checks: []report.Check{{Name: "error budget", Status: report.StatusPass}}}
+	var buf bytes.Buffer
+	require.NoError(t, WriteJUnitRun(&buf, []*report.Result{ctl, bad}, []report.Errored{{Scenario: "broken", Err: errors.New("deploy app: boom")}}))
+	x := buf.String()
+	assert.Contains(t, x, `<testsuites name="aftershock" tests="5" failures="1" errors="1" skipped="0">`)
+	assert.Contains(t, x, "failed as the scenario expects: error budget")
+	assert.Contains(t, x, `<failure message="verdict pass, expected fail">`)
+	assert.Contains(t, x, `<error message="could not run: deploy app: boom">`)
+	assert.Equal(t, 1, strings.Count(x, "<failure"))
+}
+
+// A lost load source is named in the Markdown report.
+func TestMarkdownNamesLostLoad(t *testing.T) {
+	r := &report.Result{Scenario: "lost", Verdict: report.Inconclusive, Path: "inCluster: 3 load pods",
+		LostLoad: []string{"load-1 (worker2): its log ended after 312 samples without an end line"}}
+	var md strings.Builder
+	require.NoError(t, WriteMarkdown(&md, r))
+	assert.Contains(t, md.String(), "| traffic path | inCluster: 3 load pods |")
+	assert.Contains(t, md.String(), "| LOST LOAD | load-1 (worker2)")
+}
+
+// Pods that joined during the run have their section, offset from the start.
+func TestMarkdownShowsRejoins(t *testing.T) {
+	fs := report.Duration(3 * time.Second)
+	r := &report.Result{Scenario: "rejoin", Verdict: report.Pass, Start: t0, End: t0.Add(30 * time.Second),
+		Rejoins: []report.Rejoin{{Pod: "d", Ready: t0.Add(20 * time.Second), FirstRequest: new(report.Duration), FairShare: &fs}}}
+	var md strings.Builder
+	require.NoError(t, WriteMarkdown(&md, r))
+	assert.Contains(t, md.String(), "## Pods that joined during the run")
+	assert.Contains(t, md.String(), "| d | +20s | ")
+}
