@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,11 +26,35 @@ type trafficPath interface {
 	aim(ctx context.Context, r *run) error
 }
 
-// paths are the traffic paths by load.via.
+// paths are the traffic paths by load.via; pathHelp says what each is.
 var paths = map[string]trafficPath{
 	ViaNodePort:  nodePortPath{},
 	ViaIngress:   ingressPath{},
 	ViaInCluster: inClusterPath{},
+}
+
+var pathHelp = map[string]string{
+	ViaNodePort:  "from the host, the default",
+	ViaIngress:   "from the host through an Ingress controller",
+	ViaInCluster: "from load pods",
+}
+
+// pathNames lists the traffic paths for an error message, the default first.
+func pathNames() string {
+	names := []string{ViaNodePort}
+	for _, n := range slices.Sorted(maps.Keys(paths)) {
+		if n != ViaNodePort {
+			names = append(names, n)
+		}
+	}
+	var parts []string
+	for _, n := range names {
+		if h := pathHelp[n]; h != "" {
+			n += " (" + h + ")"
+		}
+		parts = append(parts, n)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // A driver runs the load a path aimed: begin returns the instant the load

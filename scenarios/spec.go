@@ -578,12 +578,11 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	if s.Load.Window != 0 && s.Load.Window < report.MinWindow {
 		c.fail("load.window", s.Load.Window.String(), "at least 100ms")
 	}
-	switch s.Load.Via {
-	case "":
+	if s.Load.Via == "" {
 		s.Load.Via = ViaNodePort
-	case ViaNodePort, ViaInCluster, ViaIngress:
-	default:
-		c.fail("load.via", s.Load.Via, "want nodePort (from the host, the default), ingress (from the host through an Ingress controller) or inCluster (from load pods)")
+	}
+	if _, ok := paths[s.Load.Via]; !ok {
+		c.fail("load.via", s.Load.Via, "want "+pathNames())
 	}
 	switch {
 	case s.Load.Connections < 0 || s.Load.Connections > 1000:
