@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Scenarios share a cluster side by side, each in its own namespace, while
@@ -105,23 +107,20 @@ func (c *Cluster) Lease(ctx context.Context, exclusive bool, waiting func()) (*L
 	v := *c
 	v.leased = true
 	if len(c.appSlots) > 0 {
-		// the first published NodePort no other holder uses
+		// the first published NodePort no other holder uses, and no Service
+		// holds (a killed run's namespace keeps its Service until clean)
 		for {
-			got := false
-			for _, s := range c.appSlots {
-				f, ok, err := tryLock(fmt.Sprintf("%s.port-%d.lock", base, s.NodePort), syscall.LOCK_EX)
-				if err != nil {
-					l.Release()
-					return nil, err
-				}
-				if ok {
-					l.files = append(l.files, f)
-					v.AppPort, v.appNodePort, got = s.HostPort, s.NodePort, true
-					break
-				}
+			got, stale, err := c.takeSlot(ctx, base, l, &v)
+			if err != nil {
+				l.Release()
+				return nil, err
 			}
 			if got {
 				break
+			}
+			if len(stale) == len(c.appSlots) {
+				l.Release()
+				return nil, fmt.Errorf("cluster %s: every published NodePort is held by a Service no running scenario owns (%s): a killed run's namespace? `aftershock clean --keep %s` removes them", c.Name, strings.Join(stale, ", "), c.Name)
 			}
 			if err := wait(); err != nil {
 				l.Release()
@@ -131,6 +130,54 @@ func (c *Cluster) Lease(ctx context.Context, exclusive bool, waiting func()) (*L
 	}
 	l.View, l.Waited = &v, time.Since(start)
 	return l, nil
+}
+
+// takeSlot locks the first free published NodePort into v; stale lists
+// the ones it could lock but a Service in the cluster holds.
+func (c *Cluster) takeSlot(ctx context.Context, base string, l *Lease, v *Cluster) (got bool, stale []string, err error) {
+	used, err := c.nodePortsInUse(ctx)
+	if err != nil {
+		return false, nil, err
+	}
+	for _, s := range c.appSlots {
+		f, ok, err := tryLock(fmt.Sprintf("%s.port-%d.lock", base, s.NodePort), syscall.LOCK_EX)
+		if err != nil {
+			return false, nil, err
+		}
+		if !ok {
+			continue
+		}
+		if svc := used[s.NodePort]; svc != "" {
+			stale = append(stale, fmt.Sprintf("%d by Service %s", s.NodePort, svc))
+			_ = f.Close() // closing drops the lock
+			continue
+		}
+		l.files = append(l.files, f)
+		v.AppPort, v.appNodePort = s.HostPort, s.NodePort
+		return true, nil, nil
+	}
+	return false, stale, nil
+}
+
+// nodePortsInUse maps each NodePort a Service of the cluster holds to that
+// Service (namespace/name); nil without a client (unit tests).
+func (c *Cluster) nodePortsInUse(ctx context.Context) (map[int32]string, error) {
+	if c.Clientset == nil {
+		return nil, nil
+	}
+	svcs, err := c.Clientset.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: list Services for their NodePorts: %w", c.Name, err)
+	}
+	used := map[int32]string{}
+	for _, s := range svcs.Items {
+		for _, p := range s.Spec.Ports {
+			if p.NodePort != 0 {
+				used[p.NodePort] = s.Namespace + "/" + s.Name
+			}
+		}
+	}
+	return used, nil
 }
 
 // lockWhen takes a flock on path, calling wait between tries.

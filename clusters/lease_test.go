@@ -11,6 +11,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func leaseCluster(t *testing.T) *Cluster {
@@ -125,4 +128,30 @@ func TestLeaseHoldsAcrossProcesses(t *testing.T) {
 	defer l.Release()
 	assert.Greater(t, time.Since(t0), 600*time.Millisecond, "the shared lease did not wait for the other process")
 	require.NoError(t, cmd.Wait())
+}
+
+// A NodePort a Service still holds (a killed run's namespace) is skipped;
+// when every one is held so, the lease says which Services and how to
+// clean them, instead of waiting forever.
+func TestLeaseSkipsNodePortsServicesHold(t *testing.T) {
+	c := leaseCluster(t)
+	svc := func(ns string, port int32) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "sampleapp", Namespace: ns},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 80, NodePort: port}}}}
+	}
+	cs := fake.NewClientset(svc("as-killed-1", AppNodePort))
+	c.Clientset = cs
+	l, err := c.Lease(context.Background(), false, nil)
+	require.NoError(t, err)
+	assert.EqualValues(t, 30082, l.View.AppNodePort(), "30080 is held by a killed run's Service")
+	l.Release()
+
+	for _, p := range []int32{30082, 30083} {
+		_, err := cs.CoreV1().Services("as-killed-"+fmt.Sprint(p)).Create(context.Background(), svc("as-killed-"+fmt.Sprint(p), p), metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	_, err = c.Lease(context.Background(), false, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "30080 by Service as-killed-1/sampleapp")
+	assert.Contains(t, err.Error(), "aftershock clean --keep aftershock-lease")
 }

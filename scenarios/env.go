@@ -172,31 +172,41 @@ func (e *Env) ensure(ctx context.Context, s *Spec, progress io.Writer) (*cluster
 	if err := e.agrees(ctx, s); err != nil {
 		return nil, err
 	}
-	if e.image == nil && needsImage(s) && !e.Cluster.Managed {
+	return e.Cluster, nil
+}
+
+// ensureImage loads the aftershock image into c's nodes on first use (or,
+// on a cluster aftershock did not create, names the one its nodes pull).
+// It runs under the scenario's lease: never while another scenario stops
+// or pauses a node.
+func (e *Env) ensureImage(ctx context.Context, s *Spec, c *clusters.Cluster, progress io.Writer) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.image == nil && needsImage(s) && !c.Managed {
 		ref, err := clusters.AppImageIn(e.ImageRepo)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		fmt.Fprintf(progress, "cluster %s: not created by aftershock; its nodes pull %s (nothing is loaded into them)\n", e.Cluster.Name, ref)
+		fmt.Fprintf(progress, "cluster %s: not created by aftershock; its nodes pull %s (nothing is loaded into them)\n", c.Name, ref)
 		e.image = &clusters.AppImage{Ref: ref}
 	}
 	if e.image == nil && needsImage(s) {
 		// the sample app and the load pods are the aftershock executable
 		dir, err := os.MkdirTemp("", "aftershock-app-")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer os.RemoveAll(dir)
 		img, err := clusters.BuildAppImage(ctx, dir)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if err := e.Cluster.LoadImage(ctx, img); err != nil {
-			return nil, err
+		if err := c.LoadImage(ctx, img); err != nil {
+			return err
 		}
 		e.image = &img
 	}
-	return e.Cluster, nil
+	return nil
 }
 
 // Close deletes the cluster Env created, unless KeepCluster.

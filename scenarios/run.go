@@ -136,9 +136,21 @@ func (r *run) cluster(ctx context.Context) error {
 		return fmt.Errorf("scenario %s: cluster: %w", s.Name, err)
 	}
 	r.c = c
-	if c.Leased() {
-		return nil // the caller holds it
+	if !c.Leased() { // else the caller holds it
+		if err := r.lease(ctx); err != nil {
+			return err
+		}
 	}
+	if err := r.env.ensureImage(ctx, s, r.c, r.progress); err != nil {
+		return fmt.Errorf("scenario %s: cluster: %w", s.Name, err)
+	}
+	return nil
+}
+
+// lease takes the cluster for the run: side by side with other scenarios,
+// or alone (Spec.Alone).
+func (r *run) lease(ctx context.Context) error {
+	s, c := r.s, r.c
 	alone, why := s.Alone()
 	l, err := c.Lease(ctx, alone, func() {
 		if alone {

@@ -86,6 +86,43 @@ func Shared(t testing.TB) *clusters.Cluster {
 	return shared
 }
 
+var (
+	extraOnce sync.Once
+	extra     *clusters.Cluster
+	extraErr  error
+	extraMu   sync.Mutex // one test at a time on the extra cluster
+)
+
+// Extra returns a cluster of this test binary's own, apart from the shared
+// one (created on first use, deleted by Main), for tests whose runs leave
+// faults in place until `clean` (interruptions): on the shared cluster those
+// would reach every test running beside them. Tests that use it run one at
+// a time (Extra holds it for the rest of t).
+func Extra(t testing.TB) *clusters.Cluster {
+	t.Helper()
+	RequireDocker(t)
+	extraMu.Lock()
+	t.Cleanup(extraMu.Unlock)
+	extraOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		defer cancel()
+		img, err := NodeImage(ctx)
+		if err != nil {
+			extraErr = fmt.Errorf("node image: %w", err)
+			return
+		}
+		start := time.Now()
+		extra, extraErr = clusters.Create(ctx, clusters.Options{NodeImage: img, NodeMonitorGracePeriod: clusters.ShortNodeMonitorGracePeriod})
+		if extraErr == nil {
+			fmt.Fprintf(os.Stderr, "clustertest: extra cluster %s created in %s\n", extra.Name, time.Since(start).Round(100*time.Millisecond))
+		}
+	})
+	if extraErr != nil {
+		t.Fatalf("extra test cluster: %v", extraErr)
+	}
+	return extra
+}
+
 // TestClusterEnv names the cluster every test binary of a run shares.
 const TestClusterEnv = "AFTERSHOCK_TEST_CLUSTER"
 
@@ -166,6 +203,14 @@ func Main(m *testing.M) {
 	code := m.Run()
 	mu.Lock()
 	defer mu.Unlock()
+	if extra != nil {
+		if os.Getenv("AFTERSHOCK_KEEP_CLUSTER") == "1" {
+			fmt.Fprintf(os.Stderr, "clustertest: keeping extra cluster %s (kubeconfig %s)\n", extra.Name, extra.Kubeconfig)
+		} else if err := extra.Delete(context.Background()); err != nil {
+			fmt.Fprintf(os.Stderr, "clustertest: %v\n", err)
+			code = 1
+		}
+	}
 	if shared != nil && !external {
 		if os.Getenv("AFTERSHOCK_KEEP_CLUSTER") == "1" {
 			fmt.Fprintf(os.Stderr, "clustertest: keeping cluster %s (kubeconfig %s)\n", shared.Name, shared.Kubeconfig)

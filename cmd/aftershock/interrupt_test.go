@@ -65,7 +65,7 @@ func TestMain(m *testing.M) { clustertest.Main(m) }
 func TestIntegrationSIGKILLThenCleanKeep(t *testing.T) {
 	t.Parallel()
 	clustertest.RequireDocker(t)
-	c := clustertest.Shared(t)
+	c := clustertest.Extra(t) // its runs leave faults in place until clean: a cluster of its own
 	count := envInt(t, "AFTERSHOCK_INTERRUPTS", interruptsInCI)
 	seed := envInt(t, "AFTERSHOCK_INTERRUPT_SEED", 1)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
@@ -261,7 +261,7 @@ func TestInjectLine(t *testing.T) {
 func TestIntegrationSIGINTThenSIGTERMReverts(t *testing.T) {
 	t.Parallel()
 	clustertest.RequireDocker(t)
-	c := clustertest.Shared(t)
+	c := clustertest.Extra(t) // its runs leave faults in place until clean: a cluster of its own
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	bin := filepath.Join(t.TempDir(), "aftershock")
