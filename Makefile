@@ -31,8 +31,10 @@ install:
 demo: node-image
 	$(GO) run ./cmd/aftershock run --out $(OUT) scenarios/pod-kill.yaml
 
-# Every test: unit tests, then everything (end-to-end tests on real kind
-# clusters included): the end-to-end packages share one kind cluster
+# Every test: the unit tests (-short, quiet machine), then the end-to-end
+# ones (TestIntegration*, TestScenarios: real kind clusters, Docker, root,
+# Chromium), so no timing-sensitive unit test runs beside a cluster's load.
+# The end-to-end packages share one kind cluster
 # (AFTERSHOCK_TEST_CLUSTER, created by the first that needs it, deleted at
 # the end), two packages at a time (-p 2) and up to 4 tests of a package at
 # once (-parallel 4); each scenario takes a lease on the cluster (side by
@@ -42,7 +44,7 @@ test: node-image ingress-image
 	$(GO) test -short ./...
 	@name=aftershock-test-$$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n'); \
 	echo "test: shared cluster $$name"; \
-	AFTERSHOCK_TEST_CLUSTER=$$name $(GO) test -count=1 -p 2 -parallel 4 -timeout 80m ./...; code=$$?; \
+	AFTERSHOCK_TEST_CLUSTER=$$name $(GO) test -count=1 -p 2 -parallel 4 -timeout 80m -run '^(TestIntegration|TestScenarios$$)' ./...; code=$$?; \
 	$(GO) run ./cmd/aftershock clean $$name >/dev/null 2>&1 || true; \
 	exit $$code
 

@@ -47,11 +47,11 @@ func TestTaggedRulesMatchTheCommentNotTheLine(t *testing.T) {
 	assert.Len(t, all, 2)
 }
 
-// TestDeleteRulesNeverEvaluatesRuleText plants a rule whose comment holds a
+// TestIntegrationDeleteRulesNeverEvaluatesRuleText plants a rule whose comment holds a
 // command substitution next to aftershock's rules in a real network
 // namespace and removes aftershock's rules: the planted rule stays, its
 // command never runs. Needs root and iptables (not Docker).
-func TestDeleteRulesNeverEvaluatesRuleText(t *testing.T) {
+func TestIntegrationDeleteRulesNeverEvaluatesRuleText(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs root, iptables and a network namespace; skipped under -short")
 	}
