@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -224,6 +226,11 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 		var c *Cluster
 		c, err = connect(kcfg, opts.Name, port)
 		if err == nil {
+			// kind waits for the control plane only: every node, workers
+			// too, is registered and Ready before a scenario counts them
+			err = c.waitNodesReady(ctx, 1+opts.Workers, 3*time.Minute)
+		}
+		if err == nil {
 			c.IngressPort = ingressPort
 			c.appSlots = append(c.appSlots, extra...)
 			return c, nil
@@ -235,6 +242,30 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 	}
 	return nil, fmt.Errorf("create cluster %q: %w", opts.Name, err)
+}
+
+// waitNodesReady waits (bounded) until want nodes are registered and Ready.
+func (c *Cluster) waitNodesReady(ctx context.Context, want int, timeout time.Duration) error {
+	ready := 0
+	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		l, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		ready = 0
+		for _, n := range l.Items {
+			for _, cond := range n.Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+		return ready >= want, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%d of %d nodes Ready after %s: %w", ready, want, timeout, err)
+	}
+	return nil
 }
 
 func connect(kubeconfig, name string, appPort int) (*Cluster, error) {

@@ -31,6 +31,9 @@ type Options struct {
 	// Pins are victims to hit again, by fault occurrence ID (a replay:
 	// aftershock replay pins the victims a result.json records).
 	Pins map[string][]report.Victim
+	// Alone takes the cluster alone whatever the faults (a replay: pods
+	// must be placed as on the quiet cluster of the run it replays).
+	Alone bool
 	// Progress receives one line per phase; nil discards.
 	Progress io.Writer
 	Logger   *slog.Logger

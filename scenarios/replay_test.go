@@ -19,7 +19,7 @@ import (
 // position (pod names differ: the Deployment is new); pinned to the other
 // worker, it hits that one.
 func TestIntegrationReplayPinsVictims(t *testing.T) {
-	t.Parallel()
+	t.Parallel() // its runs take the cluster alone: placement decides positions
 	e := sharedEnv(t)
 	s := parse(t, `
 name: replay-kill
@@ -33,7 +33,7 @@ slo: {availability: 95%}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute) // the lease may wait for scenarios side by side
 	defer cancel()
 	dir := t.TempDir()
-	first, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Out: filepath.Join(dir, "first"), Progress: clustertest.LogWriter(t)})
+	first, err := scenarios.Run(ctx, s, scenarios.Options{Env: e, Alone: true, Out: filepath.Join(dir, "first"), Progress: clustertest.LogWriter(t)})
 	require.NoError(t, err)
 	require.Len(t, first.Faults, 1)
 	require.Len(t, first.Faults[0].Victims, 1)
@@ -51,7 +51,7 @@ slo: {availability: 95%}
 	for _, f := range back.Faults {
 		pins[f.ID] = f.Victims
 	}
-	second, err := scenarios.Run(ctx, again, scenarios.Options{Env: e, Seed: back.Seed, Pins: pins, Out: filepath.Join(dir, "second"), Progress: clustertest.LogWriter(t)})
+	second, err := scenarios.Run(ctx, again, scenarios.Options{Env: e, Alone: true, Seed: back.Seed, Pins: pins, Out: filepath.Join(dir, "second"), Progress: clustertest.LogWriter(t)})
 	require.NoError(t, err)
 	require.Len(t, second.Faults, 1)
 	require.Len(t, second.Faults[0].Victims, 1)
@@ -67,7 +67,7 @@ slo: {availability: 95%}
 	if was.Node == "worker" {
 		other.Node = "worker2"
 	}
-	third, err := scenarios.Run(ctx, again, scenarios.Options{Env: e, Seed: back.Seed, Pins: map[string][]report.Victim{"pod-kill-1": {other}}, Progress: clustertest.LogWriter(t)})
+	third, err := scenarios.Run(ctx, again, scenarios.Options{Env: e, Alone: true, Seed: back.Seed, Pins: map[string][]report.Victim{"pod-kill-1": {other}}, Progress: clustertest.LogWriter(t)})
 	require.NoError(t, err)
 	require.Len(t, third.Faults[0].Victims, 1)
 	assert.Equal(t, other.Node, third.Faults[0].Victims[0].Node)

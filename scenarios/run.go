@@ -152,6 +152,9 @@ func (r *run) cluster(ctx context.Context) error {
 func (r *run) lease(ctx context.Context) error {
 	s, c := r.s, r.c
 	alone, why := s.Alone()
+	if r.opts.Alone && !alone {
+		alone, why = true, "asked to run alone"
+	}
 	l, err := c.Lease(ctx, alone, func() {
 		if alone {
 			r.say("waiting to have cluster %s alone (%s) until the scenarios on it end", c.Name, why)

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,9 +34,20 @@ func pathWithoutGo() string {
 // toolchain on PATH: the sample app's image is the binary itself, the node
 // image the newest one built. (The foreign app's path is the same code,
 // tested in scenarios; measured from an installed binary in session 2.)
+// ownClusterMu lets one test at a time create a cluster of its own
+// (besides the shared and the extra one): on a 2-core machine more
+// clusters at once starve each other.
+var ownClusterMu sync.Mutex
+
+func ownCluster(t *testing.T) {
+	ownClusterMu.Lock()
+	t.Cleanup(ownClusterMu.Unlock)
+}
+
 func TestIntegrationInstalledBinaryRunsAnywhere(t *testing.T) {
-	t.Parallel() // its own cluster
+	t.Parallel()
 	clustertest.RequireDocker(t)
+	ownCluster(t) // creates a cluster of its own: one such test at a time
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	_, err := clustertest.NodeImage(ctx) // built (or present) before go leaves PATH

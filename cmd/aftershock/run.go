@@ -220,7 +220,7 @@ func runSpecs(ctx context.Context, f runFlags, specs []*scenarios.Spec, pins map
 	}()
 
 	suite := scenarios.Suite{
-		Options:  scenarios.Options{Env: env, Out: f.out, Seed: f.seed, KeepNamespace: f.keepCluster, Pins: pins, Progress: stderr, Logger: logger},
+		Options:  scenarios.Options{Env: env, Out: f.out, Seed: f.seed, KeepNamespace: f.keepCluster, Pins: pins, Alone: pins != nil, Progress: stderr, Logger: logger},
 		Repeat:   f.repeat,
 		Parallel: f.parallel,
 		Written:  writeRepeated,
