@@ -189,6 +189,16 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
+	// one creation at a time on this machine: creating a cluster takes
+	// every core for a while, and several at once starve each other
+	// (test binaries and parallel runs each create theirs)
+	creating, err := (&Cluster{Name: "machine.create"}).Lease(ctx, true, func() {
+		opts.Logger.Info("waiting for another cluster's creation to finish", "name", opts.Name)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create cluster %q: %w", opts.Name, err)
+	}
+	defer creating.Release()
 	ports, err := freePorts(2 + len(ExtraAppNodePorts))
 	if err != nil {
 		return nil, fmt.Errorf("create cluster %q: pick free ports: %w", opts.Name, err)
@@ -228,7 +238,7 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 		if err == nil {
 			// kind waits for the control plane only: every node, workers
 			// too, is registered and Ready before a scenario counts them
-			err = c.waitNodesReady(ctx, 1+opts.Workers, 3*time.Minute)
+			err = c.waitNodesReady(ctx, 1+opts.Workers, 5*time.Minute)
 		}
 		if err == nil {
 			c.IngressPort = ingressPort

@@ -61,8 +61,11 @@ func createForeignCluster(t *testing.T, ctx context.Context, nodeImage string) (
 		Nodes:                []kindv1.Node{{Role: kindv1.ControlPlaneRole}, {Role: kindv1.WorkerRole}},
 	}
 	p := cluster.NewProvider(cluster.ProviderWithDocker())
+	// as clusters.Create does: one cluster creation at a time on this machine
+	creating, err := (&clusters.Cluster{Name: "machine.create"}).Lease(ctx, true, nil)
+	require.NoError(t, err)
 	start := time.Now()
-	err := p.Create(name, cluster.CreateWithV1Alpha4Config(cfg), cluster.CreateWithNodeImage(nodeImage),
+	err = p.Create(name, cluster.CreateWithV1Alpha4Config(cfg), cluster.CreateWithNodeImage(nodeImage),
 		cluster.CreateWithWaitForReady(3*time.Minute), cluster.CreateWithKubeconfigPath(kcfg),
 		cluster.CreateWithDisplayUsage(false), cluster.CreateWithDisplaySalutation(false))
 	t.Cleanup(func() {
@@ -74,6 +77,7 @@ func createForeignCluster(t *testing.T, ctx context.Context, nodeImage string) (
 			t.Errorf("delete cluster %s: %v", name, err)
 		}
 	})
+	creating.Release()
 	require.NoError(t, err, "create the foreign kind cluster")
 	t.Logf("foreign cluster %s created in %s", name, time.Since(start).Round(100*time.Millisecond))
 	rc, err := clientcmd.BuildConfigFromFlags("", kcfg)
