@@ -45,7 +45,6 @@ func ownCluster(t *testing.T) {
 }
 
 func TestIntegrationInstalledBinaryRunsAnywhere(t *testing.T) {
-	t.Parallel()
 	clustertest.RequireDocker(t)
 	ownCluster(t) // creates a cluster of its own: one such test at a time
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)

@@ -152,7 +152,6 @@ func portForward(t *testing.T, ctx context.Context, rc *rest.Config, cs kubernet
 // same scenario through the cluster's own Ingress controller at a
 // port-forward's address; clean --kubeconfig then finds nothing.
 func TestIntegrationForeignCluster(t *testing.T) {
-	t.Parallel()
 	clustertest.RequireDocker(t)
 	ownCluster(t) // creates a cluster of its own: one such test at a time
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)

@@ -63,7 +63,6 @@ func TestMain(m *testing.M) { clustertest.Main(m) }
 // runs to a pass. AFTERSHOCK_INTERRUPTS sets the count (default 8, one per
 // fault type), AFTERSHOCK_INTERRUPT_SEED the seed.
 func TestIntegrationSIGKILLThenCleanKeep(t *testing.T) {
-	t.Parallel()
 	clustertest.RequireDocker(t)
 	c := clustertest.Extra(t) // its runs leave faults in place until clean: a cluster of its own
 	count := envInt(t, "AFTERSHOCK_INTERRUPTS", interruptsInCI)
@@ -259,7 +258,6 @@ func TestInjectLine(t *testing.T) {
 // its load at once, unpauses the node and removes its namespace by itself,
 // within the bound, without `clean`.
 func TestIntegrationSIGINTThenSIGTERMReverts(t *testing.T) {
-	t.Parallel()
 	clustertest.RequireDocker(t)
 	c := clustertest.Extra(t) // its runs leave faults in place until clean: a cluster of its own
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
