@@ -66,7 +66,6 @@ func assertLoadPodsCounted(t *testing.T, s *scenarios.Spec, res *report.Result) 
 
 // Killing a load pod mid-run makes the verdict inconclusive and names it.
 func TestIntegrationInClusterLostLoadPod(t *testing.T) {
-	t.Parallel()
 	e := sharedEnv(t)
 	s := parse(t, `name: incluster-lost
 app: {replicas: 3}
