@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -195,16 +194,8 @@ func (e *Env) ensureImage(ctx context.Context, s *Spec, c *clusters.Cluster, pro
 	}
 	if e.image == nil && needsImage(s) {
 		// the sample app and the load pods are the aftershock executable
-		dir, err := os.MkdirTemp("", "aftershock-app-")
+		img, err := c.LoadAppImage(ctx)
 		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		img, err := clusters.BuildAppImage(ctx, dir)
-		if err != nil {
-			return err
-		}
-		if err := c.LoadImage(ctx, img); err != nil {
 			return err
 		}
 		e.image = &img

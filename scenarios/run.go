@@ -34,7 +34,13 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		return nil, errors.New("run: no Env")
 	}
 	r := newRun(s, opts)
-	defer func() { err = errors.Join(err, r.cleanup()) }()
+	var took []string // each stage's time, said when the run ends
+	defer func() {
+		t0 := time.Now()
+		err = errors.Join(err, r.cleanup())
+		took = append(took, "cleanup "+roundStage(time.Since(t0)))
+		r.say("took %s", strings.Join(took, ", "))
+	}()
 	for _, st := range []stage{
 		{"cluster", r.cluster},
 		{"app", r.deploy},
@@ -43,12 +49,17 @@ func Run(ctx context.Context, s *Spec, opts Options) (res *report.Result, err er
 		{"load", r.load},
 		{"analysis", r.analyze},
 	} {
-		if err := st.run(ctx); err != nil {
+		t0 := time.Now()
+		err := st.run(ctx)
+		took = append(took, st.name+" "+roundStage(time.Since(t0)))
+		if err != nil {
 			return r.res, err
 		}
 	}
 	return r.res, nil
 }
+
+func roundStage(d time.Duration) string { return d.Round(100 * time.Millisecond).String() }
 
 // stage is one named step of a run.
 type stage struct {
