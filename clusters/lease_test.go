@@ -18,6 +18,7 @@ import (
 
 func leaseCluster(t *testing.T) *Cluster {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	sideBySide(t, 8)
 	return &Cluster{Name: "aftershock-lease", AppPort: 40000, Managed: true, Kind: true,
 		appSlots: []appSlot{{AppNodePort, 40000}, {30082, 40002}, {30083, 40003}}}
 }
@@ -72,6 +73,47 @@ func TestLeaseSharedSideBySideExclusiveAlone(t *testing.T) {
 	y, err := c.Lease(ctx, false, nil)
 	require.NoError(t, err)
 	y.Release()
+}
+
+// sideBySide sets SideBySide for one test.
+func sideBySide(t *testing.T, n int) {
+	was := SideBySide
+	SideBySide = n
+	t.Cleanup(func() { SideBySide = was })
+}
+
+// On a kind cluster no more scenarios than SideBySide (this machine's
+// cores) hold it at once, although NodePorts are free; other clusters are
+// not capped.
+func TestLeaseSideBySideCapsKindClusters(t *testing.T) {
+	c := leaseCluster(t)
+	sideBySide(t, 2)
+	ctx := context.Background()
+	a, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	b, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	var waited atomic.Bool
+	cctx, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
+	defer cancel()
+	_, err = c.Lease(cctx, false, func() { waited.Store(true) })
+	require.Error(t, err, "a third scenario side by side on 2 cores")
+	assert.True(t, waited.Load())
+	b.Release()
+	l, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err, "the freed place")
+	assert.EqualValues(t, 30082, l.View.AppNodePort())
+	l.Release()
+
+	c.Kind = false // e.g. a cluster of real nodes: the host runs only load
+	b, err = c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	l, err = c.Lease(ctx, false, nil)
+	require.NoError(t, err, "not capped: all 3 published NodePorts")
+	assert.EqualValues(t, 30083, l.View.AppNodePort())
+	for _, x := range []*Lease{a, b, l} {
+		x.Release()
+	}
 }
 
 // More shared holders than published NodePorts: the next waits for a port.

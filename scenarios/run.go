@@ -170,7 +170,7 @@ func (r *run) lease(ctx context.Context) error {
 		if alone {
 			r.say("waiting to have cluster %s alone (%s) until the scenarios on it end", c.Name, why)
 		} else {
-			r.say("waiting for cluster %s: a scenario that takes it alone, or every published NodePort, is in use", c.Name)
+			r.say("waiting for cluster %s: a scenario has it alone, or every place side by side is taken (a published NodePort each, at most %d on this machine's cores)", c.Name, clusters.SideBySide)
 		}
 	})
 	if err != nil {

@@ -28,16 +28,16 @@ var (
 
 // TestScenarios runs every scenarios/*.yaml on one shared kind cluster and
 // asserts each reaches the verdict it expects (pass, or fail for the
-// negative control), with every report file written. They run one after
-// another: side by side on 2 cores, steady-state's p99 (limit 250ms) read
-// 457ms, the neighbours' load and not the app's (each still takes its
-// lease, so they may run in parallel on a bigger machine).
+// negative control), with every report file written. They run in parallel:
+// each takes its lease (side by side, at most one per CPU core, or alone:
+// Spec.Alone), as `aftershock run --parallel` does.
 func TestScenarios(t *testing.T) {
 	files, err := scenarios.Files(".")
 	require.NoError(t, err)
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			s, err := scenarios.ParseFile(f)
 			require.NoError(t, err)
 			env := sharedEnv(t)

@@ -51,7 +51,8 @@ func (su Suite) Run(ctx context.Context, specs []*Spec) []Outcome {
 	outs := make([]Outcome, len(specs))
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
-	for i, s := range specs {
+	for _, i := range su.order(specs) {
+		s := specs[i]
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -69,6 +70,23 @@ func (su Suite) Run(ctx context.Context, specs []*Spec) []Outcome {
 	}
 	wg.Wait()
 	return outs
+}
+
+// order is the order scenarios start in: side by side ones first, then
+// those that take the cluster alone (each waits for every scenario on the
+// cluster to end, and keeps the others out: started among the others, it
+// would hold back the side by side ones queued behind it). One at a time,
+// the specs' order.
+func (su Suite) order(specs []*Spec) []int {
+	var side, alone []int
+	for i, s := range specs {
+		if a, _ := s.Alone(); (a || su.Alone) && su.Parallel > 1 {
+			alone = append(alone, i)
+		} else {
+			side = append(side, i)
+		}
+	}
+	return append(side, alone...)
 }
 
 // series runs one scenario Repeat times and gates it.

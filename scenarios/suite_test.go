@@ -63,6 +63,36 @@ func TestSuiteRunsSideBySideInOrder(t *testing.T) {
 	assert.Equal(t, 1, outs[4].Gated[0].Repeats.Errored, "the errored repeat counts in the verdict over the repeats")
 }
 
+// Side by side, the scenarios that take the cluster alone start after the
+// others (their outcomes still in the specs' order); one at a time, in the
+// specs' order.
+func TestSuiteStartsAloneOnesLast(t *testing.T) {
+	drain := &Spec{Name: "drain", Faults: []faults.Spec{{Type: faults.NodeDrain}}}
+	ing := &Spec{Name: "ing", Load: LoadSpec{Via: ViaIngress}}
+	specs := []*Spec{drain, {Name: "a"}, ing, {Name: "b"}}
+	for par, want := range map[int][]string{1: {"drain", "a", "ing", "b"}, 2: {"a", "b", "drain", "ing"}} {
+		var mu sync.Mutex
+		var started []string
+		su := Suite{Parallel: par, run: func(_ context.Context, s *Spec, _ Options) (*report.Result, error) {
+			mu.Lock()
+			started = append(started, s.Name)
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+			return &report.Result{Scenario: s.Name, Verdict: report.Pass}, nil
+		}}
+		outs := su.Run(context.Background(), specs)
+		if par == 2 { // the two alone ones start after both side by side ones
+			assert.ElementsMatch(t, want[:2], started[:2], "parallel %d", par)
+			assert.ElementsMatch(t, want[2:], started[2:], "parallel %d", par)
+		} else {
+			assert.Equal(t, want, started)
+		}
+		for i, o := range outs {
+			assert.Equal(t, specs[i], o.Spec, "outcome %d in the specs' order", i)
+		}
+	}
+}
+
 // One at a time by default; a cancelled suite starts nothing more.
 func TestSuiteStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -70,8 +70,10 @@ its own namespace with its own published NodePort, when their faults cannot
 reach each other: pod-level faults and network faults on their own pods run
 side by side; a scenario whose faults hit whole nodes (node-drain, node-stop,
 node-pause, a node-scoped network-partition) or whose load goes through the
-shared Ingress controller waits and takes the cluster alone. Reports and
-junit.xml are per scenario and in the files' order, as without it.
+shared Ingress controller takes the cluster alone, after the others. On a
+kind cluster at most one scenario per CPU core of this machine runs at once
+(the cluster runs on those cores too). Reports and junit.xml are per
+scenario and in the files' order, as without it.
 
 With --repeat N (N >= 2) each scenario runs N times (seeds seed, seed+1,
 ...), each into its own folder, and the gate is the verdict over the
@@ -219,6 +221,9 @@ func runSpecs(ctx context.Context, f runFlags, specs []*scenarios.Spec, pins map
 		}
 	}()
 
+	if f.parallel > clusters.SideBySide {
+		fmt.Fprintf(stderr, "--parallel %d: a kind cluster holds at most %d scenarios at once on this machine (one per CPU core: more starve each other's measurements); the others wait their turn\n", f.parallel, clusters.SideBySide)
+	}
 	suite := scenarios.Suite{
 		Options:  scenarios.Options{Env: env, Out: f.out, Seed: f.seed, KeepNamespace: f.keepCluster, Pins: pins, Alone: pins != nil, Progress: stderr, Logger: logger},
 		Repeat:   f.repeat,
