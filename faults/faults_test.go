@@ -115,7 +115,10 @@ func TestSafetyRefusals(t *testing.T) {
 	e, _ := env(pod("a", "w1", true), node("w1", false))
 	e.Cluster.Managed = false
 	for _, typ := range []string{NodeDrain, NodeStop, NodePause, NetworkDelay, ContainerKill} {
-		s := Spec{Type: typ, Delay: time.Millisecond}
+		s := Spec{Type: typ}
+		if typ == NetworkDelay {
+			s.Delay = time.Millisecond
+		}
 		f, err := New(s, e)
 		require.NoError(t, err)
 		_, err = f.Inject(context.Background())

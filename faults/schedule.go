@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -95,6 +96,25 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("for %s: %s cannot be undone, so it has no duration", s.For, s.Type)
 	case Reversible(s.Type) && s.Every > 0 && s.Every <= s.duration():
 		return fmt.Errorf("every %s: must be longer than for %s (occurrences of one fault must not overlap)", s.Every, s.duration())
+	}
+	return s.onlyItsOptions(typ)
+}
+
+// onlyItsOptions refuses a field the type does not read (it would be
+// ignored without a word).
+func (s Spec) onlyItsOptions(typ Type) error {
+	set := []struct {
+		name string
+		on   bool
+	}{
+		{"pods", s.Pods > 0}, {"percent", s.Percent > 0}, {"gracePeriod", s.GracePeriod != nil},
+		{"node", s.Node != ""}, {"delay", s.Delay > 0}, {"jitter", s.Jitter > 0}, {"loss", s.Loss > 0},
+		{"target", s.Target != "" || s.TargetNamespace != ""}, // targetPort: set with target (target.ingress sets it)
+	}
+	for _, o := range set {
+		if o.on && !slices.Contains(typ.Options, o.name) {
+			return fmt.Errorf("%s: %s does not take it (its options: %s)", o.name, s.Type, strings.Join(typ.Options, ", "))
+		}
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ const (
 	NetworkDelay     = "network-delay"
 	NetworkLoss      = "network-loss"
 	NetworkPartition = "network-partition"
+	RolloutRestart   = "rollout-restart"
 )
 
 // Scopes of a network partition.
@@ -81,6 +82,10 @@ var table = []Type{
 			}
 			return &podNetwork{env: env, spec: s, tag: tag, netem: map[string]bool{}}
 		}},
+	// a deploy event: the pods' Deployment rolls every pod (not undone:
+	// the new pods run the same template; a killed run's rollout finishes)
+	{Name: RolloutRestart, Options: []string{"target"},
+		new: func(s Spec, env *Env, _ string) Fault { return &rolloutRestart{env: env, spec: s} }},
 }
 
 // Types lists every fault type's name.

@@ -20,6 +20,7 @@ func TestTypeTable(t *testing.T) {
 		NetworkDelay:     {true, false, true},
 		NetworkLoss:      {true, false, true},
 		NetworkPartition: {true, false, true},
+		RolloutRestart:   {false, false, false},
 	}
 	require.Len(t, Types, len(want))
 	for _, name := range Types {
@@ -40,10 +41,14 @@ func TestTypeTable(t *testing.T) {
 	assert.True(t, Spec{Type: NetworkPartition, Scope: ScopeNode}.NodeLevel(), "a node-scoped partition is node-level")
 	assert.Equal(t, "*faults.nodePartition", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition, Scope: ScopeNode}, &Env{}, "t")))
 	assert.Equal(t, "*faults.podNetwork", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition}, &Env{}, "t")))
-	assert.Equal(t, []string{PodKill, NodeDrain}, APIOnly())
+	assert.Equal(t, []string{PodKill, NodeDrain, RolloutRestart}, APIOnly())
 	assert.True(t, AnyNodeLevel([]Spec{{Type: PodKill}, {Type: NodeDrain}}))
 	assert.False(t, AnyNodeLevel([]Spec{{Type: PodKill}, {Type: NetworkDelay}}))
 	_, err := TypeOf("node-explode")
 	assert.ErrorContains(t, err, `type "node-explode": want one of pod-kill, container-kill`)
 	assert.ErrorContains(t, Spec{Type: PodKill, Scope: ScopeNode}.Validate(), "only network-partition has a scope")
+	// a field the type does not read is refused, not ignored
+	assert.ErrorContains(t, Spec{Type: NodeDrain, Pods: 2}.Validate(), "pods: node-drain does not take it (its options: node, for)")
+	assert.ErrorContains(t, Spec{Type: RolloutRestart, Delay: 1}.Validate(), "delay: rollout-restart does not take it")
+	assert.NoError(t, Spec{Type: RolloutRestart, Target: "app=api"}.Validate())
 }

@@ -615,7 +615,7 @@ func (s *Spec) validateSLO(c *fieldErrs) {
 	case s.SLO.Availability <= 0:
 		c.fail("slo.availability", "", "required (like 99.5%)")
 	case s.SLO.Availability >= 1:
-		c.fail("slo.availability", fmt.Sprint(s.SLO.Availability), "100% leaves no error budget; use at most 99.99%")
+		c.fail("slo.availability", fmt.Sprintf("%g%%", s.SLO.Availability*100), "100% leaves no error budget; use at most 99.99%")
 	}
 	if math.IsNaN(s.SLO.Jain) || s.SLO.Jain < 0 || s.SLO.Jain > 1 {
 		c.fail("slo.jain", fmt.Sprint(s.SLO.Jain), "want 0..1")

@@ -70,7 +70,7 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		{"name: x\nload: {rate: 10/s, duration: 6O s}\nslo: {availability: 99%}\n", `f.yaml: load.duration: "6O s": not a duration`},
 		{"name: x\nload: {rate: 10/h, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.rate: "10/h": rate unit must be /s or /m`},
 		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 199%}\n", `f.yaml: slo.availability: "199%": must be between 0 and 100%`},
-		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 100%}\n", `slo.availability: "1": 100% leaves no error budget`},
+		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 100%}\n", `slo.availability: "100%": 100% leaves no error budget`},
 		{base + "faults: [{type: pod-kill, at: 20x}]\n", `f.yaml: faults[0].at: "20x": not a duration`},
 		{base + "faults: [{type: pod-kil, at: 20s}]\n", `f.yaml: faults[0]: type "pod-kil": want one of`},
 		{base + "faults: [{type: node-drain, at: 50s, for: 20s}]\n", `f.yaml: faults: the last fault ends at 1m10s, not before load.duration 1m0s`},
