@@ -94,7 +94,7 @@ var (
 )
 
 // Extra returns a cluster of this test binary's own, apart from the shared
-// one (created on first use unless a test adopted one, deleted by Main), for tests whose runs leave
+// one (created on first use, deleted by Main), for tests whose runs leave
 // faults in place until `clean` (interruptions): on the shared cluster those
 // would reach every test running beside them. Tests that use it run one at
 // a time (Extra holds it for the rest of t).
@@ -121,35 +121,6 @@ func Extra(t testing.TB) *clusters.Cluster {
 		t.Fatalf("extra test cluster: %v", extraErr)
 	}
 	return extra
-}
-
-// AdoptExtra makes the kind cluster name, which a test made (say, through
-// `aftershock run --keep-cluster`), this binary's Extra cluster when it has
-// none yet, so that the tests after it need not create one: Main deletes
-// it. Not adopted (an Extra cluster exists), it is deleted at once.
-func AdoptExtra(t testing.TB, name string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	c, err := clusters.Open(ctx, name, nil)
-	if err != nil {
-		t.Fatalf("adopt cluster %s: %v", name, err)
-	}
-	extraMu.Lock()
-	defer extraMu.Unlock()
-	adopted := false
-	extraOnce.Do(func() { extra, adopted = c, true })
-	if adopted {
-		// --keep-cluster kept its scenarios' namespaces too
-		if _, err := c.DeleteScenarioNamespaces(ctx); err != nil {
-			t.Errorf("adopt cluster %s: %v", name, err)
-		}
-		fmt.Fprintf(os.Stderr, "clustertest: cluster %s is the extra cluster from now on\n", name)
-		return
-	}
-	if err := c.Delete(ctx); err != nil {
-		t.Errorf("delete cluster %s: %v", name, err)
-	}
 }
 
 // TestClusterEnv names the cluster every test binary of a run shares.

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -45,9 +44,6 @@ func ownCluster(t *testing.T) {
 	t.Cleanup(ownClusterMu.Unlock)
 }
 
-// keptCluster is the CLI's line for a cluster --keep-cluster kept.
-var keptCluster = regexp.MustCompile(`cluster (aftershock-[0-9a-f]+) kept`)
-
 func TestIntegrationInstalledBinaryRunsAnywhere(t *testing.T) {
 	clustertest.RequireDocker(t)
 	ownCluster(t) // creates a cluster of its own: one such test at a time
@@ -67,20 +63,14 @@ func TestIntegrationInstalledBinaryRunsAnywhere(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(work, f), b, 0o644))
 	}
-	// --keep-cluster: the interruption tests after it use its cluster
-	// (clustertest.AdoptExtra) rather than create one more
-	run := exec.CommandContext(ctx, bin, "run", "--keep-cluster", "--out", "reports", "steady-state.yaml")
+	run := exec.CommandContext(ctx, bin, "run", "--out", "reports", "steady-state.yaml")
 	run.Dir = work
 	run.Env = append(os.Environ(), "PATH="+pathWithoutGo(), "HOME="+os.Getenv("HOME"))
 	_, lookErr := exec.LookPath("go")
 	require.NoError(t, lookErr, "go is on this test's PATH")
 	out, err = run.CombinedOutput()
 	t.Logf("%s", out)
-	if m := keptCluster.FindStringSubmatch(string(out)); m != nil {
-		clustertest.AdoptExtra(t, m[1])
-	}
 	require.NoError(t, err, "aftershock run exited non-zero")
-	assert.Regexp(t, keptCluster, string(out), "it created a cluster of its own")
 	assert.Contains(t, string(out), "the newest built one", "no source tree: the newest node image")
 	for _, name := range []string{"steady-state"} {
 		res, err := report.ReadFile(filepath.Join(work, "reports", name, report.FileJSON))
