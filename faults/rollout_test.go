@@ -8,8 +8,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 )
 
@@ -107,4 +111,72 @@ func TestRolloutRestartNamesItsWorkload(t *testing.T) {
 	f, _ = New(Spec{Type: RolloutRestart, Target: "app=p"}, e)
 	_, err = f.Inject(context.Background())
 	assert.ErrorContains(t, err, "is paused")
+}
+
+// scaleReactor serves the deployments' scale subresource from the fake
+// clientset's tracker (the fake does not).
+func scaleReactor(cs *fake.Clientset) {
+	cs.PrependReactor("get", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "scale" {
+			return false, nil, nil
+		}
+		d, err := cs.Tracker().Get(appsv1.SchemeGroupVersion.WithResource("deployments"), a.GetNamespace(), a.(k8stesting.GetAction).GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		dep := d.(*appsv1.Deployment)
+		return true, &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: dep.Name, Namespace: dep.Namespace}, Spec: autoscalingv1.ScaleSpec{Replicas: *dep.Spec.Replicas}}, nil
+	})
+	cs.PrependReactor("update", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "scale" {
+			return false, nil, nil
+		}
+		sc := a.(k8stesting.UpdateAction).GetObject().(*autoscalingv1.Scale)
+		d, err := cs.Tracker().Get(appsv1.SchemeGroupVersion.WithResource("deployments"), a.GetNamespace(), sc.Name)
+		if err != nil {
+			return true, nil, err
+		}
+		dep := d.(*appsv1.Deployment).DeepCopy()
+		dep.Spec.Replicas = ptr.To(sc.Spec.Replicas)
+		dep.Generation++
+		return true, sc, cs.Tracker().Update(appsv1.SchemeGroupVersion.WithResource("deployments"), dep, a.GetNamespace())
+	})
+}
+
+// scale sets the Deployment's count, lands when that many replicas run,
+// and its revert puts the count back.
+func TestScaleLandsAndReverts(t *testing.T) {
+	e, cs := env(deployment("web", map[string]string{"app": "web"}))
+	scaleReactor(cs)
+	assert.ErrorContains(t, Spec{Type: Scale}.Validate(), "replicas (not set): scale needs replicas in 0..100")
+	assert.ErrorContains(t, Spec{Type: Scale, Replicas: ptr.To[int32](-1)}.Validate(), "replicas -1")
+	s := Spec{Type: Scale, Replicas: ptr.To[int32](2), For: time.Second}
+	require.NoError(t, s.Validate())
+	assert.True(t, Reversible(Scale))
+	f, err := New(s, e)
+	require.NoError(t, err)
+	ctx := context.Background()
+	inj, err := f.Inject(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "deployment/web 4 -> 2 replicas", inj.Target)
+	d, err := cs.AppsV1().Deployments("ns").Get(ctx, "web", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, *d.Spec.Replicas)
+
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	ok, why := inj.Verify(short)
+	assert.False(t, ok, "status still says 4 (observed generation behind)")
+	assert.Contains(t, why, "not at 2 replicas")
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2}
+	_, err = cs.AppsV1().Deployments("ns").UpdateStatus(ctx, d, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	ok, why = inj.Verify(ctx)
+	assert.True(t, ok, why)
+	assert.Contains(t, why, "2 replicas available")
+
+	require.NoError(t, f.Revert(ctx))
+	d, _ = cs.AppsV1().Deployments("ns").Get(ctx, "web", metav1.GetOptions{})
+	assert.EqualValues(t, 4, *d.Spec.Replicas, "back to the count before")
+	require.NoError(t, f.Revert(ctx), "idempotent")
 }

@@ -36,6 +36,8 @@ type Spec struct {
 	// Delay and Jitter for network-delay; Loss (0..1) for network-loss.
 	Delay, Jitter time.Duration
 	Loss          float64
+	// Replicas for scale: the count to scale the workload to (nil: not set).
+	Replicas *int32
 	// Scope of a network-partition: "pods" (default: the chosen pods from
 	// everything) or "node" (a worker from every other node).
 	Scope string
@@ -88,6 +90,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("jitter %s: must not exceed delay %s", s.Jitter, s.Delay)
 	case s.Type == NetworkLoss && (s.Loss <= 0 || s.Loss > 1):
 		return fmt.Errorf("loss %v: network-loss needs a fraction in (0, 1]", s.Loss)
+	case s.Type == Scale && (s.Replicas == nil || *s.Replicas < 0 || *s.Replicas > MaxReplicas):
+		return fmt.Errorf("replicas %s: scale needs replicas in 0..%d", fmtReplicas(s.Replicas), MaxReplicas)
 	case s.Scope != "" && s.Scope != ScopePods && s.Scope != ScopeNode:
 		return fmt.Errorf("scope %q: want %q or %q", s.Scope, ScopePods, ScopeNode)
 	case s.Scope != "" && !typ.NodeScope:
@@ -110,6 +114,7 @@ func (s Spec) onlyItsOptions(typ Type) error {
 		{"pods", s.Pods > 0}, {"percent", s.Percent > 0}, {"gracePeriod", s.GracePeriod != nil},
 		{"node", s.Node != ""}, {"delay", s.Delay > 0}, {"jitter", s.Jitter > 0}, {"loss", s.Loss > 0},
 		{"target", s.Target != "" || s.TargetNamespace != ""}, // targetPort: set with target (target.ingress sets it)
+		{"replicas", s.Replicas != nil},
 	}
 	for _, o := range set {
 		if o.on && !slices.Contains(typ.Options, o.name) {

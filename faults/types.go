@@ -16,6 +16,7 @@ const (
 	NetworkLoss      = "network-loss"
 	NetworkPartition = "network-partition"
 	RolloutRestart   = "rollout-restart"
+	Scale            = "scale"
 )
 
 // Scopes of a network partition.
@@ -86,6 +87,10 @@ var table = []Type{
 	// the new pods run the same template; a killed run's rollout finishes)
 	{Name: RolloutRestart, Options: []string{"target"},
 		new: func(s Spec, env *Env, _ string) Fault { return &rolloutRestart{env: env, spec: s} }},
+	// a deploy event: the pods' Deployment scaled to replicas for `for`,
+	// then back to its count before
+	{Name: Scale, Reversible: true, Leaves: "a Deployment scaled (in the scenario's namespace: clean removes it)", Options: []string{"replicas", "for", "target"},
+		new: func(s Spec, env *Env, _ string) Fault { return &scale{env: env, spec: s} }},
 }
 
 // Types lists every fault type's name.

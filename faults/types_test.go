@@ -21,6 +21,7 @@ func TestTypeTable(t *testing.T) {
 		NetworkLoss:      {true, false, true},
 		NetworkPartition: {true, false, true},
 		RolloutRestart:   {false, false, false},
+		Scale:            {false, false, true},
 	}
 	require.Len(t, Types, len(want))
 	for _, name := range Types {
@@ -41,7 +42,7 @@ func TestTypeTable(t *testing.T) {
 	assert.True(t, Spec{Type: NetworkPartition, Scope: ScopeNode}.NodeLevel(), "a node-scoped partition is node-level")
 	assert.Equal(t, "*faults.nodePartition", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition, Scope: ScopeNode}, &Env{}, "t")))
 	assert.Equal(t, "*faults.podNetwork", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition}, &Env{}, "t")))
-	assert.Equal(t, []string{PodKill, NodeDrain, RolloutRestart}, APIOnly())
+	assert.Equal(t, []string{PodKill, NodeDrain, RolloutRestart, Scale}, APIOnly())
 	assert.True(t, AnyNodeLevel([]Spec{{Type: PodKill}, {Type: NodeDrain}}))
 	assert.False(t, AnyNodeLevel([]Spec{{Type: PodKill}, {Type: NetworkDelay}}))
 	_, err := TypeOf("node-explode")

@@ -184,6 +184,7 @@ type rawFault struct {
 	Jitter      string `json:"jitter"`
 	Loss        string `json:"loss"`
 	Scope       string `json:"scope"`
+	Replicas    *int32 `json:"replicas"`
 	Target      *struct {
 		Selector string `json:"selector"`
 		Port     int    `json:"port"`
@@ -427,7 +428,7 @@ func (p *parser) fault(i int, f rawFault) faults.Spec {
 	fs := faults.Spec{
 		Type: f.Type, At: p.dur(fp+"at", f.At), Every: p.dur(fp+"every", f.Every), For: p.dur(fp+"for", f.For),
 		Count: f.Count, Pods: f.Pods, Node: f.Node, Delay: p.dur(fp+"delay", f.Delay), Jitter: p.dur(fp+"jitter", f.Jitter),
-		Loss: p.frac(fp+"loss", f.Loss), Scope: f.Scope,
+		Loss: p.frac(fp+"loss", f.Loss), Scope: f.Scope, Replicas: f.Replicas,
 	}
 	if f.Percent != "" {
 		fs.Percent = int(math.Round(100 * p.frac(fp+"percent", f.Percent)))

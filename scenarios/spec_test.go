@@ -73,6 +73,9 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 100%}\n", `slo.availability: "100%": 100% leaves no error budget`},
 		{base + "faults: [{type: pod-kill, at: 20x}]\n", `f.yaml: faults[0].at: "20x": not a duration`},
 		{base + "faults: [{type: pod-kil, at: 20s}]\n", `f.yaml: faults[0]: type "pod-kil": want one of`},
+		{base + "faults: [{type: node-drain, at: 5s, pods: 2}]\n", `f.yaml: faults[0]: pods: node-drain does not take it (its options: node, for)`},
+		{base + "faults: [{type: scale, at: 5s}]\n", `f.yaml: faults[0]: replicas (not set): scale needs replicas in 0..100`},
+		{base + "faults: [{type: pod-kill, at: 5s, replicas: 2}]\n", `f.yaml: faults[0]: replicas: pod-kill does not take it`},
 		{base + "faults: [{type: node-drain, at: 50s, for: 20s}]\n", `f.yaml: faults: the last fault ends at 1m10s, not before load.duration 1m0s`},
 		{base + "app: {replicas: 2, pdb: {minAvailable: 2}}\n", `f.yaml: app.pdb.minAvailable: "2": must be below app.replicas (2)`},
 		{base + "cluster: {workers: 1}\nfaults: [{type: node-stop, at: 10s}]\n", `f.yaml: faults[0].type: "node-stop": needs cluster.workers >= 2`},
@@ -163,4 +166,25 @@ func TestHugeScenarioFileRefused(t *testing.T) {
 	require.NoError(t, f.Close())
 	_, err = ParseFile(p)
 	require.ErrorContains(t, err, "huge.yaml: 314572800 bytes; at most 1048576 are read")
+}
+
+// Deploy events parse with their options.
+func TestParseDeployEvents(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "d.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(`name: d
+load: {rate: 10/s, duration: 60s}
+faults:
+  - {type: rollout-restart, at: 5s}
+  - {type: scale, at: 20s, replicas: 1, for: 15s}
+slo: {availability: 99%}
+`), 0o644))
+	s, err := ParseFile(p)
+	require.NoError(t, err)
+	require.Len(t, s.Faults, 2)
+	assert.Equal(t, "rollout-restart", s.Faults[0].Type)
+	require.NotNil(t, s.Faults[1].Replicas)
+	assert.EqualValues(t, 1, *s.Faults[1].Replicas)
+	assert.Equal(t, 15*time.Second, s.Faults[1].For)
+	alone, _ := s.Alone()
+	assert.False(t, alone, "deploy events act on the scenario's own Deployment: side by side")
 }
