@@ -139,16 +139,27 @@ func rolledOut(d *appsv1.Deployment, gen int64) (bool, string, error) {
 // waitRolledOut polls the Deployment until its rollout of generation gen
 // is complete (bounded by ctx) and says how long it took, from start.
 func waitRolledOut(ctx context.Context, e *Env, ns, name string, gen int64, oldRS []string, start time.Time) (bool, string) {
+	ok, why := pollDeployment(ctx, e, ns, name, func(d *appsv1.Deployment) (bool, string, error) { return rolledOut(d, gen) })
+	if ok {
+		return true, fmt.Sprintf("rollout complete %s after the restart: %s (pods of ReplicaSet %s replaced)", time.Since(start).Round(10*time.Millisecond), why, strings.Join(oldRS, ", "))
+	}
+	return false, fmt.Sprintf("rollout of deployment %s not complete after %s: %s", name, time.Since(start).Round(time.Second), why)
+}
+
+// pollDeployment reads the Deployment every 200 ms until done says it is
+// (true and done's words), done errs (false and the error) or ctx ends
+// (false and done's last words).
+func pollDeployment(ctx context.Context, e *Env, ns, name string, done func(*appsv1.Deployment) (bool, string, error)) (bool, string) {
 	last := "not read yet"
 	for {
 		d, err := e.Cluster.Clientset.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
-			done, why, err := rolledOut(d, gen)
+			ok, why, err := done(d)
 			if err != nil {
 				return false, err.Error()
 			}
-			if done {
-				return true, fmt.Sprintf("rollout complete %s after the restart: %s (pods of ReplicaSet %s replaced)", time.Since(start).Round(10*time.Millisecond), why, strings.Join(oldRS, ", "))
+			if ok {
+				return true, why
 			}
 			last = why
 		} else {
@@ -156,7 +167,7 @@ func waitRolledOut(ctx context.Context, e *Env, ns, name string, gen int64, oldR
 		}
 		select {
 		case <-ctx.Done():
-			return false, fmt.Sprintf("rollout of deployment %s not complete after %s: %s", name, time.Since(start).Round(time.Second), last)
+			return false, last
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -74,28 +75,20 @@ func (f *scale) Revert(ctx context.Context) error {
 // waitScaled waits until the Deployment runs want replicas, all up to date
 // and available, and none more (bounded by ctx).
 func waitScaled(ctx context.Context, e *Env, ns, name string, want int32, start time.Time) (bool, string) {
-	last := "not read yet"
-	for {
-		d, err := e.Cluster.Clientset.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-		if err == nil {
-			st := d.Status
-			switch {
-			case d.Generation > st.ObservedGeneration:
-				last = "the new count is not observed yet"
-			case st.Replicas != want || st.UpdatedReplicas != want || st.AvailableReplicas != want:
-				last = fmt.Sprintf("%d replicas, %d up to date, %d available of %d", st.Replicas, st.UpdatedReplicas, st.AvailableReplicas, want)
-			default:
-				return true, fmt.Sprintf("%d replicas available %s after the scale", want, time.Since(start).Round(10*time.Millisecond))
-			}
-		} else {
-			last = err.Error()
+	ok, why := pollDeployment(ctx, e, ns, name, func(d *appsv1.Deployment) (bool, string, error) {
+		st := d.Status
+		switch {
+		case d.Generation > st.ObservedGeneration:
+			return false, "the new count is not observed yet", nil
+		case st.Replicas != want || st.UpdatedReplicas != want || st.AvailableReplicas != want:
+			return false, fmt.Sprintf("%d replicas, %d up to date, %d available of %d", st.Replicas, st.UpdatedReplicas, st.AvailableReplicas, want), nil
 		}
-		select {
-		case <-ctx.Done():
-			return false, fmt.Sprintf("deployment %s not at %d replicas after %s: %s", name, want, time.Since(start).Round(time.Second), last)
-		case <-time.After(200 * time.Millisecond):
-		}
+		return true, "", nil
+	})
+	if ok {
+		return true, fmt.Sprintf("%d replicas available %s after the scale", want, time.Since(start).Round(10*time.Millisecond))
 	}
+	return false, fmt.Sprintf("deployment %s not at %d replicas after %s: %s", name, want, time.Since(start).Round(time.Second), why)
 }
 
 func fmtReplicas(r *int32) string {
