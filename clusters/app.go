@@ -294,22 +294,34 @@ func (c *Cluster) WaitTrafficReachesAll(ctx context.Context, ns, selector string
 func (c *Cluster) WaitTrafficReachesAllVia(ctx context.Context, ns, selector string, probe Probe, timeout time.Duration, maxRequests int) (TrafficCheck, error) {
 	start := time.Now()
 	deadline := start.Add(timeout)
-	var res TrafficCheck
+	var (
+		res     TrafficCheck
+		ready   int
+		lastErr error
+	)
 	for time.Now().Before(deadline) && res.Requests < maxRequests {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		pods, err := c.ReadyPods(ctx, ns, selector)
+		ready = len(pods)
 		if err != nil || len(pods) == 0 {
 			time.Sleep(200 * time.Millisecond)
 			continue
 		}
 		served := map[string]int{}
-		for i := 0; i < 20*len(pods) && res.Requests < maxRequests; i++ {
+		answered := 0
+		for i := 0; i < 20*len(pods) && res.Requests < maxRequests && time.Now().Before(deadline); i++ {
 			res.Requests++
 			pod, err := probe(ctx)
-			if err == nil && pod != "" {
+			switch {
+			case err != nil:
+				lastErr = err
+			case pod != "":
 				served[pod]++
+				answered++
+			default:
+				answered++
 			}
 		}
 		all := true
@@ -323,14 +335,27 @@ func (c *Cluster) WaitTrafficReachesAllVia(ctx context.Context, ns, selector str
 			return res, nil
 		}
 		res.Served = served
+		if answered == 0 {
+			// nothing answers yet (a refused connection fails at once):
+			// wait rather than spend the request budget in a few seconds
+			time.Sleep(time.Second)
+		}
 	}
-	return res, fmt.Errorf("traffic did not reach every ready pod (%s) within %s / %d requests (last round: %s)", selector, timeout, maxRequests, fmtServed(res.Served))
+	why := ""
+	if lastErr != nil {
+		why = fmt.Sprintf("; last error: %v", lastErr)
+	}
+	return res, fmt.Errorf("traffic did not reach every ready pod (%s) within %s / %d requests (%d requests sent, %d pods ready, last round: %s%s)",
+		selector, timeout, maxRequests, res.Requests, ready, fmtServed(res.Served), why)
 }
 
 func fmtServed(m map[string]int) string {
 	var parts []string
 	for k, v := range m {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	if len(parts) == 0 {
+		return "none answered"
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, " ")

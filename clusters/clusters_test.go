@@ -2,6 +2,7 @@ package clusters
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -181,4 +182,33 @@ func TestNodeMonitorGracePeriodFromControllerManager(t *testing.T) {
 	assert.Equal(t, 40*time.Second, d, "Kubernetes' default")
 	_, err = (&Cluster{Clientset: fake.NewClientset()}).NodeMonitorGracePeriod(ctx)
 	require.Error(t, err)
+}
+
+func readyPod(ns, name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "web"}},
+		Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+	}
+}
+
+// A path that refuses every connection (a node whose kube-proxy is not
+// running yet) must not spend the request budget in a burst: the wait lasts
+// its time, and the error says what the requests met.
+func TestWaitTrafficPacesRefusedRequests(t *testing.T) {
+	c := &Cluster{Clientset: fake.NewClientset(readyPod("ns", "a"), readyPod("ns", "b"))}
+	refused := func(context.Context) (string, error) { return "", errors.New("connect: connection refused") }
+	t0 := time.Now()
+	res, err := c.WaitTrafficReachesAllVia(t.Context(), "ns", "app=web", refused, 1500*time.Millisecond, 5000)
+	require.Error(t, err)
+	assert.GreaterOrEqual(t, time.Since(t0), 1400*time.Millisecond, "waited its time")
+	assert.LessOrEqual(t, res.Requests, 80, "at most two rounds of 40 in 1.5 s, not the whole budget")
+	assert.Contains(t, err.Error(), "2 pods ready")
+	assert.Contains(t, err.Error(), "last error: connect: connection refused")
+
+	// once both answer, it returns with both
+	n := 0
+	alternate := func(context.Context) (string, error) { n++; return []string{"a", "b"}[n%2], nil }
+	res, err = c.WaitTrafficReachesAllVia(t.Context(), "ns", "app=web", alternate, time.Second, 5000)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, res.Pods)
 }

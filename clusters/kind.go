@@ -241,6 +241,12 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 			err = c.waitNodesReady(ctx, 1+opts.Workers, 5*time.Minute)
 		}
 		if err == nil {
+			// a node is Ready before its kube-proxy runs: until then its
+			// NodePorts refuse connections (seen for 20 s and more while
+			// another cluster was being created)
+			err = c.waitKubeProxy(ctx, 1+opts.Workers, 3*time.Minute)
+		}
+		if err == nil {
 			c.IngressPort = ingressPort
 			c.appSlots = append(c.appSlots, extra...)
 			return c, nil
@@ -274,6 +280,23 @@ func (c *Cluster) waitNodesReady(ctx context.Context, want int, timeout time.Dur
 	})
 	if err != nil {
 		return fmt.Errorf("%d of %d nodes Ready after %s: %w", ready, want, timeout, err)
+	}
+	return nil
+}
+
+// waitKubeProxy waits (bounded) until kube-proxy is available on want nodes.
+func (c *Cluster) waitKubeProxy(ctx context.Context, want int, timeout time.Duration) error {
+	var have int32
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		ds, err := c.Clientset.AppsV1().DaemonSets("kube-system").Get(ctx, "kube-proxy", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		have = ds.Status.NumberAvailable
+		return ds.Status.ObservedGeneration >= ds.Generation && have >= int32(want) && ds.Status.DesiredNumberScheduled == have, nil
+	})
+	if err != nil {
+		return fmt.Errorf("kube-proxy available on %d of %d nodes after %s: %w", have, want, timeout, err)
 	}
 	return nil
 }

@@ -235,12 +235,16 @@ func (d *deployed) throughIngress(ctx context.Context, e *Env, c *clusters.Clust
 	}
 	// every controller replica must know the route, not only the first to
 	// answer: a run of answers on new connections (kube-proxy picks a
-	// replica per connection; 30 in a row miss one of 5 with p < 0.002)
+	// replica per connection; 30 in a row miss one of 5 with p < 0.002),
+	// spread over 3 s: a replica just added to the endpoints reaches each
+	// node's kube-proxy up to a second or so later (CI run of stop 24: 30
+	// quick answers, then 127 failed requests in the load's first 2 s)
 	const inARow = 30
 	deadline := time.Now().Add(time.Minute)
 	for ok := 0; ok < inARow; {
 		if _, err := probe(ctx); err == nil {
 			ok++
+			time.Sleep(100 * time.Millisecond)
 			continue
 		} else if time.Now().After(deadline) {
 			return "", fmt.Errorf("through the Ingress (host %s): not %d answers in a row within a minute: %w", host, inARow, err)

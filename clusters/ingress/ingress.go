@@ -138,6 +138,11 @@ func Install(ctx context.Context, c *clusters.Cluster, image string, replicas in
 	if err := waitReady(ctx, c, replicas, 2*time.Minute); err != nil {
 		return nil, err
 	}
+	// a replica counts as ready in its Deployment before it is in the
+	// Service's endpoints (and then in each node's kube-proxy)
+	if err := c.WaitEndpointsReady(ctx, Namespace, Name, int(replicas), time.Minute); err != nil {
+		return nil, fmt.Errorf("ingress controller: %w", err)
+	}
 	return &Controller{Replicas: replicas, Image: image, URL: fmt.Sprintf("http://127.0.0.1:%d/", c.IngressPort)}, nil
 }
 
