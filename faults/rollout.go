@@ -34,20 +34,9 @@ func (f *rolloutRestart) Inject(ctx context.Context) (Injected, error) {
 	if d.Spec.Paused {
 		return Injected{Target: "deployment/" + d.Name}, fmt.Errorf("deployment %s/%s is paused: a restart would not roll", d.Namespace, d.Name)
 	}
-	oldRS := ownedReplicaSets(ctx, f.env, d)
 	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, restartedAt, time.Now().Format(time.RFC3339Nano))
-	cs := f.env.Cluster.Clientset
-	start := time.Now()
-	d, err = cs.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
-	inj := Injected{Target: "deployment/" + d.GetName(), Method: "pod template annotation " + restartedAt + " (kubectl rollout restart)"}
-	if err != nil {
-		return inj, fmt.Errorf("restart deployment %s/%s: %w", f.env.Namespace, inj.Target, err)
-	}
-	gen := d.Generation
-	inj.Verify = func(ctx context.Context) (bool, string) {
-		return waitRolledOut(ctx, f.env, d.Namespace, d.Name, gen, oldRS, start)
-	}
-	return inj, nil
+	inj := Injected{Target: "deployment/" + d.Name, Method: "pod template annotation " + restartedAt + " (kubectl rollout restart)"}
+	return rollPatch(ctx, f.env, d, types.StrategicMergePatchType, []byte(patch), inj, "the restart")
 }
 
 // Revert does nothing: the restarted pods run the same template as before
@@ -138,10 +127,10 @@ func rolledOut(d *appsv1.Deployment, gen int64) (bool, string, error) {
 
 // waitRolledOut polls the Deployment until its rollout of generation gen
 // is complete (bounded by ctx) and says how long it took, from start.
-func waitRolledOut(ctx context.Context, e *Env, ns, name string, gen int64, oldRS []string, start time.Time) (bool, string) {
+func waitRolledOut(ctx context.Context, e *Env, ns, name string, gen int64, oldRS []string, start time.Time, after string) (bool, string) {
 	ok, why := pollDeployment(ctx, e, ns, name, func(d *appsv1.Deployment) (bool, string, error) { return rolledOut(d, gen) })
 	if ok {
-		return true, fmt.Sprintf("rollout complete %s after the restart: %s (pods of ReplicaSet %s replaced)", time.Since(start).Round(10*time.Millisecond), why, strings.Join(oldRS, ", "))
+		return true, fmt.Sprintf("rollout complete %s after %s: %s (pods of ReplicaSet %s replaced)", time.Since(start).Round(10*time.Millisecond), after, why, strings.Join(oldRS, ", "))
 	}
 	return false, fmt.Sprintf("rollout of deployment %s not complete after %s: %s", name, time.Since(start).Round(time.Second), why)
 }

@@ -31,6 +31,7 @@ func deployment(name string, lbl map[string]string) *appsv1.Deployment {
 // would say the rollout is complete.
 func TestRolloutRestartLandsWhenRolledOut(t *testing.T) {
 	e, cs := env(deployment("web", map[string]string{"app": "web"}), deployment("db", map[string]string{"app": "db"}))
+	generationReactor(cs)
 	require.NoError(t, Spec{Type: RolloutRestart}.Validate())
 	f, err := New(Spec{Type: RolloutRestart}, e)
 	require.NoError(t, err)
@@ -94,7 +95,8 @@ func TestRolledOut(t *testing.T) {
 
 // The workload must be one Deployment of the scenario's namespace.
 func TestRolloutRestartNamesItsWorkload(t *testing.T) {
-	e, _ := env(deployment("web", map[string]string{"app": "web"}), deployment("web2", map[string]string{"app": "web", "v": "2"}))
+	e, cs := env(deployment("web", map[string]string{"app": "web"}), deployment("web2", map[string]string{"app": "web", "v": "2"}))
+	generationReactor(cs)
 	f, _ := New(Spec{Type: RolloutRestart}, e)
 	_, err := f.Inject(context.Background())
 	assert.ErrorContains(t, err, `2 Deployments in namespace ns make pods matching "app=web" (web, web2): name one with target`)

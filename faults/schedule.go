@@ -38,6 +38,12 @@ type Spec struct {
 	Loss          float64
 	// Replicas for scale: the count to scale the workload to (nil: not set).
 	Replicas *int32
+	// The change of a rollout: a new image (a one-container template),
+	// environment variables for every container, and/or a strategic-merge
+	// patch of the pod template.
+	Image string
+	Env   map[string]string
+	Patch map[string]any
 	// Scope of a network-partition: "pods" (default: the chosen pods from
 	// everything) or "node" (a worker from every other node).
 	Scope string
@@ -92,6 +98,10 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("loss %v: network-loss needs a fraction in (0, 1]", s.Loss)
 	case s.Type == Scale && (s.Replicas == nil || *s.Replicas < 0 || *s.Replicas > MaxReplicas):
 		return fmt.Errorf("replicas %s: scale needs replicas in 0..%d", fmtReplicas(s.Replicas), MaxReplicas)
+	case s.Type == Rollout && s.Image == "" && len(s.Env) == 0 && len(s.Patch) == 0:
+		return fmt.Errorf("rollout needs a change: image, env or patch (a restart without one is rollout-restart)")
+	case s.Type == Rollout && s.Patch != nil && s.Patch["spec"] != nil && (s.Image != "" || len(s.Env) > 0):
+		return fmt.Errorf("patch changes the pod spec: put the image and env in it too (one change, one patch)")
 	case s.Scope != "" && s.Scope != ScopePods && s.Scope != ScopeNode:
 		return fmt.Errorf("scope %q: want %q or %q", s.Scope, ScopePods, ScopeNode)
 	case s.Scope != "" && !typ.NodeScope:
@@ -114,7 +124,7 @@ func (s Spec) onlyItsOptions(typ Type) error {
 		{"pods", s.Pods > 0}, {"percent", s.Percent > 0}, {"gracePeriod", s.GracePeriod != nil},
 		{"node", s.Node != ""}, {"delay", s.Delay > 0}, {"jitter", s.Jitter > 0}, {"loss", s.Loss > 0},
 		{"target", s.Target != "" || s.TargetNamespace != ""}, // targetPort: set with target (target.ingress sets it)
-		{"replicas", s.Replicas != nil},
+		{"replicas", s.Replicas != nil}, {"image", s.Image != ""}, {"env", len(s.Env) > 0}, {"patch", s.Patch != nil},
 	}
 	for _, o := range set {
 		if o.on && !slices.Contains(typ.Options, o.name) {
@@ -259,7 +269,7 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 		inj, err := safeInject(ctx, f)
 		mu.Lock()
 		i := len(out)
-		out = append(out, report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Victims: inj.Victims, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay)})
+		out = append(out, report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Victims: inj.Victims, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay), Deploy: typeOf(occ.Spec.Type).Deploy})
 		mu.Unlock()
 		if err != nil {
 			r.Timeline.Add(report.Event{Fault: occ.ID, Kind: "inject-failed", Detail: err.Error()})
@@ -284,8 +294,12 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 				vctx, cancel := context.WithTimeout(ctx, r.VerifyTimeout)
 				defer cancel()
 				ok, why := inj.Verify(vctx)
+				at := time.Now()
 				mu.Lock()
 				out[i].Landed, out[i].Evidence = &ok, why
+				if ok {
+					out[i].LandedAt = &at
+				}
 				mu.Unlock()
 				kind := "landed"
 				if !ok {

@@ -16,6 +16,8 @@ const (
 	NetworkLoss      = "network-loss"
 	NetworkPartition = "network-partition"
 	RolloutRestart   = "rollout-restart"
+	Rollout          = "rollout"
+	Rollback         = "rollback"
 	Scale            = "scale"
 )
 
@@ -43,6 +45,9 @@ type Type struct {
 	// Reversible: undone after `for` (a killed pod is not undone: its
 	// workload replaces it).
 	Reversible bool
+	// Deploy: a deploy event (it changes the app's workload, as a deploy
+	// does): landed when its rollout is complete, checked by slo.rollout.
+	Deploy bool
 	// Agent: it runs the delay agent in the nodes (staged before the load).
 	Agent bool
 	// Leaves is what a process killed while the fault is active leaves
@@ -85,11 +90,18 @@ var table = []Type{
 		}},
 	// a deploy event: the pods' Deployment rolls every pod (not undone:
 	// the new pods run the same template; a killed run's rollout finishes)
-	{Name: RolloutRestart, Options: []string{"target"},
+	{Name: RolloutRestart, Deploy: true, Options: []string{"target"},
 		new: func(s Spec, env *Env, _ string) Fault { return &rolloutRestart{env: env, spec: s} }},
+	// deploy events: a change rolled out (image, env, patch); back to the
+	// previous revision (kubectl rollout undo). Neither undone: the
+	// namespace goes with the run
+	{Name: Rollout, Deploy: true, Options: []string{"image", "env", "patch", "target"},
+		new: func(s Spec, env *Env, _ string) Fault { return &rollout{env: env, spec: s} }},
+	{Name: Rollback, Deploy: true, Options: []string{"target"},
+		new: func(s Spec, env *Env, _ string) Fault { return &rollback{env: env, spec: s} }},
 	// a deploy event: the pods' Deployment scaled to replicas for `for`,
 	// then back to its count before
-	{Name: Scale, Reversible: true, Leaves: "a Deployment scaled (in the scenario's namespace: clean removes it)", Options: []string{"replicas", "for", "target"},
+	{Name: Scale, Deploy: true, Reversible: true, Leaves: "a Deployment scaled (in the scenario's namespace: clean removes it)", Options: []string{"replicas", "for", "target"},
 		new: func(s Spec, env *Env, _ string) Fault { return &scale{env: env, spec: s} }},
 }
 
@@ -98,6 +110,17 @@ var Types = func() []string {
 	var ns []string
 	for _, t := range table {
 		ns = append(ns, t.Name)
+	}
+	return ns
+}()
+
+// DeployTypes lists the deploy events' type names.
+var DeployTypes = func() []string {
+	var ns []string
+	for _, t := range table {
+		if t.Deploy {
+			ns = append(ns, t.Name)
+		}
 	}
 	return ns
 }()
@@ -143,6 +166,9 @@ func (s Spec) NodeLevel() bool {
 	t := typeOf(s.Type)
 	return t.Node || (t.NodeScope && s.Scope == ScopeNode)
 }
+
+// Deploy reports whether the fault is a deploy event (slo.rollout checks it).
+func (s Spec) Deploy() bool { return typeOf(s.Type).Deploy }
 
 // UsesAgent reports whether the fault runs the delay agent in the nodes.
 func (s Spec) UsesAgent() bool { return typeOf(s.Type).Agent }

@@ -21,6 +21,8 @@ func TestTypeTable(t *testing.T) {
 		NetworkLoss:      {true, false, true},
 		NetworkPartition: {true, false, true},
 		RolloutRestart:   {false, false, false},
+		Rollout:          {false, false, false},
+		Rollback:         {false, false, false},
 		Scale:            {false, false, true},
 	}
 	require.Len(t, Types, len(want))
@@ -42,7 +44,8 @@ func TestTypeTable(t *testing.T) {
 	assert.True(t, Spec{Type: NetworkPartition, Scope: ScopeNode}.NodeLevel(), "a node-scoped partition is node-level")
 	assert.Equal(t, "*faults.nodePartition", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition, Scope: ScopeNode}, &Env{}, "t")))
 	assert.Equal(t, "*faults.podNetwork", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition}, &Env{}, "t")))
-	assert.Equal(t, []string{PodKill, NodeDrain, RolloutRestart, Scale}, APIOnly())
+	assert.Equal(t, []string{PodKill, NodeDrain, RolloutRestart, Rollout, Rollback, Scale}, APIOnly())
+	assert.Equal(t, []string{RolloutRestart, Rollout, Rollback, Scale}, DeployTypes)
 	assert.True(t, AnyNodeLevel([]Spec{{Type: PodKill}, {Type: NodeDrain}}))
 	assert.False(t, AnyNodeLevel([]Spec{{Type: PodKill}, {Type: NetworkDelay}}))
 	_, err := TypeOf("node-explode")
@@ -52,4 +55,8 @@ func TestTypeTable(t *testing.T) {
 	assert.ErrorContains(t, Spec{Type: NodeDrain, Pods: 2}.Validate(), "pods: node-drain does not take it (its options: node, for)")
 	assert.ErrorContains(t, Spec{Type: RolloutRestart, Delay: 1}.Validate(), "delay: rollout-restart does not take it")
 	assert.NoError(t, Spec{Type: RolloutRestart, Target: "app=api"}.Validate())
+	assert.ErrorContains(t, Spec{Type: Rollout}.Validate(), "rollout needs a change: image, env or patch")
+	assert.ErrorContains(t, Spec{Type: RolloutRestart, Image: "x:1"}.Validate(), "image: rollout-restart does not take it")
+	assert.ErrorContains(t, Spec{Type: Rollout, Image: "x:1", Patch: map[string]any{"spec": map[string]any{}}}.Validate(), "put the image and env in it too")
+	assert.NoError(t, Spec{Type: Rollout, Env: map[string]string{"V": "2"}}.Validate())
 }

@@ -529,6 +529,13 @@ func (a *analysis) checks(res *Result) {
 		}
 		add(c)
 	}
+	if slo.Rollout != nil {
+		for _, f := range res.Faults {
+			if f.Deploy {
+				add(rolloutCheck(f, *slo.Rollout))
+			}
+		}
+	}
 	if slo.Jain > 0 {
 		c := Check{Name: "evenness (Jain)", Limit: fmt.Sprintf(">= %.2f", slo.Jain), Status: StatusSkipped, Value: "no baseline traffic"}
 		if a.in.Unattributed {
@@ -556,6 +563,35 @@ func (a *analysis) checks(res *Result) {
 		}
 		add(Check{Name: "fault landed " + f.ID, Status: st, Value: fmt.Sprint(f.LandedVerdict), Limit: "true", Detail: f.LandedWhy})
 	}
+}
+
+// rolloutCheck is the zero-downtime check of one deploy event: the
+// requests that failed while it was watched (from the event to the next
+// one or the load's end, by class) and, with a duration limit, the time
+// from the event to its rollout observed complete.
+func rolloutCheck(f FaultResult, slo RolloutSLO) Check {
+	n := f.Errors.Total()
+	limit := fmt.Sprintf("<= %d failed", slo.Errors)
+	ok := n <= slo.Errors
+	value := fmt.Sprintf("%d failed", n)
+	if n > 0 {
+		value += " (" + f.Errors.Counts() + ")"
+	}
+	if slo.Duration > 0 {
+		limit += ", complete <= " + slo.Duration.String()
+		if f.LandedAt == nil {
+			ok = false
+			value += fmt.Sprintf(", not complete within the %s watched", f.Observed)
+		} else {
+			d := Duration(f.LandedAt.Sub(f.Inject))
+			ok = ok && d <= slo.Duration
+			value += ", complete in " + d.String()
+		}
+	} else if f.LandedAt != nil {
+		value += ", complete in " + Duration(f.LandedAt.Sub(f.Inject)).String()
+	}
+	value += fmt.Sprintf(" over %s watched", f.Observed)
+	return Check{Name: "rollout " + f.ID, Status: statusOf(ok), Value: value, Limit: limit}
 }
 
 // HarnessStart is how soon after the load starts failures must begin to be

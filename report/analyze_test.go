@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -297,4 +298,54 @@ func TestFailuresOfTheLoadPathAreInconclusive(t *testing.T) {
 	// lasting into the fault: the app's
 	res = run(func(at time.Time) bool { return at.Before(inject.Add(time.Second)) })
 	assert.Equal(t, Fail, res.Verdict, res.Reasons)
+}
+
+// slo.rollout: per deploy event, its failed requests (by class) against the
+// limit, and its time to complete against the duration.
+func TestRolloutCheckPerDeployEvent(t *testing.T) {
+	inject := t0.Add(10 * time.Second)
+	complete := inject.Add(15 * time.Second)
+	run := func(failed int, landed *time.Time, slo RolloutSLO) Check {
+		healthy := okSample("a", "b")
+		n := 0
+		ss := synth(100, 40*time.Second, 3, func(i int, at time.Time, r *rand.Rand) Sample {
+			if at.After(inject.Add(2*time.Second)) && n < failed {
+				n++
+				return Sample{Error: "dial tcp 127.0.0.1:1: connect: connection refused"}
+			}
+			return healthy(i, at, r)
+		})
+		res := Analyze(record(100*time.Millisecond, ss), Input{
+			Scenario: "rollout", Start: t0, End: t0.Add(40 * time.Second),
+			SLO: SLO{Availability: 0.9, Rollout: &slo},
+			Faults: []Fault{
+				{ID: "kill-1", Type: "pod-kill", Inject: t0.Add(time.Second)},
+				{ID: "restart-1", Type: "rollout-restart", Deploy: true, Inject: inject, LandedAt: landed},
+			},
+		})
+		var got []Check
+		for _, c := range res.Checks {
+			if strings.HasPrefix(c.Name, "rollout ") {
+				got = append(got, c)
+			}
+		}
+		require.Len(t, got, 1, "one check per deploy event, none for the pod kill")
+		return got[0]
+	}
+	c := run(0, &complete, RolloutSLO{Errors: 0, Duration: Duration(90 * time.Second)})
+	assert.Equal(t, "rollout restart-1", c.Name)
+	assert.Equal(t, StatusPass, c.Status, c.Value)
+	assert.Contains(t, c.Value, "0 failed, complete in 15s")
+
+	c = run(3, &complete, RolloutSLO{Errors: 0})
+	assert.Equal(t, StatusFail, c.Status)
+	assert.Contains(t, c.Value, "3 failed (refused 3)")
+	c = run(3, &complete, RolloutSLO{Errors: 3})
+	assert.Equal(t, StatusPass, c.Status, "at the limit")
+
+	c = run(0, &complete, RolloutSLO{Errors: 0, Duration: Duration(10 * time.Second)})
+	assert.Equal(t, StatusFail, c.Status, "complete in 15s, limit 10s")
+	c = run(0, nil, RolloutSLO{Errors: 0, Duration: Duration(90 * time.Second)})
+	assert.Equal(t, StatusFail, c.Status)
+	assert.Contains(t, c.Value, "not complete within the 30s watched")
 }

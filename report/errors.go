@@ -113,6 +113,19 @@ func (c ErrorCounts) String() string {
 	return strings.Join(parts, ", ")
 }
 
+// Counts names the classes by count, most frequent first: "refused 12,
+// reset 3"; "-" when none.
+func (c ErrorCounts) Counts() string {
+	if c.Total() == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range c.Ranked() {
+		parts = append(parts, fmt.Sprintf("%s %d", k, c[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // sharePct is k/n as a whole percent: "<1%" for a small non-zero share,
 // ">99%" for one short of all.
 func sharePct(k, n int) string {

@@ -88,6 +88,16 @@ type SLO struct {
 	Rejoin            Duration `json:"rejoin,omitempty"`          // per pod ready during the run: ready -> its fair share
 	MaxBudgetConsumed float64  `json:"maxBudgetConsumed"`         // default 1.0
 	RecoveryWindows   Duration `json:"recoveryWindows,omitempty"` // W as a duration: good windows needed (default 5s)
+	// Rollout is checked per deploy event (Fault.Deploy); nil: not checked.
+	Rollout *RolloutSLO `json:"rollout,omitempty"`
+}
+
+// RolloutSLO is the zero-downtime check of a deploy event: at most Errors
+// failed requests from the event to the next event or the load's end, and
+// (when set) complete within Duration.
+type RolloutSLO struct {
+	Errors   int      `json:"errors"`
+	Duration Duration `json:"duration,omitempty"`
 }
 
 // Event is one entry of the timeline: what the harness did and what it saw.
@@ -129,4 +139,9 @@ type Fault struct {
 	// ClusterRecovery: inject to Deployment ready and endpoints back, as the
 	// cluster saw it (watch); nil when unknown.
 	ClusterRecovery *Duration `json:"clusterRecovery,omitempty"`
+	// Deploy: a deploy event (a rollout, a scale), checked by SLO.Rollout.
+	Deploy bool `json:"deploy,omitempty"`
+	// LandedAt is when the harness observed it landed (a deploy event:
+	// its rollout complete); nil when it did not or cannot tell.
+	LandedAt *time.Time `json:"landedAt,omitempty"`
 }

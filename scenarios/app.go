@@ -29,8 +29,11 @@ func (s *Spec) appArgs() []string {
 	if a.NoGracefulShutdown {
 		args = append(args, "-graceful=false")
 	}
-	if a.ShutdownDelay > 0 {
+	if a.ShutdownDelay != DefaultShutdownDelay {
 		args = append(args, "-shutdown-delay="+a.ShutdownDelay.String())
+	}
+	if a.StartupDelay > 0 {
+		args = append(args, "-startup-delay="+a.StartupDelay.String())
 	}
 	return args
 }

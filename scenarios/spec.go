@@ -53,13 +53,22 @@ type ClusterSpec struct {
 	NodeMonitorGracePeriod time.Duration
 }
 
+// DefaultShutdownDelay is how long the sample app keeps serving after
+// SIGTERM unless app.shutdownDelay says otherwise (0s: it stops listening
+// at once, as an app without a preStop hook does).
+const DefaultShutdownDelay = 3 * time.Second
+
+// MaxStartupDelay bounds app.startupDelay.
+const MaxStartupDelay = 10 * time.Second
+
 // AppSpec describes the sample app deployment.
 type AppSpec struct {
 	Replicas               int32 // default 3
 	PDBMinAvailable        int32 // 0: no PodDisruptionBudget
 	NoReadinessProbe       bool
 	NoGracefulShutdown     bool          // the app exits at once on SIGTERM
-	ShutdownDelay          time.Duration // how long it keeps serving after SIGTERM (default 3s)
+	ShutdownDelay          time.Duration // how long it keeps serving after SIGTERM (default 3s: DefaultShutdownDelay)
+	StartupDelay           time.Duration // how long it takes to listen after it starts (a slow start)
 	Latency                time.Duration // added to every response
 	ErrorRate              float64       // fraction of responses that are 500
 	TerminationGracePeriod time.Duration // default 30s
@@ -148,6 +157,7 @@ type rawApp struct {
 	ReadinessProbe         *bool  `json:"readinessProbe"`
 	GracefulShutdown       *bool  `json:"gracefulShutdown"`
 	ShutdownDelay          string `json:"shutdownDelay"`
+	StartupDelay           string `json:"startupDelay"`
 	Latency                string `json:"latency"`
 	ErrorRate              string `json:"errorRate"`
 	TerminationGracePeriod string `json:"terminationGracePeriod"`
@@ -171,20 +181,23 @@ type rawLoad struct {
 }
 
 type rawFault struct {
-	Type        string `json:"type"`
-	At          string `json:"at"`
-	Every       string `json:"every"`
-	For         string `json:"for"`
-	Count       int    `json:"count"`
-	Pods        int    `json:"pods"`
-	Percent     string `json:"percent"`
-	GracePeriod string `json:"gracePeriod"`
-	Node        string `json:"node"`
-	Delay       string `json:"delay"`
-	Jitter      string `json:"jitter"`
-	Loss        string `json:"loss"`
-	Scope       string `json:"scope"`
-	Replicas    *int32 `json:"replicas"`
+	Type        string            `json:"type"`
+	At          string            `json:"at"`
+	Every       string            `json:"every"`
+	For         string            `json:"for"`
+	Count       int               `json:"count"`
+	Pods        int               `json:"pods"`
+	Percent     string            `json:"percent"`
+	GracePeriod string            `json:"gracePeriod"`
+	Node        string            `json:"node"`
+	Delay       string            `json:"delay"`
+	Jitter      string            `json:"jitter"`
+	Loss        string            `json:"loss"`
+	Scope       string            `json:"scope"`
+	Replicas    *int32            `json:"replicas"`
+	Image       string            `json:"image"`
+	Env         map[string]string `json:"env"`
+	Patch       map[string]any    `json:"patch"`
 	Target      *struct {
 		Selector string `json:"selector"`
 		Port     int    `json:"port"`
@@ -200,6 +213,10 @@ type rawSLO struct {
 	MaxBudgetConsumed float64 `json:"maxBudgetConsumed"`
 	RecoveryWindow    string  `json:"recoveryWindow"`
 	Rejoin            string  `json:"rejoin"`
+	Rollout           *struct {
+		Errors   *int   `json:"errors"`
+		Duration string `json:"duration"`
+	} `json:"rollout"`
 }
 
 // FieldError names the file, field and value that are wrong.
@@ -364,10 +381,17 @@ func (p *parser) spec(r rawSpec) *Spec {
 	a := r.App
 	s.App = AppSpec{
 		Replicas: a.Replicas, TolerationSeconds: a.TolerationSeconds,
-		ShutdownDelay:          p.dur("app.shutdownDelay", a.ShutdownDelay),
+		ShutdownDelay:          DefaultShutdownDelay,
+		StartupDelay:           p.dur("app.startupDelay", a.StartupDelay),
 		Latency:                p.dur("app.latency", a.Latency),
 		ErrorRate:              p.frac("app.errorRate", a.ErrorRate),
 		TerminationGracePeriod: p.dur("app.terminationGracePeriod", a.TerminationGracePeriod),
+	}
+	if a.ShutdownDelay != "" {
+		s.App.ShutdownDelay = p.dur("app.shutdownDelay", a.ShutdownDelay)
+	}
+	if s.App.StartupDelay > MaxStartupDelay {
+		p.fail("app.startupDelay", a.StartupDelay, fmt.Sprintf("want at most %s (its liveness probe restarts a pod that does not answer for 15 s)", MaxStartupDelay))
 	}
 	if a.PDB != nil {
 		s.App.PDBMinAvailable = a.PDB.MinAvailable
@@ -383,7 +407,7 @@ func (p *parser) spec(r rawSpec) *Spec {
 			name string
 			set  bool
 		}{{"replicas", a.Replicas != 0}, {"pdb", a.PDB != nil}, {"readinessProbe", a.ReadinessProbe != nil}, {"gracefulShutdown", a.GracefulShutdown != nil},
-			{"shutdownDelay", a.ShutdownDelay != ""}, {"latency", a.Latency != ""}, {"errorRate", a.ErrorRate != ""},
+			{"shutdownDelay", a.ShutdownDelay != ""}, {"startupDelay", a.StartupDelay != ""}, {"latency", a.Latency != ""}, {"errorRate", a.ErrorRate != ""},
 			{"terminationGracePeriod", a.TerminationGracePeriod != ""}, {"tolerationSeconds", a.TolerationSeconds != 0}} {
 			if f.set {
 				p.fail("app."+f.name, "", "a setting of the built-in sample app; with app.manifests or app.helm set it in your own manifests or chart")
@@ -418,6 +442,14 @@ func (p *parser) spec(r rawSpec) *Spec {
 		RecoveryWindows:   report.Duration(p.dur("slo.recoveryWindow", r.SLO.RecoveryWindow)),
 		Rejoin:            report.Duration(p.dur("slo.rejoin", r.SLO.Rejoin)),
 	}
+	if ro := r.SLO.Rollout; ro != nil {
+		s.SLO.Rollout = &report.RolloutSLO{Duration: report.Duration(p.dur("slo.rollout.duration", ro.Duration))}
+		if ro.Errors == nil {
+			p.fail("slo.rollout.errors", "", "required: the failed requests a deploy event may cost (0: none)")
+		} else {
+			s.SLO.Rollout.Errors = *ro.Errors
+		}
+	}
 	p.expect(r.Expect, s)
 	return s
 }
@@ -429,6 +461,7 @@ func (p *parser) fault(i int, f rawFault) faults.Spec {
 		Type: f.Type, At: p.dur(fp+"at", f.At), Every: p.dur(fp+"every", f.Every), For: p.dur(fp+"for", f.For),
 		Count: f.Count, Pods: f.Pods, Node: f.Node, Delay: p.dur(fp+"delay", f.Delay), Jitter: p.dur(fp+"jitter", f.Jitter),
 		Loss: p.frac(fp+"loss", f.Loss), Scope: f.Scope, Replicas: f.Replicas,
+		Image: f.Image, Env: f.Env, Patch: f.Patch,
 	}
 	if f.Percent != "" {
 		fs.Percent = int(math.Round(100 * p.frac(fp+"percent", f.Percent)))
@@ -623,6 +656,20 @@ func (s *Spec) validateSLO(c *fieldErrs) {
 	}
 	if b := s.SLO.MaxBudgetConsumed; math.IsNaN(b) || math.IsInf(b, 0) || b < 0 {
 		c.fail("slo.maxBudgetConsumed", fmt.Sprint(b), "want a number >= 0 (1 = the whole budget)")
+	}
+	if ro := s.SLO.Rollout; ro != nil {
+		if ro.Errors < 0 {
+			c.fail("slo.rollout.errors", strconv.Itoa(ro.Errors), "want 0 or more failed requests")
+		}
+		deploys := 0
+		for _, f := range s.Faults {
+			if f.Deploy() {
+				deploys++
+			}
+		}
+		if deploys == 0 {
+			c.fail("slo.rollout", "", "no deploy event in faults to check ("+strings.Join(faults.DeployTypes, ", ")+")")
+		}
 	}
 	switch s.Expect {
 	case "":

@@ -57,6 +57,11 @@ expect: fail
 	assert.Equal(t, faults.NetworkDelay, s.Faults[1].Type)
 	assert.Equal(t, report.Fail, s.Expect)
 	assert.Equal(t, []string{"-latency=5ms", "-error-rate=0.01", "-graceful=false"}, s.appArgs())
+
+	// no preStop-like delay (0s is not the default 3s) and a slow start
+	s, err = Parse([]byte("name: x\napp: {shutdownDelay: 0s, startupDelay: 4s}\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n"), "x.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"-shutdown-delay=0s", "-startup-delay=4s"}, s.appArgs())
 }
 
 func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
@@ -76,6 +81,9 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		{base + "faults: [{type: node-drain, at: 5s, pods: 2}]\n", `f.yaml: faults[0]: pods: node-drain does not take it (its options: node, for)`},
 		{base + "faults: [{type: scale, at: 5s}]\n", `f.yaml: faults[0]: replicas (not set): scale needs replicas in 0..100`},
 		{base + "faults: [{type: pod-kill, at: 5s, replicas: 2}]\n", `f.yaml: faults[0]: replicas: pod-kill does not take it`},
+		{base + "faults: [{type: rollout, at: 5s}]\n", `f.yaml: faults[0]: rollout needs a change: image, env or patch`},
+		{base + "faults: [{type: rollback, at: 5s, env: {A: b}}]\n", `f.yaml: faults[0]: env: rollback does not take it (its options: target)`},
+		{base + "faults: [{type: rollout, at: 5s, env: {A: [1]}}]\n", `f.yaml: faults[0].env.A: "[1]": want a string (quote it)`},
 		{base + "faults: [{type: node-drain, at: 50s, for: 20s}]\n", `f.yaml: faults: the last fault ends at 1m10s, not before load.duration 1m0s`},
 		{base + "app: {replicas: 2, pdb: {minAvailable: 2}}\n", `f.yaml: app.pdb.minAvailable: "2": must be below app.replicas (2)`},
 		{base + "cluster: {workers: 1}\nfaults: [{type: node-stop, at: 10s}]\n", `f.yaml: faults[0].type: "node-stop": needs cluster.workers >= 2`},
@@ -91,6 +99,11 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		{"name: x\nload: {pods: 3, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.pods: "3": only with load.via: inCluster`},
 		{"name: x\nload: {via: inCluster, pods: 21, rate: 100/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.pods: "21": want 1..20`},
 		{"name: x\nload: {via: inCluster, pods: 5, rate: 3/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.pods: "5": more pods than requests per second`},
+		{base + "app: {startupDelay: 20s}\n", `f.yaml: app.startupDelay: "20s": want at most 10s`},
+		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%, rollout: {errors: 0}}\n", `f.yaml: slo.rollout: no deploy event in faults to check (rollout-restart, rollout, rollback, scale)`},
+		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%, rollout: {duration: 90s}}\nfaults: [{type: rollout-restart, at: 5s}]\n", `f.yaml: slo.rollout.errors: required`},
+		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%, rollout: {errors: -1}}\nfaults: [{type: rollout-restart, at: 5s}]\n", `f.yaml: slo.rollout.errors: "-1": want 0 or more`},
+		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%, rollout: {errors: 0, duration: 9O}}\nfaults: [{type: rollout-restart, at: 5s}]\n", `f.yaml: slo.rollout.duration: "9O": not a duration`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -176,12 +189,20 @@ load: {rate: 10/s, duration: 60s}
 faults:
   - {type: rollout-restart, at: 5s}
   - {type: scale, at: 20s, replicas: 1, for: 15s}
-slo: {availability: 99%}
+  - {type: rollout, at: 40s, image: "web:2", env: {V: "2"}, patch: {metadata: {annotations: {a: b}}}}
+  - {type: rollback, at: 45s}
+slo: {availability: 99%, rollout: {errors: 0, duration: 90s}}
 `), 0o644))
 	s, err := ParseFile(p)
 	require.NoError(t, err)
-	require.Len(t, s.Faults, 2)
+	assert.Equal(t, &report.RolloutSLO{Errors: 0, Duration: report.Duration(90 * time.Second)}, s.SLO.Rollout)
+	assert.True(t, s.Faults[0].Deploy() && s.Faults[1].Deploy())
+	require.Len(t, s.Faults, 4)
 	assert.Equal(t, "rollout-restart", s.Faults[0].Type)
+	assert.Equal(t, "web:2", s.Faults[2].Image)
+	assert.Equal(t, map[string]string{"V": "2"}, s.Faults[2].Env)
+	assert.Equal(t, map[string]any{"metadata": map[string]any{"annotations": map[string]any{"a": "b"}}}, s.Faults[2].Patch)
+	assert.Equal(t, "rollback", s.Faults[3].Type)
 	require.NotNil(t, s.Faults[1].Replicas)
 	assert.EqualValues(t, 1, *s.Faults[1].Replicas)
 	assert.Equal(t, 15*time.Second, s.Faults[1].For)

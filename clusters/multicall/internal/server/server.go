@@ -6,7 +6,8 @@
 // /healthz is liveness, /readyz readiness. On SIGTERM it fails readiness,
 // keeps serving for -shutdown-delay (so endpoints can drop it), then finishes
 // in-flight requests and exits. -latency and -error-rate make it slow or
-// faulty on purpose, for negative controls; -graceful=false exits at once.
+// faulty on purpose, for negative controls; -graceful=false exits at once;
+// -startup-delay makes it slow to start (it listens only after it).
 //
 // It does not import any aftershock package: it is what users' apps look like.
 // cmd/sampleapp runs it alone; the aftershock executable runs it as its
@@ -41,6 +42,7 @@ type config struct {
 	errorRate     float64
 	graceful      bool
 	shutdownDelay time.Duration
+	startupDelay  time.Duration
 	drainTimeout  time.Duration
 	pod, node     string
 }
@@ -55,6 +57,7 @@ func Main(args []string) int {
 	fs.Float64Var(&c.errorRate, "error-rate", 0, "fraction of / requests answered 500 (0..1)")
 	fs.BoolVar(&c.graceful, "graceful", true, "on SIGTERM fail readiness, drain, then exit; false exits at once")
 	fs.DurationVar(&c.shutdownDelay, "shutdown-delay", 3*time.Second, "how long to keep serving after failing readiness on SIGTERM")
+	fs.DurationVar(&c.startupDelay, "startup-delay", 0, "how long it takes to start listening (a slow start)")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "how long in-flight requests may take to finish")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -121,6 +124,14 @@ func (a *app) stamp(w http.ResponseWriter) {
 
 func serve(ctx context.Context, c config, log *slog.Logger) error {
 	a := &app{c: c}
+	if c.startupDelay > 0 {
+		log.Info("starting slowly: listening in", "delay", c.startupDelay)
+		select {
+		case <-time.After(c.startupDelay):
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	srv := &http.Server{Addr: c.addr, Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

@@ -91,3 +91,30 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	assert.Equal(t, 200, <-respc, "in-flight request finished")
 	require.NoError(t, <-done)
 }
+
+// -startup-delay: nothing listens until it has passed (a pod without a
+// readiness probe is sent traffic that is refused meanwhile).
+func TestStartupDelayListensLate(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	c := config{addr: addr, pod: "p", graceful: true, startupDelay: 400 * time.Millisecond, drainTimeout: time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	t0 := time.Now()
+	go func() { done <- serve(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	time.Sleep(100 * time.Millisecond)
+	_, err = net.Dial("tcp", addr)
+	require.Error(t, err, "refused while starting")
+	require.Eventually(t, func() bool {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.GreaterOrEqual(t, time.Since(t0), 400*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+}
