@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -219,34 +220,14 @@ func (c *Cluster) DeployUserApp(ctx context.Context, a UserApp) (AppTarget, erro
 	}
 	sort.SliceStable(objs, func(i, j int) bool { return installOrder(objs[i].GetKind()) < installOrder(objs[j].GetKind()) })
 	for _, o := range objs {
-		if len(a.Images) > 0 && !a.Foreign {
-			pinPullPolicy(o, a.Images)
-		}
-		if o.GetKind() == "Service" && o.GetName() == svc.Name && !a.Foreign {
-			exposeNodePort(o, port.Name, port.Port, c.AppNodePort())
-		}
-		gvk := o.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		ri, namespaced, err := c.place(a, o, svc.Name, port, mapper, dyn)
 		if err != nil {
-			return AppTarget{}, fmt.Errorf("deploy app: %s (%s): the cluster does not serve this kind: %w", appsource.Ref(o), o.GetAPIVersion(), err)
+			return AppTarget{}, fmt.Errorf("deploy app: %w", err)
 		}
-		// every object carries the scenario's label: only labelled objects
-		// are ever deleted
-		l := o.GetLabels()
-		if l == nil {
-			l = map[string]string{}
-		}
-		l[NamespaceLabel] = a.Namespace
-		o.SetLabels(l)
-		var ri dynamic.ResourceInterface
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			o.SetNamespace(a.Namespace)
-			ri = dyn.Resource(m.Resource).Namespace(a.Namespace)
-		} else {
+		if !namespaced {
 			if !a.AllowClusterScoped {
 				return AppTarget{}, fmt.Errorf("deploy app: %s is cluster-scoped; allow it with app.allowClusterScoped: true", appsource.Ref(o))
 			}
-			ri = dyn.Resource(m.Resource)
 			// created only when absent: an existing one is not ours
 			if _, err := ri.Get(ctx, o.GetName(), metav1.GetOptions{}); err == nil {
 				return AppTarget{}, fmt.Errorf("deploy app: cluster-scoped %s already exists on cluster %q and was not created by this run: aftershock neither changes nor deletes it; rename it in the app or remove it from the cluster", appsource.Ref(o), c.Name)
@@ -283,6 +264,78 @@ func (c *Cluster) DeployUserApp(ctx context.Context, a UserApp) (AppTarget, erro
 	}
 	t.Info = fmt.Sprintf("%d objects; Service %s port %d -> pods %s port %d; %s", len(objs), svc.Name, port.Port, t.Selector, t.ContainerPort, strings.Join(ws, ", "))
 	return t, nil
+}
+
+// place readies o for the cluster as the scenario deploys it (images it
+// loaded not pulled, the load's Service on the published NodePort, the
+// scenario's label, its namespace) and returns where it goes.
+func (c *Cluster) place(a UserApp, o *unstructured.Unstructured, svc string, port *corev1.ServicePort, mapper meta.RESTMapper, dyn dynamic.Interface) (dynamic.ResourceInterface, bool, error) {
+	if len(a.Images) > 0 && !a.Foreign {
+		pinPullPolicy(o, a.Images)
+	}
+	if o.GetKind() == "Service" && o.GetName() == svc && !a.Foreign {
+		exposeNodePort(o, port.Name, port.Port, c.AppNodePort())
+	}
+	gvk := o.GroupVersionKind()
+	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s (%s): the cluster does not serve this kind: %w", appsource.Ref(o), o.GetAPIVersion(), err)
+	}
+	// every object carries the scenario's label: only labelled objects
+	// are ever deleted
+	l := o.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[NamespaceLabel] = a.Namespace
+	o.SetLabels(l)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		o.SetNamespace(a.Namespace)
+		return dyn.Resource(m.Resource).Namespace(a.Namespace), true, nil
+	}
+	return dyn.Resource(m.Resource), false, nil
+}
+
+// UpgradeUserApp applies a's objects (a new render of the app deployed
+// in a.Namespace) as the new state, what `helm upgrade` does to a release:
+// every namespaced object server-side applied (created when new, changed
+// where it differs); it returns how many were applied. Cluster-scoped
+// objects are left as deployed, and objects the new render drops are not
+// deleted (they go with the namespace).
+func (c *Cluster) UpgradeUserApp(ctx context.Context, a UserApp) (int, error) {
+	svc, port, err := FindService(a.Objects, a.Service, a.Port)
+	if err != nil {
+		return 0, fmt.Errorf("upgrade app: %w", err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Clientset.Discovery()))
+	dyn, err := dynamic.NewForConfig(c.REST)
+	if err != nil {
+		return 0, fmt.Errorf("upgrade app: %w", err)
+	}
+	objs := make([]*unstructured.Unstructured, len(a.Objects))
+	for i, o := range a.Objects {
+		objs[i] = o.DeepCopy()
+	}
+	sort.SliceStable(objs, func(i, j int) bool { return installOrder(objs[i].GetKind()) < installOrder(objs[j].GetKind()) })
+	n := 0
+	for _, o := range objs {
+		ri, namespaced, err := c.place(a, o, svc.Name, port, mapper, dyn)
+		if err != nil {
+			return n, fmt.Errorf("upgrade app: %w", err)
+		}
+		if !namespaced {
+			continue
+		}
+		b, err := o.MarshalJSON()
+		if err != nil {
+			return n, fmt.Errorf("upgrade app: %s: %w", appsource.Ref(o), err)
+		}
+		if _, err := ri.Patch(ctx, o.GetName(), types.ApplyPatchType, b, metav1.PatchOptions{FieldManager: "aftershock", Force: ptr.To(true)}); err != nil {
+			return n, fmt.Errorf("upgrade app: apply %s: %w", appsource.Ref(o), err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // installOrder puts what others need first (as Helm does).

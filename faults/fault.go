@@ -58,6 +58,10 @@ type Env struct {
 	AllowNamespaces []string
 	// RunID marks what this run leaves behind (defaults to a random id).
 	RunID string
+	// Upgrade renders the app's Helm chart again with set and values on
+	// top of its own and applies it as the new state (helm-upgrade); it
+	// says what it applied. Nil: the app is no Helm chart.
+	Upgrade func(ctx context.Context, set map[string]string, values []string) (string, error)
 
 	// nodeList lists the cluster's node containers (tests replace it);
 	// nil: kind's own node list (Cluster.NodeContainers).

@@ -44,6 +44,10 @@ type Spec struct {
 	Image string
 	Env   map[string]string
 	Patch map[string]any
+	// Set and Values of a helm-upgrade: --set overrides and values files
+	// on top of the app's own.
+	Set    map[string]string
+	Values []string
 	// Scope of a network-partition: "pods" (default: the chosen pods from
 	// everything) or "node" (a worker from every other node).
 	Scope string
@@ -102,6 +106,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("rollout needs a change: image, env or patch (a restart without one is rollout-restart)")
 	case s.Type == Rollout && s.Patch != nil && s.Patch["spec"] != nil && (s.Image != "" || len(s.Env) > 0):
 		return fmt.Errorf("patch changes the pod spec: put the image and env in it too (one change, one patch)")
+	case s.Type == HelmUpgrade && len(s.Set) == 0 && len(s.Values) == 0:
+		return fmt.Errorf("helm-upgrade needs a change: set or values")
 	case s.Scope != "" && s.Scope != ScopePods && s.Scope != ScopeNode:
 		return fmt.Errorf("scope %q: want %q or %q", s.Scope, ScopePods, ScopeNode)
 	case s.Scope != "" && !typ.NodeScope:
@@ -125,6 +131,7 @@ func (s Spec) onlyItsOptions(typ Type) error {
 		{"node", s.Node != ""}, {"delay", s.Delay > 0}, {"jitter", s.Jitter > 0}, {"loss", s.Loss > 0},
 		{"target", s.Target != "" || s.TargetNamespace != ""}, // targetPort: set with target (target.ingress sets it)
 		{"replicas", s.Replicas != nil}, {"image", s.Image != ""}, {"env", len(s.Env) > 0}, {"patch", s.Patch != nil},
+		{"set", len(s.Set) > 0}, {"values", len(s.Values) > 0},
 	}
 	for _, o := range set {
 		if o.on && !slices.Contains(typ.Options, o.name) {

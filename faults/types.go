@@ -18,6 +18,7 @@ const (
 	RolloutRestart   = "rollout-restart"
 	Rollout          = "rollout"
 	Rollback         = "rollback"
+	HelmUpgrade      = "helm-upgrade"
 	Scale            = "scale"
 )
 
@@ -99,6 +100,10 @@ var table = []Type{
 		new: func(s Spec, env *Env, _ string) Fault { return &rollout{env: env, spec: s} }},
 	{Name: Rollback, Deploy: true, Options: []string{"target"},
 		new: func(s Spec, env *Env, _ string) Fault { return &rollback{env: env, spec: s} }},
+	// a deploy event: the app's chart rendered again with changed values
+	// and applied (not undone: the namespace goes with the run)
+	{Name: HelmUpgrade, Deploy: true, Options: []string{"set", "values"},
+		new: func(s Spec, env *Env, _ string) Fault { return &helmUpgrade{env: env, spec: s} }},
 	// a deploy event: the pods' Deployment scaled to replicas for `for`,
 	// then back to its count before
 	{Name: Scale, Deploy: true, Reversible: true, Leaves: "a Deployment scaled (in the scenario's namespace: clean removes it)", Options: []string{"replicas", "for", "target"},

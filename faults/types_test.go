@@ -23,6 +23,7 @@ func TestTypeTable(t *testing.T) {
 		RolloutRestart:   {false, false, false},
 		Rollout:          {false, false, false},
 		Rollback:         {false, false, false},
+		HelmUpgrade:      {false, false, false},
 		Scale:            {false, false, true},
 	}
 	require.Len(t, Types, len(want))
@@ -44,8 +45,8 @@ func TestTypeTable(t *testing.T) {
 	assert.True(t, Spec{Type: NetworkPartition, Scope: ScopeNode}.NodeLevel(), "a node-scoped partition is node-level")
 	assert.Equal(t, "*faults.nodePartition", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition, Scope: ScopeNode}, &Env{}, "t")))
 	assert.Equal(t, "*faults.podNetwork", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition}, &Env{}, "t")))
-	assert.Equal(t, []string{PodKill, NodeDrain, RolloutRestart, Rollout, Rollback, Scale}, APIOnly())
-	assert.Equal(t, []string{RolloutRestart, Rollout, Rollback, Scale}, DeployTypes)
+	assert.Equal(t, []string{PodKill, NodeDrain, RolloutRestart, Rollout, Rollback, HelmUpgrade, Scale}, APIOnly())
+	assert.Equal(t, []string{RolloutRestart, Rollout, Rollback, HelmUpgrade, Scale}, DeployTypes)
 	assert.True(t, AnyNodeLevel([]Spec{{Type: PodKill}, {Type: NodeDrain}}))
 	assert.False(t, AnyNodeLevel([]Spec{{Type: PodKill}, {Type: NetworkDelay}}))
 	_, err := TypeOf("node-explode")

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -241,4 +243,33 @@ func (ownApp) deploy(ctx context.Context, e *Env, c *clusters.Cluster, s *Spec, 
 	d.appPort, d.replicas, d.svcPort = int(t.ContainerPort), t.Replicas(), t.Port
 	d.info["app"] = t.Info
 	return nil
+}
+
+// upgraded is o's source with a helm-upgrade's set (overriding the app's
+// own keys) and values files (after the app's own).
+func upgraded(o *OwnApp, set map[string]string, values []string) appsource.Source {
+	src := o.Source
+	h := *src.Helm
+	h.Set = maps.Clone(h.Set)
+	if h.Set == nil {
+		h.Set = map[string]string{}
+	}
+	maps.Copy(h.Set, set)
+	h.Values = append(slices.Clip(h.Values), values...)
+	src.Helm = &h
+	return src
+}
+
+// upgradeHelmApp renders the app's chart again with a helm-upgrade's
+// changes for ns and applies it to c as the new state.
+func upgradeHelmApp(ctx context.Context, c *clusters.Cluster, ns string, o *OwnApp, set map[string]string, values []string) (string, error) {
+	objs, err := appsource.Render(upgraded(o, set, values), ns)
+	if err != nil {
+		return "", err
+	}
+	n, err := c.UpgradeUserApp(ctx, clusters.UserApp{
+		Namespace: ns, Objects: objs, Service: o.Service, Port: o.Port, Images: o.Images, AllowClusterScoped: o.AllowClusterScoped,
+		Foreign: !c.Managed,
+	})
+	return fmt.Sprintf("%d objects applied server-side", n), err
 }

@@ -249,6 +249,11 @@ func (r *run) prepareFaults(ctx context.Context) error {
 	})
 	fenv := &faults.Env{Cluster: c, Namespace: r.ns, Selector: r.app.obs.Selector, AppPort: r.app.appPort, Rand: rand.New(rand.NewPCG(uint64(r.seed), 0x5eed)),
 		Log: r.opts.Logger, AllowForeignCluster: r.env.AllowForeignCluster}
+	if o := s.App.Own; o != nil && o.Source.Helm != nil {
+		fenv.Upgrade = func(ctx context.Context, set map[string]string, values []string) (string, error) {
+			return upgradeHelmApp(ctx, c, r.ns, o, set, values)
+		}
+	}
 	if s.Load.Via == ViaIngress && c.Managed {
 		fenv.AllowNamespaces = []string{ingress.Namespace} // aftershock installed it: faults on the path itself
 	}

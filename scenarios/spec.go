@@ -198,6 +198,8 @@ type rawFault struct {
 	Image       string            `json:"image"`
 	Env         map[string]string `json:"env"`
 	Patch       map[string]any    `json:"patch"`
+	Set         map[string]string `json:"set"`
+	Values      []string          `json:"values"`
 	Target      *struct {
 		Selector string `json:"selector"`
 		Port     int    `json:"port"`
@@ -461,7 +463,10 @@ func (p *parser) fault(i int, f rawFault) faults.Spec {
 		Type: f.Type, At: p.dur(fp+"at", f.At), Every: p.dur(fp+"every", f.Every), For: p.dur(fp+"for", f.For),
 		Count: f.Count, Pods: f.Pods, Node: f.Node, Delay: p.dur(fp+"delay", f.Delay), Jitter: p.dur(fp+"jitter", f.Jitter),
 		Loss: p.frac(fp+"loss", f.Loss), Scope: f.Scope, Replicas: f.Replicas,
-		Image: f.Image, Env: f.Env, Patch: f.Patch,
+		Image: f.Image, Env: f.Env, Patch: f.Patch, Set: f.Set,
+	}
+	for _, v := range f.Values {
+		fs.Values = append(fs.Values, p.path(v))
 	}
 	if f.Percent != "" {
 		fs.Percent = int(math.Round(100 * p.frac(fp+"percent", f.Percent)))
@@ -699,6 +704,14 @@ func (s *Spec) validateFaults(c *fieldErrs) {
 			c.fail(field+".pods", strconv.Itoa(f.Pods), "more than app.replicas")
 		case f.NodeLevel() && s.Cluster.Workers < 2:
 			c.fail(field+".type", f.Type, "needs cluster.workers >= 2 (the app must have somewhere to go)")
+		case f.Type == faults.HelmUpgrade && (s.App.Own == nil || s.App.Own.Source.Helm == nil):
+			c.fail(field+".type", f.Type, "needs an app from a Helm chart (app.helm)")
+		case f.Type == faults.HelmUpgrade:
+			if _, err := appsource.Render(upgraded(s.App.Own, f.Set, f.Values), validateNamespace); err != nil {
+				c.fail(field, "", "the chart with this upgrade's set and values: "+err.Error())
+				break
+			}
+			continue
 		default:
 			continue
 		}

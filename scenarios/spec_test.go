@@ -82,6 +82,7 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		{base + "faults: [{type: scale, at: 5s}]\n", `f.yaml: faults[0]: replicas (not set): scale needs replicas in 0..100`},
 		{base + "faults: [{type: pod-kill, at: 5s, replicas: 2}]\n", `f.yaml: faults[0]: replicas: pod-kill does not take it`},
 		{base + "faults: [{type: rollout, at: 5s}]\n", `f.yaml: faults[0]: rollout needs a change: image, env or patch`},
+		{base + "faults: [{type: helm-upgrade, at: 5s, set: {a: b}}]\n", `f.yaml: faults[0].type: "helm-upgrade": needs an app from a Helm chart (app.helm)`},
 		{base + "faults: [{type: rollback, at: 5s, env: {A: b}}]\n", `f.yaml: faults[0]: env: rollback does not take it (its options: target)`},
 		{base + "faults: [{type: rollout, at: 5s, env: {A: [1]}}]\n", `f.yaml: faults[0].env.A: "[1]": want a string (quote it)`},
 		{base + "faults: [{type: node-drain, at: 50s, for: 20s}]\n", `f.yaml: faults: the last fault ends at 1m10s, not before load.duration 1m0s`},
@@ -100,7 +101,7 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		{"name: x\nload: {via: inCluster, pods: 21, rate: 100/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.pods: "21": want 1..20`},
 		{"name: x\nload: {via: inCluster, pods: 5, rate: 3/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.pods: "5": more pods than requests per second`},
 		{base + "app: {startupDelay: 20s}\n", `f.yaml: app.startupDelay: "20s": want at most 10s`},
-		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%, rollout: {errors: 0}}\n", `f.yaml: slo.rollout: no deploy event in faults to check (rollout-restart, rollout, rollback, scale)`},
+		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%, rollout: {errors: 0}}\n", `f.yaml: slo.rollout: no deploy event in faults to check (rollout-restart, rollout, rollback, helm-upgrade, scale)`},
 		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%, rollout: {duration: 90s}}\nfaults: [{type: rollout-restart, at: 5s}]\n", `f.yaml: slo.rollout.errors: required`},
 		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%, rollout: {errors: -1}}\nfaults: [{type: rollout-restart, at: 5s}]\n", `f.yaml: slo.rollout.errors: "-1": want 0 or more`},
 		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%, rollout: {errors: 0, duration: 9O}}\nfaults: [{type: rollout-restart, at: 5s}]\n", `f.yaml: slo.rollout.duration: "9O": not a duration`},
@@ -208,4 +209,41 @@ slo: {availability: 99%, rollout: {errors: 0, duration: 90s}}
 	assert.Equal(t, 15*time.Second, s.Faults[1].For)
 	alone, _ := s.Alone()
 	assert.False(t, alone, "deploy events act on the scenario's own Deployment: side by side")
+}
+
+// helm-upgrade: its set and values go on top of the app's chart, values
+// paths resolve against the scenario file, and the upgraded chart must
+// render when the scenario is parsed.
+func TestParseHelmUpgrade(t *testing.T) {
+	s, err := ParseFile("helm-upgrade.yaml")
+	require.NoError(t, err)
+	require.Len(t, s.Faults, 1)
+	assert.Equal(t, map[string]string{"podAnnotations.release": "2"}, s.Faults[0].Set)
+	src := upgraded(s.App.Own, map[string]string{"replicaCount": "5"}, []string{"v.yaml"})
+	assert.Equal(t, map[string]string{"replicaCount": "5"}, src.Helm.Set)
+	assert.Equal(t, []string{"v.yaml"}, src.Helm.Values)
+	assert.Empty(t, s.App.Own.Source.Helm.Set, "the app's own source is not changed")
+
+	dir := t.TempDir()
+	spec := func(fault string) string {
+		return "name: h\napp: {helm: {chart: " + filepath.Join(wd(t), "examples/httpbin/chart") + "}, service: httpbin:http}\n" +
+			"load: {rate: 10/s, duration: 60s}\nslo: {availability: 99%}\nfaults: [" + fault + "]\n"
+	}
+	p := filepath.Join(dir, "h.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(spec("{type: helm-upgrade, at: 5s, values: [missing.yaml]}")), 0o644))
+	_, err = ParseFile(p)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "h.yaml: faults[0]: the chart with this upgrade's set and values: helm.values[0] "+filepath.Join(dir, "missing.yaml")+": no such file")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "v2.yaml"), []byte("podAnnotations: {release: \"2\"}\n"), 0o644))
+	require.NoError(t, os.WriteFile(p, []byte(spec("{type: helm-upgrade, at: 5s, values: [v2.yaml]}")), 0o644))
+	s, err = ParseFile(p)
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(dir, "v2.yaml")}, s.Faults[0].Values)
+}
+
+func wd(t *testing.T) string {
+	d, err := os.Getwd()
+	require.NoError(t, err)
+	return d
 }
