@@ -221,6 +221,26 @@ func (f FaultResult) ClientRecovery() string {
 	}
 }
 
+// CompleteIn says how long a deploy event took to complete: its duration
+// from the event to its rollout observed complete, or "NOT COMPLETE".
+func (f FaultResult) CompleteIn() string {
+	if f.LandedAt == nil {
+		return "NOT COMPLETE"
+	}
+	return Duration(f.LandedAt.Sub(f.Inject)).String()
+}
+
+// DeployEvents are the faults that are deploy events.
+func (r *Result) DeployEvents() []FaultResult {
+	var out []FaultResult
+	for _, f := range r.Faults {
+		if f.Deploy {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // WindowStat is one window in result.json and the plots.
 type WindowStat struct {
 	Offset       Duration            `json:"offset"` // from Start

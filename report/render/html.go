@@ -34,6 +34,9 @@ func faultBands(r *report.Result) [][2]float64 {
 		if !f.Revert.IsZero() {
 			to = f.Revert.Sub(r.Start).Seconds()
 		}
+		if f.Deploy && f.LandedAt != nil {
+			to = max(to, f.LandedAt.Sub(r.Start).Seconds())
+		}
 		if f.Recovery != nil {
 			to = max(to, from+f.Recovery.D().Seconds())
 		}
@@ -202,7 +205,7 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 {{range .R.Checks}}<tr><td>{{.Name}}</td><td class="st-{{.Status}}">{{.Status}}</td><td>{{.Value}}</td><td>{{.Limit}}</td><td>{{.Detail}}</td></tr>{{end}}
 </table>
 <h2>Over time</h2>
-<figure id="plot-availability">{{.Avail}}<figcaption>Share of the requests started in each {{.R.Window}} window that succeeded; dashed: the SLO; shaded: faults (inject to revert or client recovery).</figcaption></figure>
+<figure id="plot-availability">{{.Avail}}<figcaption>Share of the requests started in each {{.R.Window}} window that succeeded; dashed: the SLO; shaded: faults (inject to revert, rollout complete or client recovery).</figcaption></figure>
 <figure id="plot-p99">{{.P99}}<figcaption>99th percentile latency of the requests started in each {{.R.Window}} window (failed ones included){{if .R.SLO.P99}}; dashed: the SLO's p99{{end}}.</figcaption></figure>
 {{if .Errors}}<figure id="plot-errors">{{.Errors}}<figcaption>Failed requests per {{.Bucket}} by class ({{.R.Errors}} over the run); shaded: faults.</figcaption></figure>{{end}}
 {{if or .Pods .Shares}}<h2>Traffic per pod</h2>{{end}}
@@ -215,6 +218,10 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 {{if .R.Faults}}<h2>Faults</h2>
 <table><tr><th>fault</th><th>type</th><th>target</th><th>method</th><th>landed</th><th>client recovery</th><th>cluster recovery</th><th>first error</th><th>disruption</th><th>longest bad run</th><th>errors</th><th>evidence</th></tr>
 {{range .R.Faults}}<tr><td>{{.ID}}</td><td>{{.Type}}</td><td>{{.Target}}</td><td>{{.Method}}</td><td>{{.LandedVerdict}}</td><td>{{.ClientRecovery}}</td><td>{{optDur .ClusterRecovery}}</td><td>{{optDur .FirstError}}</td><td>{{.Disruption}}</td><td>{{.LongestBadRun}}</td><td>{{.Errors}}</td><td>{{.LandedWhy}}</td></tr>{{end}}
+</table>{{end}}
+{{with .R.DeployEvents}}<h2>Deploy events</h2>
+<table><tr><th>event</th><th>type</th><th>target</th><th>change</th><th>complete in</th><th>failed requests</th><th>by class</th></tr>
+{{range .}}<tr><td>{{.ID}}</td><td>{{.Type}}</td><td>{{.Target}}</td><td>{{.Method}}</td><td>{{.CompleteIn}}</td><td>{{.Errors.Total}}</td><td>{{.Errors.Counts}}</td></tr>{{end}}
 </table>{{end}}
 {{if .R.Rejoins}}<h2>Pods that joined during the run</h2>
 <table id="rejoins"><tr><th>pod</th><th>ready at</th><th>first request</th><th>fair share</th><th>first requests p50</th><th>max</th><th>steady p99</th></tr>

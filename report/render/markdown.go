@@ -47,7 +47,7 @@ func WriteMarkdown(w io.Writer, r *report.Result) error {
 
 // mdSections are the report's sections in order: a new section is its
 // function and its place here.
-var mdSections = []func(*strings.Builder, *report.Result){mdSummary, mdChecks, mdPhases, mdPodTraffic, mdFaults, mdRejoins, mdTimeline}
+var mdSections = []func(*strings.Builder, *report.Result){mdSummary, mdChecks, mdPhases, mdPodTraffic, mdFaults, mdDeploys, mdRejoins, mdTimeline}
 
 // mdSummary is the verdict, its reasons and the run's facts.
 func mdSummary(b *strings.Builder, r *report.Result) {
@@ -140,6 +140,19 @@ func mdFaults(b *strings.Builder, r *report.Result) {
 		for _, f := range r.Faults {
 			fmt.Fprintf(b, "\n- **%s**: %s\n", f.ID, mdEscape(f.LandedWhy))
 		}
+	}
+}
+
+// mdDeploys is what each deploy event changed, how long its rollout took
+// and what it cost clients.
+func mdDeploys(b *strings.Builder, r *report.Result) {
+	ds := r.DeployEvents()
+	if len(ds) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n## Deploy events\n\n| event | type | target | change | complete in | failed requests | by class |\n|---|---|---|---|---|---|---|\n")
+	for _, f := range ds {
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %d | %s |\n", f.ID, f.Type, mdEscape(f.Target), mdEscape(f.Method), f.CompleteIn(), f.Errors.Total(), f.Errors.Counts())
 	}
 }
 

@@ -162,3 +162,33 @@ func TestIntegrationHTMLInChromium(t *testing.T) {
 	require.NoError(t, WriteDir(dir, fixture()))
 	reporttest.CheckReport(t, filepath.Join(dir, report.FileHTML), 7)
 }
+
+// A deploy event gets its own table (change, time to complete, what it
+// cost clients) and its band spans the event to its rollout complete.
+func TestDeployEventsTableAndBand(t *testing.T) {
+	inject, done := t0.Add(5*time.Second), t0.Add(17*time.Second)
+	ss := synth(100, 30*time.Second, 7, func(i int, at time.Time, r *rand.Rand) report.Sample {
+		if at.After(inject.Add(2*time.Second)) && at.Before(inject.Add(2100*time.Millisecond)) {
+			return report.Sample{Error: "read: connection reset by peer"}
+		}
+		return report.Sample{Status: 200, Latency: 3 * time.Millisecond, Pod: []string{"a", "b"}[i%2]}
+	})
+	res := report.Analyze(record(500*time.Millisecond, ss), report.Input{
+		Scenario: "deploy", Start: t0, End: t0.Add(30 * time.Second),
+		SLO: report.SLO{Availability: 0.99, Rollout: &report.RolloutSLO{Errors: 0}},
+		Faults: []report.Fault{
+			{ID: "rollout-1", Type: "rollout", Deploy: true, Target: "deployment/web", Method: "env V=2", Inject: inject, LandedAt: &done},
+			{ID: "rollback-1", Type: "rollback", Deploy: true, Target: "deployment/web", Inject: t0.Add(20 * time.Second)},
+		},
+	})
+	var md bytes.Buffer
+	require.NoError(t, WriteMarkdown(&md, res))
+	assert.Contains(t, md.String(), "## Deploy events")
+	assert.Contains(t, md.String(), "| rollout-1 | rollout | deployment/web | env V=2 | 12s | 9 | reset 9 |")
+	assert.Contains(t, md.String(), "| rollback-1 | rollback | deployment/web |  | NOT COMPLETE | 0 | - |")
+	var h bytes.Buffer
+	require.NoError(t, WriteHTML(&h, res))
+	assert.Contains(t, h.String(), "<h2>Deploy events</h2>")
+	assert.Contains(t, h.String(), "<td>12s</td><td>9</td><td>reset 9</td>")
+	assert.Equal(t, [2]float64{5, 17}, faultBands(res)[0], "from the event to its rollout complete")
+}
