@@ -107,7 +107,7 @@ need kind's node containers). Every run checks this before it deploys.`,
 	fl.BoolVar(&f.allowForeignClusterScoped, "allow-foreign-cluster-scoped", false, "with --allow-foreign-cluster: also create an own app's cluster-scoped objects (app.allowClusterScoped) there; only absent ones are created and only those are deleted")
 	fl.StringVar(&f.clusterName, "cluster", "", "reuse this aftershock kind cluster (see `aftershock list`)")
 	fl.StringVar(&f.imageRepo, "image-repo", "", "with --kubeconfig: the repository the cluster's nodes pull the aftershock image from (REPO/aftershock:TAG; push it with `aftershock image --image-repo REPO --push`)")
-	fl.StringVar(&f.ingressAddr, "ingress-address", "", "with --kubeconfig and load.via ingress: 127.0.0.1:PORT where the cluster's Ingress controller answers on this machine (e.g. kubectl port-forward)")
+	fl.StringVar(&f.ingressAddr, "ingress-address", "", "with --kubeconfig and load.via ingress: 127.0.0.1:PORT where the cluster's Ingress controller answers on this machine (its published NodePort or LoadBalancer; a kubectl port-forward dies at the first reset connection)")
 	fl.StringVar(&f.ingressClass, "ingress-class", "", "with --ingress-address: the IngressClass of the scenario's Ingress (default: the cluster's default class)")
 	fl.BoolVar(&f.verbose, "verbose", false, "log what the libraries do")
 	return cmd
