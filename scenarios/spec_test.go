@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/report"
 )
@@ -207,8 +208,17 @@ slo: {availability: 99%, rollout: {errors: 0, duration: 90s}}
 	require.NotNil(t, s.Faults[1].Replicas)
 	assert.EqualValues(t, 1, *s.Faults[1].Replicas)
 	assert.Equal(t, 15*time.Second, s.Faults[1].For)
+	// deploy events act on the scenario's own Deployment: side by side,
+	// given the cores for the pods they start and stop
+	was := clusters.SideBySide
+	t.Cleanup(func() { clusters.SideBySide = was })
+	clusters.SideBySide = 4
 	alone, _ := s.Alone()
-	assert.False(t, alone, "deploy events act on the scenario's own Deployment: side by side")
+	assert.False(t, alone, "4 cores: side by side")
+	clusters.SideBySide = 2
+	alone, why := s.Alone()
+	assert.True(t, alone, "2 cores: alone")
+	assert.Equal(t, "rollout-restart starts and stops the app's pods in bulk, which on 2 cores slows every scenario beside it", why)
 }
 
 // helm-upgrade: its set and values go on top of the app's chart, values

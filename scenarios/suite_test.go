@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/report"
 )
@@ -114,26 +115,42 @@ func TestSuiteStopsWhenCancelled(t *testing.T) {
 func TestShippedScenariosAlone(t *testing.T) {
 	files, err := Files(".")
 	require.NoError(t, err)
-	got := map[string]string{}
-	for _, f := range files {
-		s, err := ParseFile(f)
-		require.NoError(t, err)
-		alone, why := s.Alone()
-		if alone {
-			got[s.Name] = why
+	alone := func(cores int) map[string]string {
+		was := clusters.SideBySide
+		defer func() { clusters.SideBySide = was }()
+		clusters.SideBySide = cores
+		got := map[string]string{}
+		for _, f := range files {
+			s, err := ParseFile(f)
+			require.NoError(t, err)
+			if alone, why := s.Alone(); alone {
+				got[s.Name] = why
+			}
 		}
+		return got
 	}
-	assert.Equal(t, map[string]string{
+	want := map[string]string{
 		"node-drain":              "node-drain hits whole nodes",
 		"node-stop":               "node-stop hits whole nodes",
 		"ingress-controller-kill": "pod-kill hits pods in namespace aftershock-ingress, shared by every scenario",
 		"ingress-steady-state":    "its load goes through the shared Ingress controller, which it scales",
-	}, got)
+	}
+	assert.Equal(t, want, alone(4))
+	got := alone(2)
+	for name := range want {
+		assert.Equal(t, want[name], got[name])
+		delete(got, name)
+	}
+	for name, why := range got {
+		assert.True(t, strings.HasPrefix(name, "rollout-") || name == "scale-down" || name == "helm-upgrade", name)
+		assert.Contains(t, why, "starts and stops the app's pods in bulk, which on 2 cores", name)
+	}
+	assert.GreaterOrEqual(t, len(got), 4, "the deploy scenarios take the cluster alone on 2 cores: %v", got)
 	s := &Spec{Faults: []faults.Spec{{Type: faults.NetworkDelay}, {Type: faults.NetworkPartition, Scope: faults.ScopeNode}}}
-	alone, why := s.Alone()
-	assert.True(t, alone)
+	isAlone, why := s.Alone()
+	assert.True(t, isAlone)
 	assert.True(t, strings.HasPrefix(why, "network-partition"), why)
 	s.Faults = s.Faults[:1]
-	alone, _ = s.Alone()
-	assert.False(t, alone, "a network fault on the scenario's own pods runs side by side")
+	isAlone, _ = s.Alone()
+	assert.False(t, isAlone, "a network fault on the scenario's own pods runs side by side")
 }
