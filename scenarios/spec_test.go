@@ -9,7 +9,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/clusters/appsource"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/report"
 )
@@ -233,6 +236,20 @@ func TestParseHelmUpgrade(t *testing.T) {
 	assert.Equal(t, map[string]string{"replicaCount": "5"}, src.Helm.Set)
 	assert.Equal(t, []string{"v.yaml"}, src.Helm.Values)
 	assert.Empty(t, s.App.Own.Source.Helm.Set, "the app's own source is not changed")
+	// the shipped upgrade renders its annotation as a string (the API
+	// server refuses a number there: found on a cluster)
+	objs, err := appsource.Render(upgraded(s.App.Own, s.Faults[0].Set, nil), "ns")
+	require.NoError(t, err)
+	var found bool
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			v, ok, _ := unstructured.NestedFieldNoCopy(o.Object, "spec", "template", "metadata", "annotations", "release")
+			assert.True(t, ok)
+			assert.Equal(t, "2", v)
+			found = true
+		}
+	}
+	assert.True(t, found, "the chart renders a Deployment")
 
 	dir := t.TempDir()
 	spec := func(fault string) string {
