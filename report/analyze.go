@@ -69,7 +69,8 @@ func (g *segment) add(w *Window) {
 		g.newC, g.reusedC = map[string]int{}, map[string]int{}
 	}
 	g.windows++
-	for pod, c := range w.Pods {
+	for _, t := range w.Pods {
+		pod, c := t.Pod, t.PodCount
 		if pod == "" {
 			continue // a response that named no pod
 		}
@@ -455,7 +456,7 @@ func (a *analysis) windowStats() []WindowStat {
 		out[i] = WindowStat{
 			Offset: Duration(time.Duration(i) * a.rec.Width()), Requests: w.Total, OK: w.OK,
 			Availability: ratio(w.OK, w.Total), P50: Duration(w.Latency.Quantile(0.5)),
-			P99: Duration(w.Latency.Quantile(0.99)), Good: a.good[i] >= 0, Pods: w.Pods, Errors: w.Errors,
+			P99: Duration(w.Latency.Quantile(0.99)), Good: a.good[i] >= 0, Pods: w.Pods.Map(), Errors: w.Errors,
 		}
 	}
 	return out

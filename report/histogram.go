@@ -3,19 +3,28 @@ package report
 import (
 	"math"
 	"math/bits"
-	"sort"
+	"slices"
 	"time"
 )
 
 // Histogram is a sparse, mergeable latency histogram with log-linear buckets
 // (64 sub-buckets per power of two: every recorded value is reported within
-// 1.6% of itself). It keeps only the buckets it has seen, so a window of a few
-// hundred requests costs a few hundred bytes; HdrHistogram's dense arrays
-// would cost tens of kilobytes per window. The zero value is empty and ready.
+// 0.8% of itself, the midpoint of a bucket 1.6% wide). It keeps only the
+// buckets it has seen, as a sorted slice of 8-byte bins grown 8 at a time,
+// so a window of a few hundred requests costs a few hundred bytes;
+// HdrHistogram's dense arrays would cost tens of kilobytes per window, and
+// a map several times more than the slice. The zero value is empty and
+// ready.
 type Histogram struct {
-	counts map[uint16]uint64
-	n      uint64
-	max    time.Duration
+	bins []bin // by bucket, ascending
+	n    uint64
+	max  time.Duration
+}
+
+// bin is one bucket's count.
+type bin struct {
+	b uint16
+	c uint32
 }
 
 const subBits = 6 // 64 sub-buckets per power of two
@@ -44,9 +53,6 @@ func bucketValue(b uint16) float64 {
 
 // Record adds one latency.
 func (h *Histogram) Record(d time.Duration) {
-	if h.counts == nil {
-		h.counts = make(map[uint16]uint64, 16)
-	}
 	us := uint64(0)
 	if d > 0 {
 		us = uint64(d / time.Microsecond)
@@ -54,11 +60,27 @@ func (h *Histogram) Record(d time.Duration) {
 	if us > 1<<40 {
 		us = 1 << 40
 	}
-	h.counts[bucketOf(us)]++
+	h.add(bucketOf(us), 1)
 	h.n++
 	if d > h.max {
 		h.max = d
 	}
+}
+
+// add counts c more in bucket b.
+func (h *Histogram) add(b uint16, c uint32) {
+	i, found := slices.BinarySearchFunc(h.bins, b, func(x bin, b uint16) int { return int(x.b) - int(b) })
+	if found {
+		h.bins[i].c += c
+		return
+	}
+	if len(h.bins) == cap(h.bins) {
+		// grown by 8 bins, not doubled: a closed window keeps little slack
+		grown := make([]bin, len(h.bins), len(h.bins)+8)
+		copy(grown, h.bins)
+		h.bins = grown
+	}
+	h.bins = slices.Insert(h.bins, i, bin{b: b, c: c})
 }
 
 // Merge adds every count of o to h.
@@ -66,12 +88,23 @@ func (h *Histogram) Merge(o *Histogram) {
 	if o == nil || o.n == 0 {
 		return
 	}
-	if h.counts == nil {
-		h.counts = make(map[uint16]uint64, len(o.counts))
+	out := make([]bin, 0, len(h.bins)+len(o.bins))
+	i, j := 0, 0
+	for i < len(h.bins) || j < len(o.bins) {
+		switch {
+		case j == len(o.bins) || (i < len(h.bins) && h.bins[i].b < o.bins[j].b):
+			out = append(out, h.bins[i])
+			i++
+		case i == len(h.bins) || o.bins[j].b < h.bins[i].b:
+			out = append(out, o.bins[j])
+			j++
+		default:
+			out = append(out, bin{b: h.bins[i].b, c: h.bins[i].c + o.bins[j].c})
+			i++
+			j++
+		}
 	}
-	for b, c := range o.counts {
-		h.counts[b] += c
-	}
+	h.bins = out
 	h.n += o.n
 	if o.max > h.max {
 		h.max = o.max
@@ -89,20 +122,15 @@ func (h *Histogram) Quantile(q float64) time.Duration {
 	if h.n == 0 {
 		return 0
 	}
-	keys := make([]uint16, 0, len(h.counts))
-	for b := range h.counts {
-		keys = append(keys, b)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	rank := uint64(math.Ceil(q * float64(h.n)))
 	if rank < 1 {
 		rank = 1
 	}
 	var seen uint64
-	for _, b := range keys {
-		seen += h.counts[b]
+	for _, x := range h.bins {
+		seen += uint64(x.c)
 		if seen >= rank {
-			v := time.Duration(bucketValue(b) * float64(time.Microsecond))
+			v := time.Duration(bucketValue(x.b) * float64(time.Microsecond))
 			if v > h.max {
 				v = h.max
 			}
@@ -117,9 +145,9 @@ func (h *Histogram) Quantile(q float64) time.Duration {
 func (h *Histogram) CountAbove(d time.Duration) uint64 {
 	var n uint64
 	lim := float64(d / time.Microsecond)
-	for b, c := range h.counts {
-		if bucketValue(b) > lim {
-			n += c
+	for _, x := range h.bins {
+		if bucketValue(x.b) > lim {
+			n += uint64(x.c)
 		}
 	}
 	return n

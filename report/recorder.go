@@ -17,13 +17,65 @@ type PodCount struct {
 	Reused int `json:"reused"`
 }
 
+// PodTally is one pod's successful requests in a window.
+type PodTally struct {
+	Pod string
+	PodCount
+}
+
+// PodCounts is each pod's successful requests in a window: a slice, as a
+// window sees a few pods and a map would cost several times its size.
+type PodCounts []PodTally
+
+// Get is pod's counts (zero when it served none).
+func (pc PodCounts) Get(pod string) PodCount {
+	for _, t := range pc {
+		if t.Pod == pod {
+			return t.PodCount
+		}
+	}
+	return PodCount{}
+}
+
+// Map is pc as a map (result.json's form).
+func (pc PodCounts) Map() map[string]PodCount {
+	if len(pc) == 0 {
+		return nil
+	}
+	m := make(map[string]PodCount, len(pc))
+	for _, t := range pc {
+		m[t.Pod] = t.PodCount
+	}
+	return m
+}
+
+func (pc *PodCounts) add(pod string, reused bool) {
+	i := 0
+	for i < len(*pc) && (*pc)[i].Pod != pod {
+		i++
+	}
+	if i == len(*pc) {
+		if len(*pc) == cap(*pc) {
+			grown := make(PodCounts, len(*pc), len(*pc)+2)
+			copy(grown, *pc)
+			*pc = grown
+		}
+		*pc = append(*pc, PodTally{Pod: pod})
+	}
+	if reused {
+		(*pc)[i].Reused++
+	} else {
+		(*pc)[i].New++
+	}
+}
+
 // Window aggregates the samples that started within one fixed window.
 type Window struct {
 	Index    int                 // window number from the recorder's start
 	Total    int                 // requests
 	OK       int                 // successful requests
 	FirstErr time.Time           // start of the first failed request, zero if none
-	Pods     map[string]PodCount // successful requests per serving pod
+	Pods     PodCounts           // successful requests per serving pod
 	Errors   ErrorCounts         // failed requests per class (ErrorClass)
 	Latency  Histogram           // latency of every request (failed included)
 }
@@ -41,7 +93,27 @@ type Recorder struct {
 	// first keeps the latency of each pod's first FirstSamples successful
 	// requests (Rejoin).
 	first map[string][]time.Duration
+	// names holds one copy of each pod name: every window refers to it,
+	// not to its own sample's copy
+	names map[string]string
 }
+
+func (r *Recorder) intern(pod string) string {
+	if p, ok := r.names[pod]; ok {
+		return p
+	}
+	if r.names == nil {
+		r.names = map[string]string{}
+	}
+	if len(r.names) < maxPodNames {
+		r.names[pod] = pod
+	}
+	return pod
+}
+
+// maxPodNames bounds the interned pod names (a response naming a new pod
+// each time must not grow memory without end).
+const maxPodNames = 10_000
 
 // NewRecorder starts windows of width at start (width < MinWindow is raised
 // to MinWindow; zero means DefaultWindow).
@@ -100,16 +172,7 @@ func (r *Recorder) Add(s Sample) {
 			r.first[s.Pod] = append(r.first[s.Pod], s.Latency)
 		}
 		w.OK++
-		if w.Pods == nil {
-			w.Pods = make(map[string]PodCount, 8)
-		}
-		pc := w.Pods[s.Pod]
-		if s.Reused {
-			pc.Reused++
-		} else {
-			pc.New++
-		}
-		w.Pods[s.Pod] = pc
+		w.Pods.add(r.intern(s.Pod), s.Reused)
 		return
 	}
 	if w.Errors == nil {

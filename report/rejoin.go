@@ -118,7 +118,7 @@ func (a *analysis) rejoins(phases []Phase) []Rejoin {
 		r := Rejoin{Pod: pod, Ready: e.At, Observed: Duration(a.in.End.Sub(e.At)), SteadyP99: steady, Precision: Duration(a.rec.Width())}
 		from := a.clamp(a.rec.indexOf(e.At))
 		for i := from; i < len(a.w); i++ {
-			if a.w[i].Pods[pod].New+a.w[i].Pods[pod].Reused > 0 {
+			if c := a.w[i].Pods.Get(pod); c.New+c.Reused > 0 {
 				d := Duration(max(0, a.rec.at(i).Sub(e.At)))
 				r.FirstRequest = &d
 				break
@@ -177,8 +177,8 @@ func (a *analysis) fairFrom(pod string, i int) bool {
 	counts := map[string]int{}
 	total := 0
 	for j := i; j < len(a.w); j++ {
-		for p, c := range a.w[j].Pods {
-			if p != "" {
+		for _, t := range a.w[j].Pods {
+			if p, c := t.Pod, t.PodCount; p != "" {
 				counts[p] += c.New + c.Reused
 				total += c.New + c.Reused
 			}
