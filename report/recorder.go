@@ -71,13 +71,13 @@ func (pc *PodCounts) add(pod string, reused bool) {
 
 // Window aggregates the samples that started within one fixed window.
 type Window struct {
-	Index    int                 // window number from the recorder's start
-	Total    int                 // requests
-	OK       int                 // successful requests
-	FirstErr time.Time           // start of the first failed request, zero if none
-	Pods     PodCounts           // successful requests per serving pod
-	Errors   ErrorCounts         // failed requests per class (ErrorClass)
-	Latency  Histogram           // latency of every request (failed included)
+	Index    int         // window number from the recorder's start
+	Total    int         // requests
+	OK       int         // successful requests
+	FirstErr time.Time   // start of the first failed request, zero if none
+	Pods     PodCounts   // successful requests per serving pod
+	Errors   ErrorCounts // failed requests per class (ErrorClass)
+	Latency  Histogram   // latency of every request (failed included)
 }
 
 // Recorder buckets a stream of samples into fixed windows. It keeps no
