@@ -36,6 +36,15 @@ func assertForeignApp(t *testing.T, res *report.Result, podPrefix string) {
 	t.Logf("baseline: %d pods, Jain %.3f (p=%.2f), attribution %s", len(b.New.Pods), b.New.Jain, b.New.PValue, res.Info["attribution"])
 	kills := 0
 	for _, f := range res.Faults {
+		if f.Deploy {
+			// a deploy event on the app's workload: landed when its rollout
+			// was observed complete
+			kills++
+			assert.True(t, f.LandedVerdict, "deploy event %s landed: %s", f.ID, f.LandedWhy)
+			require.NotNil(t, f.LandedAt, "deploy event %s: its rollout observed complete", f.ID)
+			t.Logf("deploy event %s on %s: complete in %s, %d failed requests", f.ID, f.Target, f.CompleteIn(), f.Errors.Total())
+			continue
+		}
 		if f.Type != faults.PodKill {
 			continue
 		}
@@ -49,7 +58,7 @@ func assertForeignApp(t *testing.T, res *report.Result, podPrefix string) {
 		}
 		t.Logf("fault %s on %s: cluster recovery %s, client recovery %s, disruption %s", f.ID, f.Target, f.ClusterRecovery, client, f.Disruption)
 	}
-	assert.Positive(t, kills, "a pod-kill fault")
+	assert.Positive(t, kills, "a pod-kill fault or a deploy event on the app's pods")
 }
 
 // The foreign app from its Helm chart (Helm Go SDK, values overridden),
