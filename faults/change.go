@@ -33,7 +33,7 @@ func templatePatch(s Spec, containers []string) ([]byte, string, error) {
 	tmpl := map[string]any{}
 	var what []string
 	if s.Patch != nil {
-		tmpl = s.Patch
+		tmpl = maps.Clone(s.Patch) // the spec's own map stays as parsed
 		what = append(what, "strategic-merge patch of the pod template")
 	}
 	if s.Image != "" || len(s.Env) > 0 {
@@ -41,8 +41,9 @@ func templatePatch(s Spec, containers []string) ([]byte, string, error) {
 		if s.Image != "" && len(containers) != 1 {
 			return nil, "", fmt.Errorf("image %s: the pod template has %d containers (%s); name the one to change in a patch", s.Image, len(containers), strings.Join(containers, ", "))
 		}
+		keys := slices.Sorted(maps.Keys(s.Env))
 		var env []any
-		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+		for _, k := range keys {
 			env = append(env, map[string]any{"name": k, "value": s.Env[k]})
 		}
 		for _, c := range containers {
@@ -59,7 +60,7 @@ func templatePatch(s Spec, containers []string) ([]byte, string, error) {
 		if s.Image != "" {
 			what = append(what, "image "+s.Image)
 		}
-		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+		for _, k := range keys {
 			what = append(what, "env "+k+"="+s.Env[k])
 		}
 	}
@@ -73,9 +74,6 @@ func (f *rollout) Inject(ctx context.Context) (Injected, error) {
 		return Injected{}, err
 	}
 	inj := Injected{Target: "deployment/" + d.Name}
-	if d.Spec.Paused {
-		return inj, fmt.Errorf("deployment %s/%s is paused: a change would not roll", d.Namespace, d.Name)
-	}
 	var names []string
 	for _, c := range d.Spec.Template.Spec.Containers {
 		names = append(names, c.Name)
@@ -89,9 +87,13 @@ func (f *rollout) Inject(ctx context.Context) (Injected, error) {
 }
 
 // rollPatch patches d (a new pod template), and makes inj land when that
-// rollout is complete; after names the event in the evidence. A patch that
-// leaves the template as it was is an error: nothing would roll.
+// rollout is complete; after names the event in the evidence. A paused
+// Deployment, or a patch that leaves the template as it was, is an error:
+// nothing would roll.
 func rollPatch(ctx context.Context, e *Env, d *appsv1.Deployment, pt types.PatchType, patch []byte, inj Injected, after string) (Injected, error) {
+	if d.Spec.Paused {
+		return inj, fmt.Errorf("deployment %s/%s is paused: %s would not roll", d.Namespace, d.Name, after)
+	}
 	oldRS := ownedReplicaSets(ctx, e, d)
 	start := time.Now()
 	got, err := e.Cluster.Clientset.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, pt, patch, metav1.PatchOptions{})
@@ -126,9 +128,6 @@ func (f *rollback) Inject(ctx context.Context) (Injected, error) {
 		return Injected{}, err
 	}
 	inj := Injected{Target: "deployment/" + d.Name, Method: "previous revision's pod template (kubectl rollout undo)"}
-	if d.Spec.Paused {
-		return inj, fmt.Errorf("deployment %s/%s is paused: a rollback would not roll", d.Namespace, d.Name)
-	}
 	prev, err := previousRevision(d, f.env.Cluster.Clientset.AppsV1())
 	if err != nil {
 		return inj, fmt.Errorf("rollback of deployment %s/%s: %w", d.Namespace, d.Name, err)

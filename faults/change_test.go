@@ -143,3 +143,14 @@ func TestRollbackRestoresThePreviousRevision(t *testing.T) {
 	assert.Equal(t, map[string]string{"app": "web"}, got.Spec.Template.Labels, "no pod-template-hash label")
 	assert.EqualValues(t, 1, got.Generation)
 }
+
+// templatePatch adds the env to a copy of the spec's patch, never to the
+// parsed spec itself (a repeated event would see it changed).
+func TestTemplatePatchLeavesTheSpecsPatch(t *testing.T) {
+	s := Spec{Type: Rollout, Env: map[string]string{"V": "2"}, Patch: map[string]any{"metadata": map[string]any{"labels": map[string]any{"x": "y"}}}}
+	b, what, err := templatePatch(s, []string{"app"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"spec":{"template":{"metadata":{"labels":{"x":"y"}},"spec":{"containers":[{"name":"app","env":[{"name":"V","value":"2"}]}]}}}}`, string(b))
+	assert.Equal(t, "strategic-merge patch of the pod template, env V=2", what)
+	assert.NotContains(t, s.Patch, "spec")
+}

@@ -31,9 +31,6 @@ func (f *rolloutRestart) Inject(ctx context.Context) (Injected, error) {
 	if err != nil {
 		return Injected{}, err
 	}
-	if d.Spec.Paused {
-		return Injected{Target: "deployment/" + d.Name}, fmt.Errorf("deployment %s/%s is paused: a restart would not roll", d.Namespace, d.Name)
-	}
 	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, restartedAt, time.Now().Format(time.RFC3339Nano))
 	inj := Injected{Target: "deployment/" + d.Name, Method: "pod template annotation " + restartedAt + " (kubectl rollout restart)"}
 	return rollPatch(ctx, f.env, d, types.StrategicMergePatchType, []byte(patch), inj, "the restart")

@@ -276,7 +276,7 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 		inj, err := safeInject(ctx, f)
 		mu.Lock()
 		i := len(out)
-		out = append(out, report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Victims: inj.Victims, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay), Deploy: typeOf(occ.Spec.Type).Deploy})
+		out = append(out, report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Victims: inj.Victims, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay), Deploy: occ.Spec.Deploy()})
 		mu.Unlock()
 		if err != nil {
 			r.Timeline.Add(report.Event{Fault: occ.ID, Kind: "inject-failed", Detail: err.Error()})
