@@ -314,14 +314,13 @@ func (c *Cluster) WaitTrafficReachesAllVia(ctx context.Context, ns, selector str
 		for i := 0; i < 20*len(pods) && res.Requests < maxRequests && time.Now().Before(deadline); i++ {
 			res.Requests++
 			pod, err := probe(ctx)
-			switch {
-			case err != nil:
+			if err != nil {
 				lastErr = err
-			case pod != "":
+				continue
+			}
+			answered++
+			if pod != "" {
 				served[pod]++
-				answered++
-			default:
-				answered++
 			}
 		}
 		all := true

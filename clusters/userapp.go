@@ -209,16 +209,11 @@ func (c *Cluster) DeployUserApp(ctx context.Context, a UserApp) (AppTarget, erro
 	if err := c.ensureNamespace(ctx, a.Namespace); err != nil {
 		return AppTarget{}, err
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Clientset.Discovery()))
-	dyn, err := dynamic.NewForConfig(c.REST)
+	mapper, dyn, err := c.dynamicClients()
 	if err != nil {
 		return AppTarget{}, fmt.Errorf("deploy app: %w", err)
 	}
-	objs := make([]*unstructured.Unstructured, len(a.Objects))
-	for i, o := range a.Objects {
-		objs[i] = o.DeepCopy()
-	}
-	sort.SliceStable(objs, func(i, j int) bool { return installOrder(objs[i].GetKind()) < installOrder(objs[j].GetKind()) })
+	objs := installSorted(a.Objects)
 	for _, o := range objs {
 		ri, namespaced, err := c.place(a, o, svc.Name, port, mapper, dyn)
 		if err != nil {
@@ -307,18 +302,12 @@ func (c *Cluster) UpgradeUserApp(ctx context.Context, a UserApp) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("upgrade app: %w", err)
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Clientset.Discovery()))
-	dyn, err := dynamic.NewForConfig(c.REST)
+	mapper, dyn, err := c.dynamicClients()
 	if err != nil {
 		return 0, fmt.Errorf("upgrade app: %w", err)
 	}
-	objs := make([]*unstructured.Unstructured, len(a.Objects))
-	for i, o := range a.Objects {
-		objs[i] = o.DeepCopy()
-	}
-	sort.SliceStable(objs, func(i, j int) bool { return installOrder(objs[i].GetKind()) < installOrder(objs[j].GetKind()) })
 	n := 0
-	for _, o := range objs {
+	for _, o := range installSorted(a.Objects) {
 		ri, namespaced, err := c.place(a, o, svc.Name, port, mapper, dyn)
 		if err != nil {
 			return n, fmt.Errorf("upgrade app: %w", err)
@@ -336,6 +325,27 @@ func (c *Cluster) UpgradeUserApp(ctx context.Context, a UserApp) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// dynamicClients are what acting on objects of any kind needs: a REST
+// mapper from the cluster's discovery and a dynamic client.
+func (c *Cluster) dynamicClients() (meta.RESTMapper, dynamic.Interface, error) {
+	dyn, err := dynamic.NewForConfig(c.REST)
+	if err != nil {
+		return nil, nil, err
+	}
+	return restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Clientset.Discovery())), dyn, nil
+}
+
+// installSorted is a copy of objs (each object copied: placing them
+// changes them) in the order they are installed.
+func installSorted(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		out[i] = o.DeepCopy()
+	}
+	sort.SliceStable(out, func(i, j int) bool { return installOrder(out[i].GetKind()) < installOrder(out[j].GetKind()) })
+	return out
 }
 
 // installOrder puts what others need first (as Helm does).
@@ -483,8 +493,7 @@ func (c *Cluster) WaitEndpointsReady(ctx context.Context, ns, svc string, want i
 // for ns: only those whose live object carries NamespaceLabel=ns (an object
 // of the same name that this scenario did not create is never deleted).
 func (c *Cluster) DeleteClusterScoped(ctx context.Context, ns string, objs []*unstructured.Unstructured) error {
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Clientset.Discovery()))
-	dyn, err := dynamic.NewForConfig(c.REST)
+	mapper, dyn, err := c.dynamicClients()
 	if err != nil {
 		return err
 	}
@@ -593,11 +602,10 @@ func (c *Cluster) DeleteScenarioNamespaces(ctx context.Context) ([]string, error
 		return done, errors.Join(errs...)
 	}
 	// cluster-scoped objects of own apps carry NamespaceLabel
-	dyn, err := dynamic.NewForConfig(c.REST)
+	mapper, dyn, err := c.dynamicClients()
 	if err != nil {
 		return done, errors.Join(append(errs, err)...)
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Clientset.Discovery()))
 	for kind := range appsource.ClusterScopedKinds() {
 		if kind == "Namespace" || kind == "Node" {
 			continue
