@@ -531,10 +531,8 @@ func (a *analysis) checks(res *Result) {
 		add(c)
 	}
 	if slo.Rollout != nil {
-		for _, f := range res.Faults {
-			if f.Deploy {
-				add(rolloutCheck(f, *slo.Rollout))
-			}
+		for _, f := range res.DeployEvents() {
+			add(rolloutCheck(f, *slo.Rollout))
 		}
 	}
 	if slo.Jain > 0 {
@@ -578,18 +576,17 @@ func rolloutCheck(f FaultResult, slo RolloutSLO) Check {
 	if n > 0 {
 		value += " (" + f.Errors.Counts() + ")"
 	}
+	if f.LandedAt != nil {
+		value += ", complete in " + f.CompleteIn()
+	}
 	if slo.Duration > 0 {
 		limit += ", complete <= " + slo.Duration.String()
 		if f.LandedAt == nil {
 			ok = false
 			value += fmt.Sprintf(", not complete within the %s watched", f.Observed)
 		} else {
-			d := Duration(f.LandedAt.Sub(f.Inject))
-			ok = ok && d <= slo.Duration
-			value += ", complete in " + d.String()
+			ok = ok && Duration(f.LandedAt.Sub(f.Inject)) <= slo.Duration
 		}
-	} else if f.LandedAt != nil {
-		value += ", complete in " + Duration(f.LandedAt.Sub(f.Inject)).String()
 	}
 	value += fmt.Sprintf(" over %s watched", f.Observed)
 	return Check{Name: "rollout " + f.ID, Status: statusOf(ok), Value: value, Limit: limit}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -666,13 +667,7 @@ func (s *Spec) validateSLO(c *fieldErrs) {
 		if ro.Errors < 0 {
 			c.fail("slo.rollout.errors", strconv.Itoa(ro.Errors), "want 0 or more failed requests")
 		}
-		deploys := 0
-		for _, f := range s.Faults {
-			if f.Deploy() {
-				deploys++
-			}
-		}
-		if deploys == 0 {
+		if !slices.ContainsFunc(s.Faults, faults.Spec.Deploy) {
 			c.fail("slo.rollout", "", "no deploy event in faults to check ("+strings.Join(faults.DeployTypes, ", ")+")")
 		}
 	}
