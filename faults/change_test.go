@@ -72,9 +72,7 @@ func TestRolloutChangesTheTemplate(t *testing.T) {
 	ok, why := inj.Verify(short)
 	assert.False(t, ok, "generation 1 not observed yet")
 	assert.Contains(t, why, "not observed")
-	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 4, UpdatedReplicas: 4, AvailableReplicas: 4}
-	_, err = cs.AppsV1().Deployments("ns").UpdateStatus(ctx, d, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	settled(t, cs, d, 4)
 	ok, why = inj.Verify(ctx)
 	assert.True(t, ok, why)
 	assert.Contains(t, why, "rollout complete")

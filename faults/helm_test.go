@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -49,9 +48,7 @@ func TestHelmUpgradeLandsWhenChangedDeploymentsRolledOut(t *testing.T) {
 	assert.False(t, ok)
 	assert.Contains(t, why, "rollout of deployment web not complete")
 	d, _ := cs.AppsV1().Deployments("ns").Get(ctx, "web", metav1.GetOptions{})
-	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 4, UpdatedReplicas: 4, AvailableReplicas: 4}
-	_, err = cs.AppsV1().Deployments("ns").UpdateStatus(ctx, d, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	settled(t, cs, d, 4)
 	ok, why = inj.Verify(ctx)
 	assert.True(t, ok, why)
 	assert.Contains(t, why, "rollout complete")

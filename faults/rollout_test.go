@@ -115,6 +115,15 @@ func TestRolloutRestartNamesItsWorkload(t *testing.T) {
 	assert.ErrorContains(t, err, "is paused")
 }
 
+// settled has the Deployment's status say its generation is rolled out to
+// n replicas, all up to date and available, as the controller would.
+func settled(t *testing.T, cs *fake.Clientset, d *appsv1.Deployment, n int32) {
+	t.Helper()
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, AvailableReplicas: n}
+	_, err := cs.AppsV1().Deployments(d.Namespace).UpdateStatus(context.Background(), d, metav1.UpdateOptions{})
+	require.NoError(t, err)
+}
+
 // scaleReactor serves the deployments' scale subresource from the fake
 // clientset's tracker (the fake does not).
 func scaleReactor(cs *fake.Clientset) {
@@ -170,9 +179,7 @@ func TestScaleLandsAndReverts(t *testing.T) {
 	ok, why := inj.Verify(short)
 	assert.False(t, ok, "status still says 4 (observed generation behind)")
 	assert.Contains(t, why, "not at 2 replicas")
-	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2}
-	_, err = cs.AppsV1().Deployments("ns").UpdateStatus(ctx, d, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	settled(t, cs, d, 2)
 	ok, why = inj.Verify(ctx)
 	assert.True(t, ok, why)
 	assert.Contains(t, why, "2 replicas available")
