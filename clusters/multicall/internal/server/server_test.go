@@ -61,21 +61,12 @@ func TestReadinessFailsWhileDraining(t *testing.T) {
 }
 
 func TestGracefulShutdownFinishesInFlight(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	c := config{addr: addr, pod: "p", latency: 300 * time.Millisecond, graceful: true, shutdownDelay: 100 * time.Millisecond, drainTimeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	require.Eventually(t, func() bool {
-		conn, err := net.Dial("tcp", addr)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	}, 5*time.Second, 10*time.Millisecond)
+	waitListening(t, addr)
 	respc := make(chan int, 1)
 	go func() {
 		resp, err := http.Get("http://" + addr + "/")
@@ -95,18 +86,33 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 // -startup-delay: nothing listens until it has passed (a pod without a
 // readiness probe is sent traffic that is refused meanwhile).
 func TestStartupDelayListensLate(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	c := config{addr: addr, pod: "p", graceful: true, startupDelay: 400 * time.Millisecond, drainTimeout: time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	t0 := time.Now()
 	go func() { done <- serve(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
 	time.Sleep(100 * time.Millisecond)
-	_, err = net.Dial("tcp", addr)
+	_, err := net.Dial("tcp", addr)
 	require.Error(t, err, "refused while starting")
+	waitListening(t, addr)
+	assert.GreaterOrEqual(t, time.Since(t0), 400*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// freeAddr is a 127.0.0.1 address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitListening waits (at most 5 s) until addr accepts a connection.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		conn, err := net.Dial("tcp", addr)
 		if err == nil {
@@ -114,7 +120,4 @@ func TestStartupDelayListensLate(t *testing.T) {
 		}
 		return err == nil
 	}, 5*time.Second, 10*time.Millisecond)
-	assert.GreaterOrEqual(t, time.Since(t0), 400*time.Millisecond)
-	cancel()
-	require.NoError(t, <-done)
 }
