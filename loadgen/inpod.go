@@ -47,6 +47,7 @@ type PodSpec struct {
 	URL         string        `json:"url"` // http://SERVICE.NAMESPACE.svc[.cluster.local]:PORT/
 	Rate        int           `json:"rate"`
 	RampFrom    int           `json:"rampFrom,omitempty"`
+	Shape       Shape         `json:"shape,omitempty"`
 	Duration    time.Duration `json:"duration"`
 	KeepAlive   bool          `json:"keepAlive"`
 	Connections int           `json:"connections,omitempty"`
@@ -65,7 +66,7 @@ type PodSpec struct {
 // NewPodSpec is the PodSpec of an attack described by o (its URL replaced
 // by the in-cluster one).
 func NewPodSpec(o Options, url string) PodSpec {
-	p := PodSpec{URL: url, Rate: o.Rate, RampFrom: o.RampFrom, Duration: o.Duration, KeepAlive: o.KeepAlive, Connections: o.Connections, Timeout: o.Timeout,
+	p := PodSpec{URL: url, Rate: o.Rate, RampFrom: o.RampFrom, Shape: o.Shape, Duration: o.Duration, KeepAlive: o.KeepAlive, Connections: o.Connections, Timeout: o.Timeout,
 		Method: o.Request.Method, Path: o.Request.Path, Header: o.Request.Header, Body: o.Request.Body,
 		AttrHeader: o.Attribution.Header, AttrJSON: o.Attribution.JSON, AttrNone: o.Attribution.None}
 	if o.Attribution.Regex != nil {
@@ -76,7 +77,7 @@ func NewPodSpec(o Options, url string) PodSpec {
 
 // Options is the attack the pod runs.
 func (p PodSpec) Options() (Options, error) {
-	o := Options{URL: p.URL, Rate: p.Rate, RampFrom: p.RampFrom, Duration: p.Duration, KeepAlive: p.KeepAlive, Connections: p.Connections, Timeout: p.Timeout,
+	o := Options{URL: p.URL, Rate: p.Rate, RampFrom: p.RampFrom, Shape: p.Shape, Duration: p.Duration, KeepAlive: p.KeepAlive, Connections: p.Connections, Timeout: p.Timeout,
 		Request:     Request{Method: p.Method, Path: p.Path, Header: p.Header, Body: p.Body},
 		Attribution: Attribution{Header: p.AttrHeader, JSON: p.AttrJSON, None: p.AttrNone}, InCluster: true}
 	if p.AttrRegex != "" {

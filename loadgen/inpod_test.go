@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -134,4 +135,25 @@ func TestMergedP99MatchesSingleProcess(t *testing.T) {
 	exact := all[int(0.99*float64(len(all)))-1]
 	got := h.Quantile(0.99)
 	assert.InEpsilon(t, exact.Seconds(), got.Seconds(), 0.01, "merged p99 %s, exact %s", got, exact)
+}
+
+// Each load pod sends its share of a shaped load, and the shape survives
+// the trip through the pod's environment.
+func TestPodSpecSharesTheShape(t *testing.T) {
+	sh := Shape{{For: 10 * time.Second, From: 90, To: 90}, {For: 5 * time.Second, From: 90, To: 300}}
+	p := PodLoad{Pods: 3, Spec: NewPodSpec(Options{Rate: 90, Shape: sh, Duration: sh.Duration()}, "http://web.ns.svc:8080/")}
+	total := 0.0
+	for i := range 3 {
+		spec := p.podSpec(i)
+		b, err := json.Marshal(spec)
+		require.NoError(t, err)
+		var back PodSpec
+		require.NoError(t, json.Unmarshal(b, &back))
+		o, err := back.Options()
+		require.NoError(t, err)
+		assert.Equal(t, Shape{{For: 10 * time.Second, From: 30, To: 30}, {For: 5 * time.Second, From: 30, To: 100}}, o.Shape)
+		total += o.Shape.Planned()
+	}
+	assert.InDelta(t, sh.Planned(), total, 1e-6, "the pods' shares add up to the shape")
+	assert.Equal(t, sh, p.Spec.Shape, "the total is left as it was")
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// from RampFrom to Rate over the duration.
 	Rate     int
 	RampFrom int
+	// Shape, when set, is the rate over time instead of Rate and RampFrom
+	// (steps, ramps, spikes); Duration should be its length.
+	Shape Shape
 	// MaxRate sends as fast as Workers allow (Rate is then ignored).
 	MaxRate bool
 	// Duration bounds the attack in time (required, > 0).
@@ -95,7 +98,14 @@ func (o *Options) validate() (*url.URL, error) {
 	if o.Duration <= 0 {
 		return nil, fmt.Errorf("load duration %s: must be > 0 (every attack is bounded in time)", o.Duration)
 	}
-	if !o.MaxRate && o.Rate <= 0 {
+	if len(o.Shape) > 0 {
+		if o.MaxRate || o.RampFrom > 0 {
+			return nil, fmt.Errorf("load shape: not with a maximal rate or a ramp (the shape says the rate)")
+		}
+		if err := o.Shape.Validate(); err != nil {
+			return nil, err
+		}
+	} else if !o.MaxRate && o.Rate <= 0 {
 		return nil, fmt.Errorf("load rate %d/s: must be > 0", o.Rate)
 	}
 	if o.RampFrom < 0 || (o.RampFrom > 0 && o.MaxRate) {
@@ -112,6 +122,9 @@ func (o *Options) validate() (*url.URL, error) {
 	}
 	if o.MaxRequests == 0 {
 		planned := uint64(float64(max(o.Rate, o.RampFrom)) * o.Duration.Seconds())
+		if len(o.Shape) > 0 {
+			planned = uint64(o.Shape.Planned())
+		}
 		if o.MaxRate {
 			planned = uint64(200_000 * o.Duration.Seconds()) // far above what localhost serves
 		}
@@ -231,6 +244,8 @@ func Attack(ctx context.Context, o Options, sink func(report.Sample)) (Stats, er
 	}
 	var pacer vegeta.Pacer = vegeta.ConstantPacer{Freq: o.Rate, Per: time.Second}
 	switch {
+	case len(o.Shape) > 0:
+		pacer = o.Shape
 	case o.MaxRate:
 		pacer = vegeta.ConstantPacer{} // as fast as workers allow
 	case o.RampFrom > 0:

@@ -79,6 +79,17 @@ func share(total, n, i int) int {
 	return s
 }
 
+// podSpec is load pod i's share of the attack.
+func (p PodLoad) podSpec(i int) PodSpec {
+	spec := p.Spec
+	spec.Rate = share(p.Spec.Rate, p.Pods, i)
+	spec.RampFrom = share(p.Spec.RampFrom, p.Pods, i)
+	if len(p.Spec.Shape) > 0 {
+		spec.Shape = p.Spec.Shape.Scale(1 / float64(p.Pods))
+	}
+	return spec
+}
+
 // Prepare creates the load pods and waits until every one is ready (at
 // most timeout). On error the pods already created are deleted.
 func (p PodLoad) Prepare(ctx context.Context, timeout time.Duration) (*LoadPods, error) {
@@ -96,9 +107,7 @@ func (p PodLoad) Prepare(ctx context.Context, timeout time.Duration) (*LoadPods,
 	}
 	lp := &LoadPods{p: p, nodes: map[string]string{}}
 	for i := range p.Pods {
-		spec := p.Spec
-		spec.Rate = share(p.Spec.Rate, p.Pods, i)
-		spec.RampFrom = share(p.Spec.RampFrom, p.Pods, i)
+		spec := p.podSpec(i)
 		env, err := json.Marshal(spec)
 		if err != nil {
 			return nil, err

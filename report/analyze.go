@@ -32,6 +32,11 @@ type Input struct {
 	// duration); 0 means unknown. A run that delivered less than
 	// MinDelivered of it cannot pass: it is inconclusive.
 	Planned int
+	// Segments are the parts of a shaped load (load.shape), each with its
+	// own planned count: a segment that delivered less than MinDelivered
+	// of it keeps the run from passing (a spike that was not sent proves
+	// nothing about the spike).
+	Segments []LoadSegment
 	// Expect is the scenario's expectation, kept in the result for the gate.
 	Expect *Expectation
 	// Unattributed: responses name no pod (attribution none), so evenness
@@ -138,6 +143,7 @@ func Analyze(rec *Recorder, in Input) *Result {
 	}
 	res.Availability = ratio(res.Requests-res.Failed, res.Requests)
 	res.Budget = a.budget(res.Requests, res.Failed)
+	res.LoadSegments = a.segments()
 	res.Phases = a.phases()
 	res.Faults = a.faults(res.Phases)
 	if !in.Unattributed {
@@ -655,7 +661,38 @@ func (a *analysis) shortLoad(requests int) string {
 	if p := a.in.Planned; p > 0 && float64(requests) < MinDelivered*float64(p) {
 		return fmt.Sprintf("load delivered %d of %d planned requests (%.0f%%, below %.0f%%): too little traffic to rule out an outage", requests, p, 100*float64(requests)/float64(p), 100*MinDelivered)
 	}
+	for _, g := range a.segments() { // also in Result.LoadSegments
+		if g.Planned > 0 && float64(g.Sent) < MinDelivered*float64(g.Planned) {
+			return fmt.Sprintf("load segment %s delivered %d of %d planned requests (%.0f%%, below %.0f%%): the shape was not sent as asked", g.Name, g.Sent, g.Planned, 100*float64(g.Sent)/float64(g.Planned), 100*MinDelivered)
+		}
+	}
 	return ""
+}
+
+// LoadSegment is one part of a shaped load: from From to To after the
+// load's start, Planned requests asked (Sent: those that started in it).
+type LoadSegment struct {
+	Name    string   `json:"name"`
+	From    Duration `json:"from"`
+	To      Duration `json:"to"`
+	Planned int      `json:"planned"`
+	Sent    int      `json:"sent"`
+}
+
+// segments counts the requests sent in each segment of a shaped load
+// (by the window they started in).
+func (a *analysis) segments() []LoadSegment {
+	out := make([]LoadSegment, len(a.in.Segments))
+	for i, g := range a.in.Segments {
+		g.Sent = 0
+		for _, w := range a.rec.Windows() {
+			if off := a.rec.at(w.Index).Sub(a.rec.Start()); off >= time.Duration(g.From) && off < time.Duration(g.To) {
+				g.Sent += w.Total
+			}
+		}
+		out[i] = g
+	}
+	return out
 }
 
 func landedNote(fs []FaultResult) string {

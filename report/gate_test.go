@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestGate(t *testing.T) {
@@ -54,4 +55,36 @@ func TestShortLoadIsInconclusive(t *testing.T) {
 
 	in.Planned = 1000
 	assert.Equal(t, Pass, Analyze(half, in).Verdict, "the full planned load passes")
+}
+
+// A shaped load must deliver each segment: a spike that was not sent
+// proves nothing, even when the total is near the plan.
+func TestShortSegmentIsInconclusive(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	segs := []LoadSegment{
+		{Name: "0s-5s at 100/s", From: 0, To: Duration(5 * time.Second), Planned: 500},
+		{Name: "5s-6s at 1000/s", From: Duration(5 * time.Second), To: Duration(6 * time.Second), Planned: 1000},
+		{Name: "6s-10s at 100/s", From: Duration(6 * time.Second), To: Duration(10 * time.Second), Planned: 400},
+	}
+	in := Input{Start: t0, End: t0.Add(10 * time.Second), SLO: SLO{Availability: 0.99}, Planned: 1900, Segments: segs}
+	send := func(spike int) *Recorder {
+		rec := NewRecorder(t0, 100*time.Millisecond)
+		add := func(from time.Duration, n int, over time.Duration) {
+			for i := range n {
+				rec.Add(Sample{Start: t0.Add(from + time.Duration(i)*over/time.Duration(n)), Status: 200, Latency: time.Millisecond, Pod: "a"})
+			}
+		}
+		add(0, 500, 5*time.Second)
+		add(5*time.Second, spike, time.Second)
+		add(6*time.Second, 900, 4*time.Second) // more than asked after the spike: the total looks fine
+		return rec
+	}
+	short := Analyze(send(600), in)
+	assert.Equal(t, Inconclusive, short.Verdict)
+	assert.Contains(t, strings.Join(short.Reasons, ";"), "load segment 5s-6s at 1000/s delivered 600 of 1000 planned requests (60%")
+	require.Len(t, short.LoadSegments, 3)
+	assert.Equal(t, []int{500, 600, 900}, []int{short.LoadSegments[0].Sent, short.LoadSegments[1].Sent, short.LoadSegments[2].Sent})
+
+	full := Analyze(send(1000), in)
+	assert.Equal(t, Pass, full.Verdict, full.Reasons)
 }

@@ -38,12 +38,14 @@ type Result struct {
 	// LostLoad names load sources whose samples did not all arrive.
 	LostLoad []string `json:"lostLoad,omitempty"`
 	// LoadSources are the load pods of in-cluster load and what each sent.
-	LoadSources []LoadSource      `json:"loadSources,omitempty"`
-	Info        map[string]string `json:"info,omitempty"` // free-form facts worth reporting (e.g. node-monitor-grace-period)
-	Start       time.Time         `json:"start"`
-	End         time.Time         `json:"end"`
-	Window      Duration          `json:"window"`
-	SLO         SLO               `json:"slo"`
+	LoadSources []LoadSource `json:"loadSources,omitempty"`
+	// LoadSegments are the parts of a shaped load, each planned and sent.
+	LoadSegments []LoadSegment     `json:"loadSegments,omitempty"`
+	Info         map[string]string `json:"info,omitempty"` // free-form facts worth reporting (e.g. node-monitor-grace-period)
+	Start        time.Time         `json:"start"`
+	End          time.Time         `json:"end"`
+	Window       Duration          `json:"window"`
+	SLO          SLO               `json:"slo"`
 
 	Verdict Verdict  `json:"verdict"`
 	Reasons []string `json:"reasons"`

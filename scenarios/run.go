@@ -271,7 +271,7 @@ func (r *run) aim(ctx context.Context) error {
 	}
 	r.path = p
 	r.lo = loadgen.Options{
-		Rate: s.Load.Rate, RampFrom: s.Load.RampFrom, Duration: s.Load.Duration,
+		Rate: s.Load.Rate, RampFrom: s.Load.RampFrom, Shape: s.Load.Shape, Duration: s.Load.Duration,
 		KeepAlive: s.Load.KeepAlive, Connections: s.Load.Connections, Timeout: s.Load.Timeout, Request: r.app.request, Attribution: r.app.attribution,
 	}
 	r.drive = hostLoad
@@ -353,6 +353,9 @@ func (r *run) analyze(context.Context) error {
 		"load":      fmt.Sprintf("%d/s for %s, keep-alive %v (achieved %.0f/s); %s %s", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, r.stats.Rate(), methodOf(app.request), r.target),
 		"namespace": r.ns,
 	}
+	if len(s.Load.Shape) > 0 {
+		info["load"] = fmt.Sprintf("shaped: %s (keep-alive %v, achieved %.0f/s over the whole); %s %s", describeShape(s.Load.Shape), s.Load.KeepAlive, r.stats.Rate(), methodOf(app.request), r.target)
+	}
 	if r.warm != "" {
 		info["warm-up (not counted)"] = r.warm
 	}
@@ -383,7 +386,7 @@ func (r *run) analyze(context.Context) error {
 		Scenario: s.Name, Spec: string(kept), SpecFile: absPath(s.File), Seed: r.seed, NodeImage: r.env.NodeImage, Cluster: c.Name, Info: info,
 		Start: r.start, End: r.end, SLO: s.SLO, Faults: r.faultsOut, Timeline: r.tl.Events(), ReadyPods: app.check.Pods,
 		Unstable: r.obs.UnstableSpans(r.start, r.end), Unattributed: app.attribution.None, Expect: s.Expectation(),
-		Planned: s.Load.Planned(), Path: r.where, LostLoad: r.lostLoad, LoadSources: r.sources,
+		Planned: s.Load.Planned(), Segments: loadSegments(s.Load.Shape), Path: r.where, LostLoad: r.lostLoad, LoadSources: r.sources,
 	})
 	r.say("verdict %s: %s", strings.ToUpper(string(r.res.Verdict)), strings.Join(r.res.Reasons, "; "))
 	if r.opts.Out != "" {

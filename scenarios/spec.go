@@ -87,8 +87,11 @@ type AppSpec struct {
 
 // LoadSpec is the traffic a scenario sends through the Service.
 type LoadSpec struct {
-	Rate      int // requests per second
-	RampFrom  int // optional linear ramp from this rate
+	Rate     int // requests per second
+	RampFrom int // optional linear ramp from this rate
+	// Shape is the rate over time when load.shape gives one (a spike, a
+	// ramp or steps over Rate); nil: Rate (or the ramp) throughout.
+	Shape     loadgen.Shape
 	Duration  time.Duration
 	KeepAlive bool
 	Timeout   time.Duration // per request (default 2s)
@@ -124,6 +127,9 @@ const MaxFaults = 20
 
 // Planned is how many requests the load is asked to send.
 func (l LoadSpec) Planned() int {
+	if len(l.Shape) > 0 {
+		return int(l.Shape.Planned())
+	}
 	r := float64(l.Rate)
 	if l.RampFrom > 0 {
 		r = float64(l.Rate+l.RampFrom) / 2
@@ -167,15 +173,16 @@ type rawApp struct {
 }
 
 type rawLoad struct {
-	Rate        string `json:"rate"`
-	RampFrom    string `json:"rampFrom"`
-	Duration    string `json:"duration"`
-	KeepAlive   bool   `json:"keepAlive"`
-	Timeout     string `json:"timeout"`
-	Window      string `json:"window"`
-	Via         string `json:"via"`
-	Pods        int    `json:"pods"`
-	Connections int    `json:"connections"`
+	Rate        string    `json:"rate"`
+	RampFrom    string    `json:"rampFrom"`
+	Shape       *rawShape `json:"shape"`
+	Duration    string    `json:"duration"`
+	KeepAlive   bool      `json:"keepAlive"`
+	Timeout     string    `json:"timeout"`
+	Window      string    `json:"window"`
+	Via         string    `json:"via"`
+	Pods        int       `json:"pods"`
+	Connections int       `json:"connections"`
 	Ingress     *struct {
 		Replicas int `json:"replicas"`
 	} `json:"ingress"`
@@ -423,6 +430,7 @@ func (p *parser) spec(r rawSpec) *Spec {
 		Timeout: p.dur("load.timeout", r.Load.Timeout), Window: p.dur("load.window", r.Load.Window),
 		Via: r.Load.Via, Pods: r.Load.Pods, Connections: r.Load.Connections,
 	}
+	s.Load.Shape = p.shape(r.Load.Shape, s.Load.Rate, s.Load.Duration, s.Load.RampFrom)
 	if r.Load.Ingress != nil {
 		s.Load.IngressReplicas = r.Load.Ingress.Replicas
 		if s.Load.IngressReplicas == 0 {
@@ -605,6 +613,16 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	}
 	if s.Load.RampFrom > MaxRate {
 		c.fail("load.rampFrom", strconv.Itoa(s.Load.RampFrom), fmt.Sprintf("above %d/s: more than a 2-core machine drives through kind", MaxRate))
+	}
+	if len(s.Load.Shape) > 0 {
+		switch err := s.Load.Shape.Validate(); {
+		case err != nil:
+			c.fail("load.shape", "", err.Error())
+		case s.Load.Shape.Duration() != s.Load.Duration:
+			c.fail("load.shape", s.Load.Shape.Duration().String(), fmt.Sprintf("lasts as long as load.duration (%s)", s.Load.Duration))
+		case s.Load.Shape.Peak() > MaxRate:
+			c.fail("load.shape", fmt.Sprint(s.Load.Shape.Peak()), fmt.Sprintf("above %d/s: more than a 2-core machine drives through kind", MaxRate))
+		}
 	}
 	switch {
 	case s.Load.Duration <= 0:

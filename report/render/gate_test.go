@@ -38,6 +38,18 @@ func TestMarkdownNamesLostLoad(t *testing.T) {
 	assert.Contains(t, md.String(), "| LOST LOAD | load-1 (worker2)")
 }
 
+// A shaped load's segments are each named with what they sent.
+func TestReportsNameLoadSegments(t *testing.T) {
+	r := &report.Result{Scenario: "spike", Verdict: report.Pass, LoadSegments: []report.LoadSegment{
+		{Name: "0s-20s at 100/s", To: report.Duration(20 * time.Second), Planned: 2000, Sent: 2000},
+		{Name: "20s-35s at 500/s", From: report.Duration(20 * time.Second), To: report.Duration(35 * time.Second), Planned: 7500, Sent: 7425}}}
+	var md, html strings.Builder
+	require.NoError(t, WriteMarkdown(&md, r))
+	assert.Contains(t, md.String(), "| load 20s-35s at 500/s | 7425 of 7500 planned sent (99%) |")
+	require.NoError(t, WriteHTML(&html, r))
+	assert.Contains(t, html.String(), "<th>load 20s-35s at 500/s</th><td>7425 of 7500 planned sent</td>")
+}
+
 // Pods that joined during the run have their section, offset from the start.
 func TestMarkdownShowsRejoins(t *testing.T) {
 	fs := report.Duration(3 * time.Second)

@@ -69,6 +69,9 @@ func mdSummary(b *strings.Builder, r *report.Result) {
 	for _, l := range r.LoadSources {
 		fmt.Fprintf(b, "| load pod %s | on %s, %d/s, %d samples arrived (it sent %d) |\n", l.Name, l.Node, l.Rate, l.Samples, l.Sent)
 	}
+	for _, g := range r.LoadSegments {
+		fmt.Fprintf(b, "| load %s | %d of %d planned sent (%.0f%%) |\n", g.Name, g.Sent, g.Planned, 100*float64(g.Sent)/float64(max(g.Planned, 1)))
+	}
 	for _, l := range r.LostLoad {
 		fmt.Fprintf(b, "| LOST LOAD | %s |\n", l)
 	}
