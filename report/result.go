@@ -111,6 +111,10 @@ type LoadSource struct {
 	Samples  int    `json:"samples"`
 	Sent     int    `json:"sent"`
 	Complete bool   `json:"complete"`
+	// Asked is the requests it was asked to send (its share of the plan),
+	// Achieved the rate it sent at over the load's duration.
+	Asked    int     `json:"asked,omitempty"`
+	Achieved float64 `json:"achieved,omitempty"`
 }
 
 // Check is one SLO check: one JUnit testcase.

@@ -54,6 +54,8 @@ func assertLoadPodsCounted(t *testing.T, s *scenarios.Spec, res *report.Result) 
 	for _, l := range res.LoadSources {
 		assert.True(t, l.Complete, "%+v", l)
 		assert.Equal(t, l.Sent, l.Samples, "%s: sent vs arrived", l.Name)
+		assert.InEpsilon(t, l.Asked, l.Sent, 0.01, "%s: achieved vs asked, per load pod", l.Name)
+		assert.InEpsilon(t, float64(l.Rate), l.Achieved, 0.01, "%s: achieved rate", l.Name)
 		sum += l.Samples
 		nodes[l.Node] = true
 	}
@@ -66,6 +68,7 @@ func assertLoadPodsCounted(t *testing.T, s *scenarios.Spec, res *report.Result) 
 
 // Killing a load pod mid-run makes the verdict inconclusive and names it.
 func TestIntegrationInClusterLostLoadPod(t *testing.T) {
+	t.Parallel() // beside the shipped scenarios: its runs take their own lease on the cluster
 	e := sharedEnv(t)
 	s := parse(t, `name: incluster-lost
 app: {replicas: 3}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -162,7 +163,9 @@ func (d podDriver) run(ctx, runCtx context.Context, r *run, sink func(report.Sam
 	r.stats.Elapsed = time.Since(r.start)
 	for _, o := range outcomes {
 		r.stats.Requests += uint64(o.Samples)
-		r.sources = append(r.sources, report.LoadSource{Name: o.Pod, Node: o.Node, Rate: o.Rate, Samples: o.Samples, Sent: o.Sent, Complete: o.Complete})
+		asked := int(math.Round(float64(s.Load.Planned()) * float64(o.Rate) / float64(s.Load.Rate))) // its share of the plan
+		r.sources = append(r.sources, report.LoadSource{Name: o.Pod, Node: o.Node, Rate: o.Rate, Samples: o.Samples, Sent: o.Sent, Complete: o.Complete,
+			Asked: asked, Achieved: float64(max(o.Sent, 0)) / s.Load.Duration.Seconds()})
 		if !o.Complete {
 			r.lostLoad = append(r.lostLoad, fmt.Sprintf("load pod %s (node %s): %s", o.Pod, o.Node, o.Lost))
 		}

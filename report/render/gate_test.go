@@ -38,6 +38,17 @@ func TestMarkdownNamesLostLoad(t *testing.T) {
 	assert.Contains(t, md.String(), "| LOST LOAD | load-1 (worker2)")
 }
 
+// Each load pod says what it was asked and what it achieved.
+func TestReportsSayAskedAndAchievedPerLoadPod(t *testing.T) {
+	r := &report.Result{Scenario: "pods", Verdict: report.Pass, LoadSources: []report.LoadSource{
+		{Name: "load-0", Node: "w1", Rate: 100, Asked: 3000, Achieved: 99.5, Sent: 2985, Samples: 2985, Complete: true}}}
+	var md, html strings.Builder
+	require.NoError(t, WriteMarkdown(&md, r))
+	assert.Contains(t, md.String(), "| load pod load-0 | on w1, asked 100/s (3000 requests), achieved 99.5/s: it sent 2985, 2985 samples arrived |")
+	require.NoError(t, WriteHTML(&html, r))
+	assert.Contains(t, html.String(), "asked 100/s (3000 requests), achieved 99.5/s: it sent 2985, 2985 samples arrived")
+}
+
 // A shaped load's segments are each named with what they sent.
 func TestReportsNameLoadSegments(t *testing.T) {
 	r := &report.Result{Scenario: "spike", Verdict: report.Pass, LoadSegments: []report.LoadSegment{

@@ -196,7 +196,7 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 <tr><th>window</th><td>{{.R.Window}}</td></tr>
 {{if .R.Path}}<tr><th>traffic path</th><td>{{.R.Path}}</td></tr>{{end}}
 {{range .R.LoadSegments}}<tr><th>load {{.Name}}</th><td>{{.Sent}} of {{.Planned}} planned sent</td></tr>{{end}}
-{{range .R.LoadSources}}<tr><th>load pod {{.Name}}</th><td>on {{.Node}}, {{.Rate}}/s, {{.Samples}} samples arrived (it sent {{.Sent}})</td></tr>{{end}}
+{{range .R.LoadSources}}<tr><th>load pod {{.Name}}</th><td>on {{.Node}}, asked {{.Rate}}/s ({{.Asked}} requests), achieved {{printf "%.1f" .Achieved}}/s: it sent {{.Sent}}, {{.Samples}} samples arrived</td></tr>{{end}}
 {{range .R.LostLoad}}<tr><th>LOST LOAD</th><td class="st-fail">{{.}}</td></tr>{{end}}
 {{if .R.NodeImage}}<tr><th>node image</th><td><code>{{.R.NodeImage}}</code></td></tr>{{end}}
 {{range $k, $v := .R.Info}}<tr><th>{{$k}}</th><td>{{$v}}</td></tr>{{end}}

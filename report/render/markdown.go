@@ -67,7 +67,7 @@ func mdSummary(b *strings.Builder, r *report.Result) {
 		fmt.Fprintf(b, "| traffic path | %s |\n", r.Path)
 	}
 	for _, l := range r.LoadSources {
-		fmt.Fprintf(b, "| load pod %s | on %s, %d/s, %d samples arrived (it sent %d) |\n", l.Name, l.Node, l.Rate, l.Samples, l.Sent)
+		fmt.Fprintf(b, "| load pod %s | on %s, asked %d/s (%d requests), achieved %.1f/s: it sent %d, %d samples arrived |\n", l.Name, l.Node, l.Rate, l.Asked, l.Achieved, l.Sent, l.Samples)
 	}
 	for _, g := range r.LoadSegments {
 		fmt.Fprintf(b, "| load %s | %d of %d planned sent (%.0f%%) |\n", g.Name, g.Sent, g.Planned, 100*float64(g.Sent)/float64(max(g.Planned, 1)))
