@@ -6,6 +6,7 @@ package reporttest
 
 import (
 	"bytes"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -50,5 +51,24 @@ func CheckReport(t testing.TB, htmlPath string, wantSVGs int) {
 		if strings.Contains(log, bad) {
 			t.Errorf("%s: page logged %q:\n%s", htmlPath, bad, log)
 		}
+	}
+}
+
+// Figure prints one line of `make bench`'s table (the Makefile collects the
+// lines that start with "bench-figure"): a benchmark's figure, its floor
+// and whether it reached it; it fails b when it did not.
+func Figure(b testing.TB, name string, value, floor float64, higherIsBetter bool, unit string) {
+	b.Helper()
+	ok, cmp := value >= floor, ">="
+	if !higherIsBetter {
+		ok, cmp = value <= floor, "<="
+	}
+	verdict := "pass"
+	if !ok {
+		verdict = "FALLS SHORT"
+	}
+	fmt.Printf("bench-figure\t%s\t%.3f %s\t%s %.3f %s\t%s\n", name, value, unit, cmp, floor, unit, verdict)
+	if !ok {
+		b.Errorf("%s: %.3f %s, floor %s %.3f %s", name, value, unit, cmp, floor, unit)
 	}
 }
