@@ -62,6 +62,8 @@ var (
 	mu      sync.Mutex
 	// external: the cluster is the run's (TestClusterEnv), not this binary's
 	external bool
+	// binaryLease is this binary's turn on an external cluster
+	binaryLease *clusters.Lease
 )
 
 // Shared returns the test process's cluster, creating it on first use.
@@ -75,6 +77,12 @@ var (
 func Shared(t testing.TB) *clusters.Cluster {
 	t.Helper()
 	RequireDocker(t)
+	aloneMu.Lock()
+	by := aloneBy
+	aloneMu.Unlock()
+	if by != "" && by != t.Name() && !strings.HasPrefix(t.Name(), by+"/") {
+		t.Fatalf("the shared test cluster is %s's alone (clustertest.Extra): a test beside it needs a cluster of its own", by)
+	}
 	once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
@@ -87,40 +95,35 @@ func Shared(t testing.TB) *clusters.Cluster {
 }
 
 var (
-	extraOnce sync.Once
-	extra     *clusters.Cluster
-	extraErr  error
-	extraMu   sync.Mutex // one test at a time on the extra cluster
+	extraMu sync.Mutex // one test at a time has the cluster alone
+	aloneMu sync.Mutex
+	aloneBy string // the test that has it alone ("" when none)
 )
 
-// Extra returns a cluster of this test binary's own, apart from the shared
-// one (created on first use, deleted by Main), for tests whose runs leave
-// faults in place until `clean` (interruptions): on the shared cluster those
-// would reach every test running beside them. Tests that use it run one at
-// a time (Extra holds it for the rest of t).
+// Extra returns the shared cluster for the rest of t, to t alone: for
+// tests whose runs leave faults in place until `clean` (interruptions),
+// which would reach every test beside them. Such tests run one at a time,
+// and while one runs no other test of the binary may take the shared
+// cluster (Shared fails it): the binary's other tests make clusters of
+// their own (cmd/aftershock). With AFTERSHOCK_TEST_CLUSTER no other test
+// binary is on it either: test binaries take that cluster one at a time.
+// (It was a second cluster of the binary's own until session 9: creating
+// it cost 1-2 minutes of CI while the shared one sat idle.)
 func Extra(t testing.TB) *clusters.Cluster {
 	t.Helper()
 	RequireDocker(t)
 	extraMu.Lock()
 	t.Cleanup(extraMu.Unlock)
-	extraOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-		defer cancel()
-		img, err := NodeImage(ctx)
-		if err != nil {
-			extraErr = fmt.Errorf("node image: %w", err)
-			return
-		}
-		start := time.Now()
-		extra, extraErr = clusters.Create(ctx, clusters.Options{NodeImage: img, NodeMonitorGracePeriod: clusters.ShortNodeMonitorGracePeriod})
-		if extraErr == nil {
-			fmt.Fprintf(os.Stderr, "clustertest: extra cluster %s created in %s\n", extra.Name, time.Since(start).Round(100*time.Millisecond))
-		}
+	c := Shared(t)
+	aloneMu.Lock()
+	aloneBy = t.Name()
+	aloneMu.Unlock()
+	t.Cleanup(func() {
+		aloneMu.Lock()
+		aloneBy = ""
+		aloneMu.Unlock()
 	})
-	if extraErr != nil {
-		t.Fatalf("extra test cluster: %v", extraErr)
-	}
-	return extra
+	return c
 }
 
 // TestClusterEnv names the cluster every test binary of a run shares.
@@ -135,6 +138,15 @@ func sharedCluster(ctx context.Context) (*clusters.Cluster, error) {
 	name := os.Getenv(TestClusterEnv)
 	if name != "" {
 		opts.Name, external = name, true
+		// one test binary at a time on it, held until this one exits (a test
+		// may have it alone: Extra); -p 1 in `make test` already runs them so
+		wait, cancel := context.WithTimeout(context.Background(), 90*time.Minute)
+		defer cancel()
+		turn, err := (&clusters.Cluster{Name: name + ".binary"}).Lease(wait, true, nil)
+		if err != nil {
+			return nil, err
+		}
+		binaryLease = turn // kept: a lost *os.File would be closed by its finalizer, and the lock with it
 		// one creator: the others wait for it, then open the cluster
 		l, err := (&clusters.Cluster{Name: name + ".create"}).Lease(ctx, true, nil)
 		if err != nil {
@@ -203,14 +215,6 @@ func Main(m *testing.M) {
 	code := m.Run()
 	mu.Lock()
 	defer mu.Unlock()
-	if extra != nil {
-		if os.Getenv("AFTERSHOCK_KEEP_CLUSTER") == "1" {
-			fmt.Fprintf(os.Stderr, "clustertest: keeping extra cluster %s (kubeconfig %s)\n", extra.Name, extra.Kubeconfig)
-		} else if err := extra.Delete(context.Background()); err != nil {
-			fmt.Fprintf(os.Stderr, "clustertest: %v\n", err)
-			code = 1
-		}
-	}
 	if shared != nil && !external {
 		if os.Getenv("AFTERSHOCK_KEEP_CLUSTER") == "1" {
 			fmt.Fprintf(os.Stderr, "clustertest: keeping cluster %s (kubeconfig %s)\n", shared.Name, shared.Kubeconfig)

@@ -34,9 +34,16 @@ func pathWithoutGo() string {
 // toolchain on PATH: the sample app's image is the binary itself, the node
 // image the newest one built. (The foreign app's path is the same code,
 // tested in scenarios; measured from an installed binary in session 2.)
+//
+// It runs first and alone (not t.Parallel: Go runs the package's parallel
+// tests after it), because its verdict holds a p99 of 250 ms that a
+// neighbour's node faults on 2 cores would move; the other tests of this
+// package then run side by side: the foreign cluster's beside the
+// interruptions on the shared cluster.
+//
 // ownClusterMu lets one test at a time create a cluster of its own
-// (besides the shared and the extra one): on a 2-core machine more
-// clusters at once starve each other.
+// (besides the shared one): on a 2-core machine more clusters at once
+// starve each other.
 var ownClusterMu sync.Mutex
 
 func ownCluster(t *testing.T) {
