@@ -166,24 +166,13 @@ func (r *run) lease(ctx context.Context) error {
 	if r.opts.Alone && !alone {
 		alone, why = true, "asked to run alone"
 	}
-	group, whyGroup := s.Group()
-	waiting := func() {
-		switch {
-		case alone:
+	l, err := c.Lease(ctx, alone, func() {
+		if alone {
 			r.say("waiting to have cluster %s alone (%s) until the scenarios on it end", c.Name, why)
-		case group != "":
-			r.say("waiting for cluster %s: only scenarios of group %s beside it (%s)", c.Name, group, whyGroup)
-		default:
+		} else {
 			r.say("waiting for cluster %s: a scenario has it alone, or every place side by side is taken (a published NodePort each, at most %d on this machine's cores)", c.Name, clusters.SideBySide)
 		}
-	}
-	var l *clusters.Lease
-	var err error
-	if alone || group == "" {
-		l, err = c.Lease(ctx, alone, waiting)
-	} else {
-		l, err = c.LeaseIn(ctx, group, waiting)
-	}
+	})
 	if err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}

@@ -218,14 +218,10 @@ slo: {availability: 99%, rollout: {errors: 0, duration: 90s}}
 	clusters.SideBySide = 4
 	alone, _ := s.Alone()
 	assert.False(t, alone, "4 cores: side by side")
-	g, _ := s.Group()
-	assert.Empty(t, g, "4 cores: beside any scenario")
 	clusters.SideBySide = 2
-	alone, _ = s.Alone()
-	assert.False(t, alone, "2 cores: side by side too")
-	g, why := s.Group()
-	assert.Equal(t, GroupDeploy, g, "2 cores: only beside other deploy scenarios")
-	assert.Equal(t, "rollout-restart starts and stops the app's pods in bulk, which on 2 cores slows every scenario beside it but other deploy scenarios (their SLOs allow for it)", why)
+	alone, why := s.Alone()
+	assert.True(t, alone, "2 cores: alone")
+	assert.Equal(t, "rollout-restart starts and stops the app's pods in bulk, which on 2 cores slows every scenario beside it", why)
 }
 
 // helm-upgrade: its set and values go on top of the app's chart, values

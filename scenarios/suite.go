@@ -80,20 +80,15 @@ func (su Suite) Run(ctx context.Context, specs []*Spec) []Outcome {
 // would hold back the side by side ones queued behind it). One at a time,
 // the specs' order.
 func (su Suite) order(specs []*Spec) []int {
-	var side, group, alone []int
+	var side, alone []int
 	for i, s := range specs {
-		a, _ := s.Alone()
-		g, _ := s.Group()
-		switch {
-		case (a || su.Alone) && su.Parallel > 1:
+		if a, _ := s.Alone(); (a || su.Alone) && su.Parallel > 1 {
 			alone = append(alone, i)
-		case g != "" && su.Parallel > 1:
-			group = append(group, i)
-		default:
+		} else {
 			side = append(side, i)
 		}
 	}
-	return append(append(side, group...), alone...)
+	return append(side, alone...)
 }
 
 // series runs one scenario Repeat times and gates it.
@@ -169,33 +164,20 @@ func (s *Spec) Alone() (bool, string) {
 	if s.Load.Via == ViaIngress {
 		return true, "its load goes through the shared Ingress controller, which it scales"
 	}
-	return false, ""
-}
-
-// GroupDeploy is the group of scenarios with a deploy event on a machine
-// of fewer than DeploySideBySideCores cores.
-const GroupDeploy = "deploy"
-
-// Group is which scenarios one that runs side by side may run beside: ""
-// any other of group "", GroupDeploy only other deploy scenarios (a
-// scenario with a deploy event on a machine of fewer than
-// DeploySideBySideCores cores), and why.
-func (s *Spec) Group() (string, string) {
 	if clusters.SideBySide < DeploySideBySideCores {
 		for _, f := range s.Faults {
 			if f.Deploy() {
-				return GroupDeploy, fmt.Sprintf("%s starts and stops the app's pods in bulk, which on %d cores slows every scenario beside it but other deploy scenarios (their SLOs allow for it)", f.Type, clusters.SideBySide)
+				return true, fmt.Sprintf("%s starts and stops the app's pods in bulk, which on %d cores slows every scenario beside it", f.Type, clusters.SideBySide)
 			}
 		}
 	}
-	return "", ""
+	return false, ""
 }
 
 // DeploySideBySideCores is how many cores a machine needs before a
-// scenario with a deploy event runs beside any other: on 2 cores a rollout
-// of 4 pods beside steady-state moved its p99 from under 250 ms to 379 ms
-// (CI run 10), a wrong verdict for the neighbour. Beside each other, two
-// deploy scenarios kept every verdict (session 9, measured below).
+// scenario with a deploy event runs beside others: on 2 cores a rollout of
+// 4 pods beside steady-state moved its p99 from under 250 ms to 379 ms
+// (CI run 10), a wrong verdict for the neighbour.
 const DeploySideBySideCores = 4
 
 // lineWriter writes each Write whole under a lock.

@@ -94,19 +94,6 @@ func TestSuiteStartsAloneOnesLast(t *testing.T) {
 	}
 }
 
-// Deploy scenarios (a group on 2 cores) start after the others side by
-// side and before the alone ones, so each kind runs with its own.
-func TestSuiteOrdersGroups(t *testing.T) {
-	was := clusters.SideBySide
-	t.Cleanup(func() { clusters.SideBySide = was })
-	clusters.SideBySide = 2
-	drain := &Spec{Name: "drain", Faults: []faults.Spec{{Type: faults.NodeDrain}}}
-	roll := &Spec{Name: "roll", Faults: []faults.Spec{{Type: faults.RolloutRestart}}}
-	specs := []*Spec{drain, roll, {Name: "a"}}
-	assert.Equal(t, []int{2, 1, 0}, Suite{Parallel: 2}.order(specs))
-	assert.Equal(t, []int{0, 1, 2}, Suite{Parallel: 1}.order(specs), "one at a time: the specs' order")
-}
-
 // One at a time by default; a cancelled suite starts nothing more.
 func TestSuiteStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -149,22 +136,16 @@ func TestShippedScenariosAlone(t *testing.T) {
 		"ingress-steady-state":    "its load goes through the shared Ingress controller, which it scales",
 	}
 	assert.Equal(t, want, alone(4))
-	assert.Equal(t, want, alone(2), "deploy scenarios do not take the cluster alone on 2 cores: they have a group")
-	was := clusters.SideBySide
-	t.Cleanup(func() { clusters.SideBySide = was })
-	clusters.SideBySide = 2
-	var deploys []string
-	for _, f := range files {
-		s, err := ParseFile(f)
-		require.NoError(t, err)
-		if g, why := s.Group(); g != "" {
-			assert.Equal(t, GroupDeploy, g)
-			assert.Contains(t, why, "starts and stops the app's pods in bulk, which on 2 cores", s.Name)
-			assert.True(t, strings.HasPrefix(s.Name, "rollout-") || s.Name == "scale-down" || s.Name == "helm-upgrade", s.Name)
-			deploys = append(deploys, s.Name)
-		}
+	got := alone(2)
+	for name := range want {
+		assert.Equal(t, want[name], got[name])
+		delete(got, name)
 	}
-	assert.GreaterOrEqual(t, len(deploys), 4, "the deploy scenarios run beside each other only on 2 cores: %v", deploys)
+	for name, why := range got {
+		assert.True(t, strings.HasPrefix(name, "rollout-") || name == "scale-down" || name == "helm-upgrade", name)
+		assert.Contains(t, why, "starts and stops the app's pods in bulk, which on 2 cores", name)
+	}
+	assert.GreaterOrEqual(t, len(got), 4, "the deploy scenarios take the cluster alone on 2 cores: %v", got)
 	s := &Spec{Faults: []faults.Spec{{Type: faults.NetworkDelay}, {Type: faults.NetworkPartition, Scope: faults.ScopeNode}}}
 	isAlone, why := s.Alone()
 	assert.True(t, isAlone)
