@@ -85,18 +85,6 @@ func (c *Cluster) AppNodePort() int32 {
 // holders in the way; waiting, if not nil, is called once when it must
 // wait. The view it returns has a published NodePort no other holder uses.
 func (c *Cluster) Lease(ctx context.Context, exclusive bool, waiting func()) (*Lease, error) {
-	return c.lease(ctx, exclusive, "", waiting)
-}
-
-// LeaseIn takes the cluster side by side, but only beside holders of the
-// same group: a scenario in group "deploy" (one that starts and stops pods
-// in bulk) runs beside other deploy scenarios and never beside one whose
-// latency it would move. Shared leases of no group (Lease) are the group "".
-func (c *Cluster) LeaseIn(ctx context.Context, group string, waiting func()) (*Lease, error) {
-	return c.lease(ctx, false, group, waiting)
-}
-
-func (c *Cluster) lease(ctx context.Context, exclusive bool, group string, waiting func()) (*Lease, error) {
 	dir, err := lockDir()
 	if err != nil {
 		return nil, err
@@ -126,23 +114,6 @@ func (c *Cluster) lease(ctx context.Context, exclusive bool, group string, waiti
 		return nil, err
 	}
 	l.files = append(l.files, f)
-	if !exclusive {
-		for {
-			g, ok, err := enterGroup(base, group)
-			if err != nil {
-				l.Release()
-				return nil, err
-			}
-			if ok {
-				l.files = append(l.files, g)
-				break
-			}
-			if err := wait(); err != nil {
-				l.Release()
-				return nil, err
-			}
-		}
-	}
 	v := *c
 	v.leased = true
 	if slots := c.slots(); len(slots) > 0 {
@@ -169,38 +140,6 @@ func (c *Cluster) lease(ctx context.Context, exclusive bool, group string, waiti
 	}
 	l.View, l.Waited = &v, time.Since(start)
 	return l, nil
-}
-
-// enterGroup takes a shared lock on group's file when no holder of another
-// group is in; false: one is. Entering is under a gate, so that checking
-// the other groups and taking one's own are one step for every enterer: a
-// holder keeps its group's shared lock until it releases the lease.
-func enterGroup(base, group string) (*os.File, bool, error) {
-	gate, err := lockWhen(base+".groups.lock", syscall.LOCK_EX, func() error { time.Sleep(10 * time.Millisecond); return nil })
-	if err != nil {
-		return nil, false, err
-	}
-	defer gate.Close() // closing drops the lock
-	own := base + ".group-" + group + ".lock"
-	others, err := filepath.Glob(base + ".group-*.lock")
-	if err != nil {
-		return nil, false, err
-	}
-	for _, o := range others {
-		if o == own {
-			continue
-		}
-		f, free, err := tryLock(o, syscall.LOCK_EX)
-		if err != nil {
-			return nil, false, err
-		}
-		if !free {
-			return nil, false, nil // a holder of that group is in
-		}
-		_ = f.Close()
-	}
-	f, ok, err := tryLock(own, syscall.LOCK_SH)
-	return f, ok, err
 }
 
 // slots are the published NodePorts leases hand out: on a kind cluster no

@@ -75,62 +75,6 @@ func TestLeaseSharedSideBySideExclusiveAlone(t *testing.T) {
 	y.Release()
 }
 
-// Holders of one group run side by side; a holder of another group (the
-// shared leases of no group included) waits until the group is out.
-func TestLeaseGroupsExcludeEachOther(t *testing.T) {
-	c := leaseCluster(t)
-	ctx := context.Background()
-	calm, err := c.Lease(ctx, false, nil)
-	require.NoError(t, err)
-	got := make(chan *Lease, 2)
-	var waited atomic.Int32
-	for range 2 {
-		go func() {
-			l, err := c.LeaseIn(ctx, "deploy", func() { waited.Add(1) })
-			assert.NoError(t, err)
-			got <- l
-		}()
-	}
-	select {
-	case <-got:
-		t.Fatal("a deploy lease was granted beside a shared one of no group")
-	case <-time.After(500 * time.Millisecond):
-	}
-	assert.EqualValues(t, 2, waited.Load(), "both said they wait")
-	calm.Release()
-	var d [2]*Lease
-	for i := range d {
-		select {
-		case d[i] = <-got:
-		case <-time.After(5 * time.Second):
-			t.Fatal("the deploy leases were not both granted once the group was empty")
-		}
-	}
-	assert.NotEqual(t, d[0].View.AppNodePort(), d[1].View.AppNodePort(), "side by side, each its own NodePort")
-	// now a shared lease of no group waits until both deploy ones end
-	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel()
-	_, err = c.Lease(cctx, false, nil)
-	assert.ErrorContains(t, err, "waiting for the scenarios that hold it")
-	d[0].Release()
-	cctx2, cancel2 := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel2()
-	_, err = c.Lease(cctx2, false, nil)
-	assert.Error(t, err, "one deploy lease still holds the group")
-	d[1].Release()
-	again, err := c.Lease(ctx, false, nil)
-	require.NoError(t, err)
-	again.Release()
-	// an exclusive lease is alone whatever the groups
-	x, err := c.Lease(ctx, true, nil)
-	require.NoError(t, err)
-	cctx3, cancel3 := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel3()
-	_, err = c.LeaseIn(cctx3, "deploy", nil)
-	assert.Error(t, err)
-	x.Release()
-}
-
 // sideBySide sets SideBySide for one test.
 func sideBySide(t *testing.T, n int) {
 	was := SideBySide
