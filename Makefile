@@ -38,17 +38,15 @@ demo: node-image
 # The end-to-end packages share one kind cluster
 # (AFTERSHOCK_TEST_CLUSTER, created by the first that needs it, deleted at
 # the end), one package at a time (-p 1: two at once, with the clusters
-# some tests need of their own, overloaded 2 cores) and every test of a
-# package at once (-parallel 32): each scenario takes a lease on the cluster
-# (side by side, or alone when its faults hit whole nodes), so the leases,
-# not go test's slots, say what runs (a test waiting for a lease in one of 4
-# slots kept one that could run out of it). -count=1:
+# some tests need of their own, overloaded 2 cores) and up to 4 tests of a
+# package at once (-parallel 4); each scenario takes a lease on the cluster
+# (side by side, or alone when its faults hit whole nodes). -count=1:
 # results of tests that talk to a cluster are never cached.
 test: node-image ingress-image
 	$(GO) test -short ./...
 	@name=aftershock-test-$$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n'); \
 	echo "test: shared cluster $$name"; \
-	AFTERSHOCK_TEST_CLUSTER=$$name $(GO) test -count=1 -p 1 -parallel 32 -timeout 80m -run '^(TestIntegration|TestScenarios$$)' ./...; code=$$?; \
+	AFTERSHOCK_TEST_CLUSTER=$$name $(GO) test -count=1 -p 1 -parallel 4 -timeout 80m -run '^(TestIntegration|TestScenarios$$)' ./...; code=$$?; \
 	$(GO) run ./cmd/aftershock clean $$name >/dev/null 2>&1 || true; \
 	exit $$code
 

@@ -64,7 +64,6 @@ func assertForeignApp(t *testing.T, res *report.Result, podPrefix string) {
 // The foreign app from its Helm chart (Helm Go SDK, values overridden),
 // through a node drain and a pod kill.
 func TestIntegrationForeignAppHelmDrainAndPodKill(t *testing.T) {
-	t.Parallel() // beside the shipped scenarios: its runs take their own lease on the cluster
 	env := sharedEnv(t)
 	_, err := clustertest.EnsureHTTPBinImage(context.Background())
 	require.NoError(t, err)

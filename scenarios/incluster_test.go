@@ -68,7 +68,6 @@ func assertLoadPodsCounted(t *testing.T, s *scenarios.Spec, res *report.Result) 
 
 // Killing a load pod mid-run makes the verdict inconclusive and names it.
 func TestIntegrationInClusterLostLoadPod(t *testing.T) {
-	t.Parallel() // beside the shipped scenarios: its runs take their own lease on the cluster
 	e := sharedEnv(t)
 	s := parse(t, `name: incluster-lost
 app: {replicas: 3}

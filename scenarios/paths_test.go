@@ -23,7 +23,6 @@ import (
 // connection to one pod (Jain <= 0.5). In-cluster load runs at 300/s from 3
 // load pods, and every one of their samples is counted once.
 func TestIntegrationTrafficPaths(t *testing.T) {
-	t.Parallel() // beside the shipped scenarios: its runs take their own lease on the cluster
 	e := sharedEnv(t)
 	jain := map[string]float64{}
 	for _, via := range []string{scenarios.ViaNodePort, scenarios.ViaIngress, scenarios.ViaInCluster} {

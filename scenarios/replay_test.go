@@ -19,7 +19,6 @@ import (
 // position (pod names differ: the Deployment is new); pinned to the other
 // worker, it hits that one.
 func TestIntegrationReplayPinsVictims(t *testing.T) {
-	t.Parallel() // beside the shipped scenarios: its runs take their own lease on the cluster
 	e := sharedEnv(t)
 	s := parse(t, `
 name: replay-kill

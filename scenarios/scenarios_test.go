@@ -32,7 +32,6 @@ var (
 // each takes its lease (side by side, at most one per CPU core, or alone:
 // Spec.Alone), as `aftershock run --parallel` does.
 func TestScenarios(t *testing.T) {
-	t.Parallel() // beside the package's other end-to-end tests: every run takes its own lease
 	files, err := scenarios.Files(".")
 	require.NoError(t, err)
 	for _, f := range files {
