@@ -212,3 +212,10 @@ func TestWaitTrafficPacesRefusedRequests(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b"}, res.Pods)
 }
+
+// Only a failure in kubeadm (a deadline on a loaded machine) is tried again.
+func TestKubeadmFailed(t *testing.T) {
+	assert.True(t, kubeadmFailed(errors.New(`failed to init node with kubeadm: command "docker exec --privileged x-control-plane kubeadm init" failed with error: exit status 1`)))
+	assert.True(t, kubeadmFailed(errors.New("failed to join node with kubeadm: exit status 1")))
+	assert.False(t, kubeadmFailed(errors.New(`failed to ensure node image: image "nope" not present locally`)))
+}

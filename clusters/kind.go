@@ -214,23 +214,34 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	kcfg := filepath.Join(opts.KubeconfigDir, opts.Name)
 	p := provider(opts.Logger)
 	opts.Logger.Info("creating kind cluster", "name", opts.Name, "workers", opts.Workers, "image", opts.NodeImage, "appPort", port)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- p.Create(opts.Name,
-			cluster.CreateWithV1Alpha4Config(kindConfig(opts, port, ingressPort, extra)),
-			cluster.CreateWithNodeImage(opts.NodeImage),
-			cluster.CreateWithRetain(opts.RetainOnFailure),
-			cluster.CreateWithWaitForReady(3*time.Minute),
-			cluster.CreateWithKubeconfigPath(kcfg),
-			cluster.CreateWithDisplayUsage(false),
-			cluster.CreateWithDisplaySalutation(false))
-	}()
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		// kind's Create takes no context: wait for it, then delete.
-		<-errc
-		err = ctx.Err()
+	create := func() error {
+		errc := make(chan error, 1)
+		go func() {
+			errc <- p.Create(opts.Name,
+				cluster.CreateWithV1Alpha4Config(kindConfig(opts, port, ingressPort, extra)),
+				cluster.CreateWithNodeImage(opts.NodeImage),
+				cluster.CreateWithRetain(opts.RetainOnFailure),
+				cluster.CreateWithWaitForReady(3*time.Minute),
+				cluster.CreateWithKubeconfigPath(kcfg),
+				cluster.CreateWithDisplayUsage(false),
+				cluster.CreateWithDisplaySalutation(false))
+		}()
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			// kind's Create takes no context: wait for it, then delete.
+			<-errc
+			return ctx.Err()
+		}
+	}
+	err = create()
+	if err != nil && ctx.Err() == nil && !opts.RetainOnFailure && kubeadmFailed(err) {
+		// kubeadm's own deadlines can pass on a loaded machine (seen once
+		// in CI on 2 cores: "failed to init node with kubeadm"); kind has
+		// deleted what it made, so a second try starts clean
+		opts.Logger.Warn("kind cluster creation failed in kubeadm; trying once more", "name", opts.Name, "err", err)
+		err = create()
 	}
 	if err == nil {
 		var c *Cluster
@@ -258,6 +269,13 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 	}
 	return nil, fmt.Errorf("create cluster %q: %w", opts.Name, err)
+}
+
+// kubeadmFailed says whether kind's creation failed in kubeadm's init or
+// join (a deadline on a loaded machine), not in what it was given.
+func kubeadmFailed(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "failed to init node with kubeadm") || strings.Contains(m, "failed to join node with kubeadm")
 }
 
 // waitNodesReady waits (bounded) until want nodes are registered and Ready.
