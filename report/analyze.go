@@ -494,7 +494,7 @@ func (a *analysis) verdict(res *Result) {
 		res.Reasons = append(res.Reasons, fmt.Sprintf("load lost (the verdict would have been %s on the samples that arrived): %s", was, strings.Join(a.in.LostLoad, "; ")))
 	}
 	if res.Verdict == Pass {
-		if why := a.shortLoad(res.Requests); why != "" {
+		if why := a.shortLoad(res.Requests, res.LoadSegments); why != "" {
 			res.Verdict = Inconclusive
 			res.Reasons = append(res.Reasons, why)
 		}
@@ -654,14 +654,14 @@ const MinRequestsPerPod = 50
 const MinDelivered = 0.95
 
 // shortLoad says why the load cannot back a pass ("" when it can).
-func (a *analysis) shortLoad(requests int) string {
+func (a *analysis) shortLoad(requests int, segs []LoadSegment) string {
 	if requests == 0 {
 		return "no samples: no request was sent, so nothing was measured"
 	}
 	if p := a.in.Planned; p > 0 && float64(requests) < MinDelivered*float64(p) {
 		return fmt.Sprintf("load delivered %d of %d planned requests (%.0f%%, below %.0f%%): too little traffic to rule out an outage", requests, p, 100*float64(requests)/float64(p), 100*MinDelivered)
 	}
-	for _, g := range a.segments() { // also in Result.LoadSegments
+	for _, g := range segs {
 		if g.Planned > 0 && float64(g.Sent) < MinDelivered*float64(g.Planned) {
 			return fmt.Sprintf("load segment %s delivered %d of %d planned requests (%.0f%%, below %.0f%%): the shape was not sent as asked", g.Name, g.Sent, g.Planned, 100*float64(g.Sent)/float64(g.Planned), 100*MinDelivered)
 		}
