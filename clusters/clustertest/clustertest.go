@@ -147,12 +147,7 @@ func sharedCluster(ctx context.Context) (*clusters.Cluster, error) {
 			return nil, err
 		}
 		binaryLease = turn // kept: a lost *os.File would be closed by its finalizer, and the lock with it
-		// one creator: the others wait for it, then open the cluster
-		l, err := (&clusters.Cluster{Name: name + ".create"}).Lease(ctx, true, nil)
-		if err != nil {
-			return nil, err
-		}
-		defer l.Release()
+		// the first binary's turn creates it, the later ones open it
 		if names, err := clusters.List(ctx); err == nil && slices.Contains(names, name) {
 			c, err := clusters.Open(ctx, name, nil)
 			if err == nil {
