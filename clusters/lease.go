@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -53,6 +54,8 @@ type Lease struct {
 	Exclusive bool
 	Waited    time.Duration // how long the lease waited for others
 	files     []*os.File
+	base      string // the cluster's lock files' common prefix
+	holder    string // this lease's holder file (Announce), removed on Release
 }
 
 // Release gives the lease back.
@@ -60,11 +63,83 @@ func (l *Lease) Release() {
 	if l == nil {
 		return
 	}
+	if l.holder != "" {
+		_ = os.Remove(l.holder) // before unlocking: no one reads it as stale
+		l.holder = ""
+	}
 	for _, f := range l.files {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		_ = f.Close()
 	}
 	l.files = nil
+}
+
+// Announce names this lease's holder (a scenario) to the holders beside
+// it (Beside): a file of its own, locked for the lease's life.
+func (l *Lease) Announce(label string) error {
+	if l.holder != "" {
+		return nil
+	}
+	dir := filepath.Dir(l.base)
+	prefix := filepath.Base(l.base) + ".holder-"
+	// a killed holder's file stays, unlocked: gone after a day
+	if old, _ := filepath.Glob(filepath.Join(dir, prefix+"*")); len(old) > 0 {
+		for _, p := range old {
+			if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+				if f, ok, _ := tryLock(p, syscall.LOCK_EX); ok {
+					_ = os.Remove(p)
+					_ = f.Close()
+				}
+			}
+		}
+	}
+	f, err := os.CreateTemp(dir, prefix+"*")
+	if err != nil {
+		return fmt.Errorf("cluster lease: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("cluster lease: lock %s: %w", f.Name(), err)
+	}
+	if _, err := f.WriteString(label); err != nil {
+		f.Close()
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("cluster lease: %w", err)
+	}
+	l.files = append(l.files, f)
+	l.holder = f.Name()
+	return nil
+}
+
+// Beside lists the holders (Announce's labels) that hold the cluster now
+// beside this lease, on this machine: none for an exclusive lease.
+func (l *Lease) Beside() []string {
+	if l == nil || l.Exclusive || l.base == "" {
+		return nil
+	}
+	files, _ := filepath.Glob(l.base + ".holder-*")
+	var out []string
+	for _, p := range files {
+		if p == l.holder {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			continue // its holder ended meanwhile
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) == nil {
+			f.Close() // a holder that ended (or was killed): not beside us
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(f, 256))
+		f.Close()
+		if len(b) == 0 {
+			b = []byte("another holder")
+		}
+		out = append(out, string(b))
+	}
+	return out
 }
 
 // Leased reports whether c is the view of a lease (a scenario handed a
@@ -90,7 +165,7 @@ func (c *Cluster) Lease(ctx context.Context, exclusive bool, waiting func()) (*L
 		return nil, err
 	}
 	base := filepath.Join(dir, lockName(c.Name))
-	l := &Lease{Exclusive: exclusive}
+	l := &Lease{Exclusive: exclusive, base: base}
 	start := time.Now()
 	said := false
 	wait := func() error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -196,4 +197,36 @@ func TestLeaseSkipsNodePortsServicesHold(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "30080 by Service as-killed-1/sampleapp")
 	assert.Contains(t, err.Error(), "aftershock clean --keep aftershock-lease")
+}
+
+// Holders side by side see each other's names while they hold the
+// cluster, and no longer once one releases; an exclusive holder has none.
+func TestLeaseBesideNamesTheOtherHolders(t *testing.T) {
+	c := leaseCluster(t)
+	ctx := context.Background()
+	a, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	defer a.Release()
+	require.NoError(t, a.Announce("pod-kill"))
+	assert.Empty(t, a.Beside(), "alone on the cluster so far")
+	b, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Announce("steady-state"))
+	assert.Equal(t, []string{"steady-state"}, a.Beside())
+	assert.Equal(t, []string{"pod-kill"}, b.Beside())
+	other, err := (&Cluster{Name: "aftershock-lease-2", Kind: true}).Lease(ctx, false, nil)
+	require.NoError(t, err)
+	require.NoError(t, other.Announce("elsewhere"))
+	defer other.Release()
+	assert.Equal(t, []string{"steady-state"}, a.Beside(), "another cluster's holders are not beside")
+	b.Release()
+	assert.Empty(t, a.Beside(), "a released holder is gone")
+	a.Release()
+	x, err := c.Lease(ctx, true, nil)
+	require.NoError(t, err)
+	defer x.Release()
+	require.NoError(t, x.Announce("node-drain"))
+	assert.Empty(t, x.Beside())
+	files, _ := filepath.Glob(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "aftershock", "locks", "*.holder-*"))
+	assert.Len(t, files, 2, "released holders' files are removed: %v", files)
 }

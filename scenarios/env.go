@@ -33,6 +33,9 @@ type Options struct {
 	// Alone takes the cluster alone whatever the faults (a replay: pods
 	// must be placed as on the quiet cluster of the run it replays).
 	Alone bool
+	// sideBySide is the verdict a run side by side saw, when this one
+	// runs alone to confirm it (Run).
+	sideBySide string
 	// Progress receives one line per phase; nil discards.
 	Progress io.Writer
 	Logger   *slog.Logger

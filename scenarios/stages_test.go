@@ -131,3 +131,50 @@ func TestAimUnknownPath(t *testing.T) {
 	r.app = &deployed{}
 	assert.ErrorContains(t, r.aim(context.Background()), `load.via "carrier-pigeon": no such traffic path`)
 }
+
+// A run notes the scenarios that hold its cluster beside it during the
+// load, and its report names them; a fail seen beside them is run again
+// alone (confirmAlone), whose report says what the first run saw.
+func TestRunNotesWhoRanBeside(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	const spec = `name: fake
+app: {replicas: 2}
+load: {rate: 100/s, duration: 2s}
+slo: {availability: 99%}
+`
+	ctx := context.Background()
+	c := &clusters.Cluster{Name: "fake", Managed: true}
+	other, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	defer other.Release()
+	require.NoError(t, other.Announce("pod-kill"))
+
+	r := fakeRun(t, spec, fakePath{failFrom: 0, failTo: time.Second})
+	l, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	defer l.Release()
+	require.NoError(t, l.Announce("fake"))
+	r.leased = l
+	for _, st := range []stage{{"path", r.aim}, {"load", r.load}, {"analysis", r.analyze}} {
+		require.NoError(t, st.run(ctx), st.name)
+	}
+	assert.Equal(t, []string{"pod-kill"}, r.beside)
+	assert.Contains(t, r.res.Info["side by side with"], "pod-kill")
+	assert.Equal(t, report.Fail, r.res.Verdict)
+	assert.True(t, confirmAlone(r.res, r.beside, r.opts), "a fail beside others is confirmed alone")
+	assert.False(t, confirmAlone(r.res, nil, r.opts), "a fail with no one beside stands")
+	assert.False(t, confirmAlone(r.res, r.beside, Options{Alone: true}), "a run alone is not run again")
+	assert.False(t, confirmAlone(&report.Result{Verdict: report.Pass}, r.beside, r.opts), "a pass beside others stands")
+	assert.False(t, confirmAlone(&report.Result{Verdict: report.Inconclusive}, r.beside, r.opts))
+
+	// the confirming run: alone, its report says what the first one saw
+	other.Release()
+	r2 := fakeRun(t, spec, fakePath{})
+	r2.opts.Alone, r2.opts.sideBySide = true, "FAIL beside pod-kill: availability"
+	for _, st := range []stage{{"path", r2.aim}, {"load", r2.load}, {"analysis", r2.analyze}} {
+		require.NoError(t, st.run(ctx), st.name)
+	}
+	assert.Empty(t, r2.beside)
+	assert.Contains(t, r2.res.Info["run side by side first"], "FAIL beside pod-kill")
+	assert.Equal(t, report.Pass, r2.res.Verdict)
+}
