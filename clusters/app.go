@@ -55,6 +55,28 @@ type App struct {
 	// ClusterIP one (no NodePort taken from the cluster's range) and the image
 	// is pulled when the node lacks it (Image names the user's registry).
 	Foreign bool
+	// Headless adds a headless Service, HeadlessName, whose DNS name
+	// resolves to the ready pods' addresses (what a gRPC client balancing
+	// round robin over the pods resolves).
+	Headless bool
+}
+
+// HeadlessName is the name of the app's headless Service (App.Headless).
+func HeadlessName(app string) string { return app + "-pods" }
+
+// headless is the app's headless Service: no ClusterIP, its DNS name is
+// the ready pods' addresses, on the container port.
+func (a App) headless() *corev1.Service {
+	name := a.name()
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: HeadlessName(name), Namespace: a.Namespace,
+			Labels: map[string]string{"app": name, "app.kubernetes.io/managed-by": "aftershock"}},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone,
+			Selector:  map[string]string{"app": name},
+			Ports:     []corev1.ServicePort{{Name: sampleapp.PortName, Port: sampleapp.Port, TargetPort: intstr.FromString(sampleapp.PortName)}},
+		},
+	}
 }
 
 // Selector is the label selector of the app's pods.
@@ -188,6 +210,12 @@ func (c *Cluster) DeployApp(ctx context.Context, a App) error {
 	}
 	if _, err := cs.CoreV1().Services(a.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("deploy app: service %s/%s (nodePort %d): %w", a.Namespace, svc.Name, svc.Spec.Ports[0].NodePort, err)
+	}
+	if a.Headless {
+		h := a.headless()
+		if _, err := cs.CoreV1().Services(a.Namespace).Create(ctx, h, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("deploy app: headless service %s/%s: %w", a.Namespace, h.Name, err)
+		}
 	}
 	if _, err := cs.AppsV1().Deployments(a.Namespace).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("deploy app: deployment: %w", err)

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	kindv1 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -218,4 +220,16 @@ func TestKubeadmFailed(t *testing.T) {
 	assert.True(t, kubeadmFailed(errors.New(`failed to init node with kubeadm: command "docker exec --privileged x-control-plane kubeadm init" failed with error: exit status 1`)))
 	assert.True(t, kubeadmFailed(errors.New("failed to join node with kubeadm: exit status 1")))
 	assert.False(t, kubeadmFailed(errors.New(`failed to ensure node image: image "nope" not present locally`)))
+}
+
+// The headless Service resolves to the pods themselves, on their port.
+func TestAppHeadlessService(t *testing.T) {
+	h := App{Namespace: "ns", Image: "img", Headless: true}.headless()
+	assert.Equal(t, "sampleapp-pods", h.Name)
+	assert.Equal(t, "ns", h.Namespace)
+	assert.Equal(t, corev1.ClusterIPNone, h.Spec.ClusterIP)
+	assert.Equal(t, map[string]string{"app": "sampleapp"}, h.Spec.Selector)
+	require.Len(t, h.Spec.Ports, 1)
+	assert.EqualValues(t, sampleapp.Port, h.Spec.Ports[0].Port)
+	assert.False(t, h.Spec.PublishNotReadyAddresses, "only ready pods resolve")
 }

@@ -51,6 +51,8 @@ type PodSpec struct {
 	Duration    time.Duration `json:"duration"`
 	KeepAlive   bool          `json:"keepAlive"`
 	Connections int           `json:"connections,omitempty"`
+	Protocol    string        `json:"protocol,omitempty"`
+	GRPC        GRPC          `json:"grpc,omitzero"`
 	Timeout     time.Duration `json:"timeout,omitempty"`
 	Method      string        `json:"method,omitempty"`
 	Path        string        `json:"path,omitempty"`
@@ -66,7 +68,7 @@ type PodSpec struct {
 // NewPodSpec is the PodSpec of an attack described by o (its URL replaced
 // by the in-cluster one).
 func NewPodSpec(o Options, url string) PodSpec {
-	p := PodSpec{URL: url, Rate: o.Rate, RampFrom: o.RampFrom, Shape: o.Shape, Duration: o.Duration, KeepAlive: o.KeepAlive, Connections: o.Connections, Timeout: o.Timeout,
+	p := PodSpec{URL: url, Rate: o.Rate, RampFrom: o.RampFrom, Shape: o.Shape, Duration: o.Duration, KeepAlive: o.KeepAlive, Connections: o.Connections, Protocol: o.Protocol, GRPC: o.GRPC, Timeout: o.Timeout,
 		Method: o.Request.Method, Path: o.Request.Path, Header: o.Request.Header, Body: o.Request.Body,
 		AttrHeader: o.Attribution.Header, AttrJSON: o.Attribution.JSON, AttrNone: o.Attribution.None}
 	if o.Attribution.Regex != nil {
@@ -77,7 +79,7 @@ func NewPodSpec(o Options, url string) PodSpec {
 
 // Options is the attack the pod runs.
 func (p PodSpec) Options() (Options, error) {
-	o := Options{URL: p.URL, Rate: p.Rate, RampFrom: p.RampFrom, Shape: p.Shape, Duration: p.Duration, KeepAlive: p.KeepAlive, Connections: p.Connections, Timeout: p.Timeout,
+	o := Options{URL: p.URL, Rate: p.Rate, RampFrom: p.RampFrom, Shape: p.Shape, Duration: p.Duration, KeepAlive: p.KeepAlive, Connections: p.Connections, Protocol: p.Protocol, GRPC: p.GRPC, Timeout: p.Timeout,
 		Request:     Request{Method: p.Method, Path: p.Path, Header: p.Header, Body: p.Body},
 		Attribution: Attribution{Header: p.AttrHeader, JSON: p.AttrJSON, None: p.AttrNone}, InCluster: true}
 	if p.AttrRegex != "" {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -58,7 +59,13 @@ type Options struct {
 	KeepAlive bool
 	// Connections caps the connections open at once (0: as many as the
 	// workers need), e.g. a client that holds 2 kept-alive connections.
+	// With ProtocolGRPC it is the number of client connections (channels)
+	// the calls are spread over, held for the whole attack (0: 1).
 	Connections int
+	// Protocol is ProtocolHTTP (default) or ProtocolGRPC: unary calls of
+	// GRPC.Method to URL's host and port (HTTP/2 without TLS).
+	Protocol string
+	GRPC     GRPC
 	// Timeout per request (default DefaultTimeout).
 	Timeout time.Duration
 	// InCluster: the attack runs in a load pod; URL must then name a
@@ -97,6 +104,23 @@ func (o *Options) validate() (*url.URL, error) {
 	}
 	if o.Duration <= 0 {
 		return nil, fmt.Errorf("load duration %s: must be > 0 (every attack is bounded in time)", o.Duration)
+	}
+	switch o.Protocol {
+	case "", ProtocolHTTP:
+	case ProtocolGRPC:
+		if o.GRPC.Method != "" {
+			if err := ValidateMethod(o.GRPC.Method); err != nil {
+				return nil, err
+			}
+			o.GRPC.Method = "/" + strings.TrimPrefix(o.GRPC.Method, "/")
+		}
+		switch o.GRPC.Balancer {
+		case "", BalancerPickFirst, BalancerRoundRobin:
+		default:
+			return nil, fmt.Errorf("gRPC balancer %q: want %s or %s", o.GRPC.Balancer, BalancerPickFirst, BalancerRoundRobin)
+		}
+	default:
+		return nil, fmt.Errorf("load protocol %q: want %s or %s", o.Protocol, ProtocolHTTP, ProtocolGRPC)
 	}
 	if len(o.Shape) > 0 {
 		if o.MaxRate || o.RampFrom > 0 {
@@ -253,6 +277,9 @@ func Attack(ctx context.Context, o Options, sink func(report.Sample)) (Stats, er
 			StartAt: vegeta.ConstantPacer{Freq: o.RampFrom, Per: time.Second},
 			Slope:   float64(o.Rate-o.RampFrom) / o.Duration.Seconds(),
 		}
+	}
+	if o.Protocol == ProtocolGRPC {
+		return attackGRPC(ctx, o, u, pacer, sink)
 	}
 	workers := o.Workers
 	if o.MaxRate {

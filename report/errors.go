@@ -34,12 +34,21 @@ var errorPatterns = []struct{ class, substr string }{
 	{ClassTimeout, "deadline exceeded"},
 }
 
+// GRPCPrefix starts the Error of a gRPC call that ended in a status other
+// than OK: "grpc UNAVAILABLE: connection refused". Its class is the status
+// code ("grpc UNAVAILABLE"), whatever the transport's words in the message.
+const GRPCPrefix = "grpc "
+
 // ErrorClass is the class of a failed sample ("" for a successful one):
 // refused, reset, timeout, dns/no route from the transport error; "http
 // NNN" for a 5xx response, "http 4xx" for any 4xx; other for the rest.
 func ErrorClass(s Sample) string {
 	if s.OK() {
 		return ""
+	}
+	if code, ok := strings.CutPrefix(s.Error, GRPCPrefix); ok {
+		code, _, _ = strings.Cut(code, ":")
+		return GRPCPrefix + code
 	}
 	if s.Error != "" {
 		e := strings.ToLower(s.Error)

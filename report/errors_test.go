@@ -24,11 +24,13 @@ func TestErrorClass(t *testing.T) {
 		{Error: `Get "http://web.ns.svc.cluster.local/": dial tcp: lookup web.ns.svc.cluster.local: no such host`}:           ClassNoRoute,
 		{Error: `dial tcp 10.96.0.12:80: connect: no route to host`}:                                                         ClassNoRoute,
 		{Error: "no response"}: ClassOther,
-		{Status: 503}:          "http 503",
-		{Status: 502}:          "http 502",
-		{Status: 404}:          Class4xx,
-		{Status: 429}:          Class4xx,
-		{Status: 0}:            ClassOther,
+		{Error: "grpc UNAVAILABLE: connection error: desc = \"transport: Error while dialing: dial tcp 10.96.0.12:80: connect: connection refused\""}: "grpc UNAVAILABLE",
+		{Error: "grpc DEADLINE_EXCEEDED: context deadline exceeded"}:                                                                                  "grpc DEADLINE_EXCEEDED",
+		{Status: 503}: "http 503",
+		{Status: 502}: "http 502",
+		{Status: 404}: Class4xx,
+		{Status: 429}: Class4xx,
+		{Status: 0}:   ClassOther,
 	} {
 		assert.Equal(t, want, ErrorClass(s), "%+v", s)
 	}

@@ -190,7 +190,7 @@ func (sampleApp) deploy(ctx context.Context, e *Env, c *clusters.Cluster, s *Spe
 		Namespace: ns, Image: e.image.Ref, Replicas: s.App.Replicas, Args: s.appArgs(),
 		NoReadinessProbe: s.App.NoReadinessProbe, PDBMinAvailable: s.App.PDBMinAvailable,
 		TolerationSeconds: s.App.TolerationSeconds, TerminationGracePeriod: s.App.TerminationGracePeriod,
-		Foreign: !c.Managed,
+		Foreign: !c.Managed, Headless: s.Load.Balancer == loadgen.BalancerRoundRobin,
 	}
 	say("deploying %d replicas in namespace %s", app.Replicas, ns)
 	if err := c.DeployApp(ctx, app); err != nil {

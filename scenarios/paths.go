@@ -114,6 +114,9 @@ type inClusterPath struct{}
 func (inClusterPath) aim(ctx context.Context, r *run) error {
 	s, c, app := r.s, r.c, r.app
 	svcURL := fmt.Sprintf("http://%s.%s.svc.cluster.local:%d/", app.obs.Service, r.ns, app.svcPort)
+	if s.Load.Balancer == loadgen.BalancerRoundRobin { // the pods themselves, by the headless Service's name
+		svcURL = fmt.Sprintf("http://%s.%s.svc.cluster.local:%d/", clusters.HeadlessName(app.obs.Service), r.ns, app.appPort)
+	}
 	r.target = app.request.URL(mustURL(svcURL))
 	pl := loadgen.PodLoad{Client: c.Clientset, Namespace: r.ns, Image: r.env.image.Ref, Pods: s.Load.Pods, Spec: loadgen.NewPodSpec(r.lo, svcURL)}
 	where := "spread over the nodes"

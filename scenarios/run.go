@@ -17,6 +17,7 @@ import (
 
 	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/clusters/ingress"
+	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/loadgen"
 	"github.com/aftershock-dev/aftershock/report"
@@ -309,7 +310,8 @@ func (r *run) aim(ctx context.Context) error {
 	r.path = p
 	r.lo = loadgen.Options{
 		Rate: s.Load.Rate, RampFrom: s.Load.RampFrom, Shape: s.Load.Shape, Duration: s.Load.Duration,
-		KeepAlive: s.Load.KeepAlive, Connections: s.Load.Connections, Timeout: s.Load.Timeout, Request: r.app.request, Attribution: r.app.attribution,
+		KeepAlive: s.Load.KeepAlive, Connections: s.Load.Connections, Protocol: s.Load.Protocol, Timeout: s.Load.Timeout, Request: r.app.request, Attribution: r.app.attribution,
+		GRPC: loadgen.GRPC{Balancer: s.Load.Balancer},
 	}
 	r.drive = hostLoad
 	if err := p.aim(ctx, r); err != nil {
@@ -333,7 +335,11 @@ func (r *run) load(ctx context.Context) error {
 	r.rec = report.NewRecorder(start, s.Load.Window)
 	r.rec.Limit(s.Load.Duration + r.lo.Timeout + time.Minute) // as long as the load can last
 	r.tl.Add(report.Event{At: start, Kind: "phase", Detail: "load started"})
-	r.say("load: %d/s for %s, keep-alive %v, via %s; %d fault(s) scheduled", s.Load.Rate, s.Load.Duration, s.Load.KeepAlive, s.Load.Via, len(r.plan))
+	how := fmt.Sprintf("keep-alive %v", s.Load.KeepAlive)
+	if s.Load.Protocol == ProtocolGRPC {
+		how = fmt.Sprintf("gRPC over %d connection(s)", s.Load.Connections)
+	}
+	r.say("load: %d/s for %s, %s, via %s; %d fault(s) scheduled", s.Load.Rate, s.Load.Duration, how, s.Load.Via, len(r.plan))
 
 	var (
 		wg       sync.WaitGroup
@@ -433,6 +439,13 @@ func (r *run) analyze(context.Context) error {
 	if len(s.Load.Shape) > 0 {
 		info["load"] = fmt.Sprintf("shaped: %s (keep-alive %v, achieved %.0f/s over the whole); %s %s", describeShape(s.Load.Shape), s.Load.KeepAlive, r.stats.Rate(), methodOf(app.request), r.target)
 	}
+	if s.Load.Protocol == ProtocolGRPC {
+		bal := s.Load.Balancer
+		if bal == "" {
+			bal = loadgen.BalancerPickFirst
+		}
+		info["load"] = fmt.Sprintf("%d/s for %s, gRPC unary %s over %d client channel(s) held throughout, balancer %s (achieved %.0f/s); to %s", s.Load.Rate, s.Load.Duration, sampleapp.GRPCInfoMethod, s.Load.Connections, bal, r.stats.Rate(), hostOf(r.target))
+	}
 	if r.warm != "" {
 		info["warm-up (not counted)"] = r.warm
 	}
@@ -464,6 +477,9 @@ func (r *run) analyze(context.Context) error {
 	if r.env.created {
 		info["node-monitor-grace-period"] = r.env.grace.String() + " (Kubernetes' default is 40s; shorter so node loss is detected within the test)"
 	}
+	if s.Load.Protocol == ProtocolGRPC {
+		info["attribution"] = fmt.Sprintf("gRPC header metadata %s (sample app)", sampleapp.GRPCHeaderPod)
+	}
 	kept, _ := RedactedSource(s.Source)
 	r.res = report.Analyze(r.rec, report.Input{
 		Scenario: s.Name, Spec: string(kept), SpecFile: absPath(s.File), Seed: r.seed, NodeImage: r.env.NodeImage, Cluster: c.Name, Info: info,
@@ -471,6 +487,12 @@ func (r *run) analyze(context.Context) error {
 		Unstable: r.obs.UnstableSpans(r.start, r.end), Unattributed: app.attribution.None, Expect: s.Expectation(),
 		Planned: s.Load.Planned(), Segments: loadSegments(s.Load.Shape), Path: r.where, LostLoad: r.lostLoad, LoadSources: r.sources,
 	})
+	if s.Load.Protocol == ProtocolGRPC {
+		if note := connectionsNote(r.res, s.Load.Connections*max(s.Load.Pods, 1)); note != "" {
+			r.res.Info["connections"] = note
+			r.say("%s", note)
+		}
+	}
 	r.say("verdict %s: %s", strings.ToUpper(string(r.res.Verdict)), strings.Join(r.res.Reasons, "; "))
 	if r.opts.Out != "" {
 		if err := render.WriteDir(r.opts.Out, r.res); err != nil {
@@ -479,6 +501,38 @@ func (r *run) analyze(context.Context) error {
 		r.say("report: %s", r.opts.Out)
 	}
 	return nil
+}
+
+// connectionsNote says how many of the ready pods the calls of conns
+// long-lived connections reached before any fault: the finding when they
+// are pinned ("1 connection carried every call to 1 of 4 ready pods").
+func connectionsNote(res *report.Result, conns int) string {
+	p := res.Baseline()
+	if p == nil {
+		return ""
+	}
+	e, _ := p.Evenness()
+	if e == nil || len(e.Pods) == 0 {
+		return ""
+	}
+	served := 0
+	for _, ps := range e.Pods {
+		if ps.Requests > 0 {
+			served++
+		}
+	}
+	if served == len(e.Pods) {
+		return fmt.Sprintf("%d client channel(s) carried calls to all %d ready pods (%s phase)", conns, len(e.Pods), p.Name)
+	}
+	return fmt.Sprintf("pinned: %d client channel(s) carried every call to %d of %d ready pods (%s phase); a Service balances connections, not the calls on them", conns, served, len(e.Pods), p.Name)
+}
+
+// hostOf is a URL's host:port (the URL itself when it does not parse).
+func hostOf(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		return p.Host
+	}
+	return u
 }
 
 // absPath is file made absolute ("" stays "").

@@ -107,7 +107,21 @@ type LoadSpec struct {
 	// IngressReplicas is the Ingress controller's replica count (ingress;
 	// default 1).
 	IngressReplicas int
+	// Protocol is ProtocolHTTP (default) or ProtocolGRPC: unary gRPC calls
+	// to the sample app's info method over Connections long-lived
+	// connections (default 1), each pinned to the pod its connection reached.
+	Protocol string
+	// Balancer is the gRPC client's load balancing (load.grpc.balancer):
+	// loadgen.BalancerPickFirst (default) through the Service's ClusterIP,
+	// or loadgen.BalancerRoundRobin over the pods of a headless Service.
+	Balancer string
 }
+
+// Load protocols (load.protocol).
+const (
+	ProtocolHTTP = loadgen.ProtocolHTTP
+	ProtocolGRPC = loadgen.ProtocolGRPC
+)
 
 // Traffic paths (load.via).
 const (
@@ -183,7 +197,11 @@ type rawLoad struct {
 	Via         string    `json:"via"`
 	Pods        int       `json:"pods"`
 	Connections int       `json:"connections"`
-	Ingress     *struct {
+	Protocol    string    `json:"protocol"`
+	GRPC        *struct {
+		Balancer string `json:"balancer"`
+	} `json:"grpc"`
+	Ingress *struct {
 		Replicas int `json:"replicas"`
 	} `json:"ingress"`
 }
@@ -428,9 +446,15 @@ func (p *parser) spec(r rawSpec) *Spec {
 		Rate: p.rate("load.rate", r.Load.Rate), RampFrom: p.rate("load.rampFrom", r.Load.RampFrom),
 		Duration: p.dur("load.duration", r.Load.Duration), KeepAlive: r.Load.KeepAlive,
 		Timeout: p.dur("load.timeout", r.Load.Timeout), Window: p.dur("load.window", r.Load.Window),
-		Via: r.Load.Via, Pods: r.Load.Pods, Connections: r.Load.Connections,
+		Via: r.Load.Via, Pods: r.Load.Pods, Connections: r.Load.Connections, Protocol: r.Load.Protocol,
 	}
 	s.Load.Shape = p.shape(r.Load.Shape, s.Load.Rate, s.Load.Duration, s.Load.RampFrom)
+	if g := r.Load.GRPC; g != nil {
+		s.Load.Balancer = g.Balancer
+		if s.Load.Protocol != ProtocolGRPC {
+			p.fail("load.grpc", "", "only with load.protocol: grpc")
+		}
+	}
 	if r.Load.Ingress != nil {
 		s.Load.IngressReplicas = r.Load.Ingress.Replicas
 		if s.Load.IngressReplicas == 0 {
@@ -642,9 +666,30 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	if _, ok := paths[s.Load.Via]; !ok {
 		c.fail("load.via", s.Load.Via, "want "+pathNames())
 	}
+	if s.Load.Protocol == "" {
+		s.Load.Protocol = ProtocolHTTP
+	}
+	switch {
+	case s.Load.Protocol != ProtocolHTTP && s.Load.Protocol != ProtocolGRPC:
+		c.fail("load.protocol", s.Load.Protocol, "want http or grpc")
+	case s.Load.Protocol == ProtocolGRPC && s.Load.Via == ViaIngress:
+		c.fail("load.protocol", s.Load.Protocol, "not through the Ingress yet: use load.via nodePort or inCluster")
+	case s.Load.Protocol == ProtocolGRPC && s.App.Own != nil:
+		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (it serves gRPC on its HTTP port)")
+	case s.Load.Protocol == ProtocolGRPC && s.Load.KeepAlive:
+		c.fail("load.keepAlive", "true", "gRPC connections are held for the whole load; load.connections says how many")
+	case s.Load.Balancer != "" && s.Load.Balancer != loadgen.BalancerPickFirst && s.Load.Balancer != loadgen.BalancerRoundRobin:
+		c.fail("load.grpc.balancer", s.Load.Balancer, "want pick_first or round_robin")
+	case s.Load.Balancer == loadgen.BalancerRoundRobin && s.Load.Via != ViaInCluster:
+		c.fail("load.grpc.balancer", s.Load.Balancer, "only with load.via: inCluster (it resolves the pods' addresses, a headless Service's DNS name, inside the cluster)")
+	}
 	switch {
 	case s.Load.Connections < 0 || s.Load.Connections > 1000:
 		c.fail("load.connections", strconv.Itoa(s.Load.Connections), "want 1..1000 (0: as many as needed)")
+	case s.Load.Protocol == ProtocolGRPC:
+		if s.Load.Connections == 0 {
+			s.Load.Connections = 1
+		}
 	case s.Load.Connections > 0 && !s.Load.KeepAlive:
 		c.fail("load.connections", strconv.Itoa(s.Load.Connections), "caps kept-alive connections; set load.keepAlive: true")
 	}

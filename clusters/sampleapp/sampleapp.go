@@ -22,4 +22,13 @@ const (
 	// response (from the downward API).
 	HeaderPod  = "X-Aftershock-Pod"
 	HeaderNode = "X-Aftershock-Node"
+	// GRPCHeaderPod and GRPCHeaderNode are the same names as gRPC header
+	// metadata (lower case, as HTTP/2 sends them) on every gRPC response.
+	GRPCHeaderPod  = "x-aftershock-pod"
+	GRPCHeaderNode = "x-aftershock-node"
+	// GRPCInfoService's one method, GRPCInfoMethod, answers which pod and
+	// node served it (request google.protobuf.Empty, response
+	// google.protobuf.StringValue), on Port beside HTTP.
+	GRPCInfoService = "aftershock.sampleapp.v1.Info"
+	GRPCInfoMethod  = "/" + GRPCInfoService + "/Get"
 )

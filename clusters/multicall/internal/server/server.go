@@ -3,6 +3,7 @@
 //
 // Every response carries X-Aftershock-Pod and X-Aftershock-Node (from the
 // POD_NAME and NODE_NAME environment variables, set through the downward API).
+// The same port serves gRPC (HTTP/2 without TLS): see grpc.go.
 // /healthz is liveness, /readyz readiness. On SIGTERM it fails readiness,
 // keeps serving for -shutdown-delay (so endpoints can drop it), then finishes
 // in-flight requests and exits. -latency and -error-rate make it slow or
@@ -28,6 +29,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"google.golang.org/grpc/health"
 )
 
 // Header names set on every response.
@@ -83,6 +86,7 @@ func Main(args []string) int {
 type app struct {
 	c        config
 	draining atomic.Bool
+	health   *health.Server // the gRPC health service (grpcServer)
 }
 
 func (a *app) handler() http.Handler {
@@ -132,7 +136,10 @@ func serve(ctx context.Context, c config, log *slog.Logger) error {
 			return nil
 		}
 	}
-	srv := &http.Server{Addr: c.addr, Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: c.addr, Handler: withGRPC(a.grpcServer(), a.handler()), ReadHeaderTimeout: 10 * time.Second}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge: gRPC
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("serving", "addr", c.addr, "pod", c.pod, "node", c.node, "latency", c.latency, "errorRate", c.errorRate, "graceful", c.graceful)
@@ -146,6 +153,7 @@ func serve(ctx context.Context, c config, log *slog.Logger) error {
 		return nil
 	}
 	a.draining.Store(true)
+	a.health.Shutdown() // NOT_SERVING
 	log.Info("signal: readiness failing, still serving", "for", c.shutdownDelay)
 	time.Sleep(c.shutdownDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), c.drainTimeout)
