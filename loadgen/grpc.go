@@ -23,6 +23,7 @@ import (
 const (
 	ProtocolHTTP = "http" // HTTP/1.1 through vegeta (the default)
 	ProtocolGRPC = "grpc" // unary gRPC calls over Connections long-lived connections
+	ProtocolH2C  = "h2c"  // HTTP/2 without TLS through vegeta, requests multiplexed over Connections connections
 )
 
 // GRPC is what gRPC load calls (Options.GRPC).

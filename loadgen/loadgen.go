@@ -107,6 +107,10 @@ func (o *Options) validate() (*url.URL, error) {
 	}
 	switch o.Protocol {
 	case "", ProtocolHTTP:
+	case ProtocolH2C:
+		if u.Scheme != "http" {
+			return nil, fmt.Errorf("load target %q: h2c is HTTP/2 without TLS: want an http URL", o.URL)
+		}
 	case ProtocolGRPC:
 		if o.GRPC.Method != "" {
 			if err := ValidateMethod(o.GRPC.Method); err != nil {
@@ -120,7 +124,7 @@ func (o *Options) validate() (*url.URL, error) {
 			return nil, fmt.Errorf("gRPC balancer %q: want %s or %s", o.GRPC.Balancer, BalancerPickFirst, BalancerRoundRobin)
 		}
 	default:
-		return nil, fmt.Errorf("load protocol %q: want %s or %s", o.Protocol, ProtocolHTTP, ProtocolGRPC)
+		return nil, fmt.Errorf("load protocol %q: want %s, %s or %s", o.Protocol, ProtocolHTTP, ProtocolH2C, ProtocolGRPC)
 	}
 	if len(o.Shape) > 0 {
 		if o.MaxRate || o.RampFrom > 0 {
@@ -220,6 +224,9 @@ func (b *doneBody) Close() error {
 }
 
 func client(ctx context.Context, o Options) *http.Client {
+	if o.Protocol == ProtocolH2C {
+		return &http.Client{Timeout: o.Timeout, Transport: reuseTransport{base: h2cTransports(o), attack: ctx}}
+	}
 	dialer := &net.Dialer{Timeout: o.Timeout}
 	if o.KeepAlive {
 		dialer.KeepAlive = 30 * time.Second
@@ -234,6 +241,34 @@ func client(ctx context.Context, o Options) *http.Client {
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
 	}
 	return &http.Client{Timeout: o.Timeout, Transport: reuseTransport{base: tr, attack: ctx}}
+}
+
+// h2cTransports: HTTP/2 without TLS (prior knowledge), over Connections
+// connections (default 1) held for the attack, requests multiplexed on
+// them and spread over them in turn (a Transport holds one HTTP/2
+// connection per host while its streams suffice: one Transport each).
+func h2cTransports(o Options) http.RoundTripper {
+	n := max(o.Connections, 1)
+	rr := &roundRobin{ts: make([]http.RoundTripper, n)}
+	for i := range rr.ts {
+		tr := &http.Transport{
+			DialContext: (&net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+			Protocols:   new(http.Protocols),
+		}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		rr.ts[i] = tr
+	}
+	return rr
+}
+
+// roundRobin sends each request through the next of its transports.
+type roundRobin struct {
+	ts   []http.RoundTripper
+	next atomic.Uint64
+}
+
+func (r *roundRobin) RoundTrip(req *http.Request) (*http.Response, error) {
+	return r.ts[(r.next.Add(1)-1)%uint64(len(r.ts))].RoundTrip(req)
 }
 
 // Sample converts one vegeta result, attributed as the sample app does.

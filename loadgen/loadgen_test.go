@@ -205,3 +205,48 @@ func TestCancelEndsRequestsInFlight(t *testing.T) {
 	assert.Positive(t, st.Requests, "requests in flight were returned as samples")
 	assert.EqualValues(t, st.Requests, n.Load())
 }
+
+// h2c: every request is HTTP/2 without TLS, multiplexed over as many
+// connections as asked (default 1), held for the attack and taken in turn.
+func TestH2CMultiplexesOverItsConnections(t *testing.T) {
+	var mu sync.Mutex
+	conns, protos := map[string]int{}, map[int]int{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr]++
+		protos[r.ProtoMajor]++
+		mu.Unlock()
+		w.Header().Set(HeaderPod, r.RemoteAddr)
+	}))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	defer srv.Close()
+	for _, c := range []int{0, 3} {
+		mu.Lock()
+		clear(conns)
+		clear(protos)
+		mu.Unlock()
+		var reused, n int
+		st, err := Attack(context.Background(), Options{URL: srv.URL, Protocol: ProtocolH2C, Rate: 150, Duration: time.Second, Connections: c}, func(s report.Sample) {
+			require.True(t, s.OK(), "%+v", s)
+			n++
+			if s.Reused {
+				reused++
+			}
+		})
+		require.NoError(t, err)
+		require.InDelta(t, 150, st.Requests, 3)
+		mu.Lock()
+		assert.Equal(t, map[int]int{2: int(st.Requests)}, protos, "every request HTTP/2")
+		assert.Len(t, conns, max(c, 1), "connections: %v", conns)
+		for addr, k := range conns {
+			assert.InDelta(t, n/max(c, 1), k, 2, "taken in turn: %s", addr)
+		}
+		mu.Unlock()
+		assert.GreaterOrEqual(t, reused, n-max(c, 1)*2, "requests after the first on a connection reuse it")
+	}
+	_, err := Attack(context.Background(), Options{URL: "https://127.0.0.1:1/", Protocol: ProtocolH2C, Rate: 1, Duration: time.Second}, func(report.Sample) {})
+	assert.ErrorContains(t, err, "h2c is HTTP/2 without TLS")
+}

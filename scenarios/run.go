@@ -336,8 +336,11 @@ func (r *run) load(ctx context.Context) error {
 	r.rec.Limit(s.Load.Duration + r.lo.Timeout + time.Minute) // as long as the load can last
 	r.tl.Add(report.Event{At: start, Kind: "phase", Detail: "load started"})
 	how := fmt.Sprintf("keep-alive %v", s.Load.KeepAlive)
-	if s.Load.Protocol == ProtocolGRPC {
+	switch s.Load.Protocol {
+	case ProtocolGRPC:
 		how = fmt.Sprintf("gRPC over %d connection(s)", s.Load.Connections)
+	case ProtocolH2C:
+		how = fmt.Sprintf("HTTP/2 (h2c) over %d connection(s)", s.Load.Connections)
 	}
 	r.say("load: %d/s for %s, %s, via %s; %d fault(s) scheduled", s.Load.Rate, s.Load.Duration, how, s.Load.Via, len(r.plan))
 
@@ -446,6 +449,9 @@ func (r *run) analyze(context.Context) error {
 		}
 		info["load"] = fmt.Sprintf("%d/s for %s, gRPC unary %s over %d client channel(s) held throughout, balancer %s (achieved %.0f/s); to %s", s.Load.Rate, s.Load.Duration, sampleapp.GRPCInfoMethod, s.Load.Connections, bal, r.stats.Rate(), hostOf(r.target))
 	}
+	if s.Load.Protocol == ProtocolH2C {
+		info["load"] = fmt.Sprintf("%d/s for %s, HTTP/2 without TLS (h2c) over %d connection(s) held throughout (achieved %.0f/s); %s %s", s.Load.Rate, s.Load.Duration, s.Load.Connections, r.stats.Rate(), methodOf(app.request), r.target)
+	}
 	if r.warm != "" {
 		info["warm-up (not counted)"] = r.warm
 	}
@@ -487,7 +493,7 @@ func (r *run) analyze(context.Context) error {
 		Unstable: r.obs.UnstableSpans(r.start, r.end), Unattributed: app.attribution.None, Expect: s.Expectation(),
 		Planned: s.Load.Planned(), Segments: loadSegments(s.Load.Shape), Path: r.where, LostLoad: r.lostLoad, LoadSources: r.sources,
 	})
-	if s.Load.Protocol == ProtocolGRPC {
+	if s.Load.Protocol == ProtocolGRPC || s.Load.Protocol == ProtocolH2C {
 		if note := connectionsNote(r.res, s.Load.Connections*max(s.Load.Pods, 1)); note != "" {
 			r.res.Info["connections"] = note
 			r.say("%s", note)

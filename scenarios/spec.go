@@ -107,9 +107,10 @@ type LoadSpec struct {
 	// IngressReplicas is the Ingress controller's replica count (ingress;
 	// default 1).
 	IngressReplicas int
-	// Protocol is ProtocolHTTP (default) or ProtocolGRPC: unary gRPC calls
-	// to the sample app's info method over Connections long-lived
-	// connections (default 1), each pinned to the pod its connection reached.
+	// Protocol is ProtocolHTTP (default), ProtocolH2C (the same requests as
+	// HTTP/2 without TLS) or ProtocolGRPC (unary gRPC calls to the sample
+	// app's info method): both over Connections long-lived connections
+	// (default 1), each pinned to the pod its connection reached.
 	Protocol string
 	// Balancer is the gRPC client's load balancing (load.grpc.balancer):
 	// loadgen.BalancerPickFirst (default) through the Service's ClusterIP,
@@ -121,6 +122,7 @@ type LoadSpec struct {
 const (
 	ProtocolHTTP = loadgen.ProtocolHTTP
 	ProtocolGRPC = loadgen.ProtocolGRPC
+	ProtocolH2C  = loadgen.ProtocolH2C
 )
 
 // Traffic paths (load.via).
@@ -669,15 +671,16 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	if s.Load.Protocol == "" {
 		s.Load.Protocol = ProtocolHTTP
 	}
+	held := s.Load.Protocol == ProtocolGRPC || s.Load.Protocol == ProtocolH2C // long-lived connections
 	switch {
-	case s.Load.Protocol != ProtocolHTTP && s.Load.Protocol != ProtocolGRPC:
-		c.fail("load.protocol", s.Load.Protocol, "want http or grpc")
-	case s.Load.Protocol == ProtocolGRPC && s.Load.Via == ViaIngress:
+	case s.Load.Protocol != ProtocolHTTP && !held:
+		c.fail("load.protocol", s.Load.Protocol, "want http, h2c or grpc")
+	case held && s.Load.Via == ViaIngress:
 		c.fail("load.protocol", s.Load.Protocol, "not through the Ingress yet: use load.via nodePort or inCluster")
 	case s.Load.Protocol == ProtocolGRPC && s.App.Own != nil:
 		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (it serves gRPC on its HTTP port)")
-	case s.Load.Protocol == ProtocolGRPC && s.Load.KeepAlive:
-		c.fail("load.keepAlive", "true", "gRPC connections are held for the whole load; load.connections says how many")
+	case held && s.Load.KeepAlive:
+		c.fail("load.keepAlive", "true", s.Load.Protocol+" connections are held for the whole load; load.connections says how many")
 	case s.Load.Balancer != "" && s.Load.Balancer != loadgen.BalancerPickFirst && s.Load.Balancer != loadgen.BalancerRoundRobin:
 		c.fail("load.grpc.balancer", s.Load.Balancer, "want pick_first or round_robin")
 	case s.Load.Balancer == loadgen.BalancerRoundRobin && s.Load.Via != ViaInCluster:
@@ -686,7 +689,7 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	switch {
 	case s.Load.Connections < 0 || s.Load.Connections > 1000:
 		c.fail("load.connections", strconv.Itoa(s.Load.Connections), "want 1..1000 (0: as many as needed)")
-	case s.Load.Protocol == ProtocolGRPC:
+	case held:
 		if s.Load.Connections == 0 {
 			s.Load.Connections = 1
 		}
