@@ -6,12 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,4 +176,69 @@ func BenchmarkHeapLongRun(b *testing.B) {
 	b.ReportMetric(float64(long)/float64(short), "heap-ratio")
 	b.ReportMetric((float64(recLong)-float64(recShort))/500, "recorder-B/window")
 	reporttest.Figure(b, "heap after a 60 s attack / after a 10 s one", float64(long)/float64(short), 1.1, false, "x")
+}
+
+// grpcFloor is the least rate ratio of gRPC load into a report.Recorder to
+// the same client code into a sink that keeps nothing.
+const grpcFloor = 0.9
+
+// BenchmarkGRPCAttack: gRPC load from this host at max rate (16 calls in
+// flight over one connection, to an in-process server on 127.0.0.1) into a
+// report.Recorder, against the same attack whose sink keeps nothing; rounds
+// interleave the two, and the median ratio is the figure (floor grpcFloor).
+// It also reports a bare grpc-go loop (16 goroutines calling Invoke, no
+// pacer, no samples) for scale.
+func BenchmarkGRPCAttack(b *testing.B) {
+	url := grpcTestServer(b, 0, 0)
+	d := time.Duration(envOr("AFTERSHOCK_BENCH_SECONDS", 2)) * time.Second
+	rounds := envOr("AFTERSHOCK_BENCH_ROUNDS", 5)
+	o := Options{URL: url, Protocol: ProtocolGRPC, MaxRate: true, Duration: d, Workers: benchWorkers, MaxWorkers: benchWorkers}
+	var ratios, vsBare, rps []float64
+	for i := 0; i < b.N; i++ {
+		for range rounds {
+			rec := report.NewRecorder(time.Now(), time.Second)
+			withRec, err := Attack(context.Background(), o, rec.Add)
+			if err != nil {
+				b.Fatal(err)
+			}
+			without, err := Attack(context.Background(), o, func(report.Sample) {})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ratios = append(ratios, withRec.Rate()/without.Rate())
+			rps = append(rps, withRec.Rate())
+			vsBare = append(vsBare, withRec.Rate()/bareGRPC(b, url, d))
+		}
+	}
+	b.ReportMetric(median(rps), "grpc-calls/s")
+	b.ReportMetric(median(ratios), "grpc-recorder-ratio")
+	b.ReportMetric(median(vsBare), "grpc-vs-bare-ratio")
+	reporttest.Figure(b, "grpc rps into a Recorder vs the same attack into nothing (median of "+strconv.Itoa(len(ratios))+")", median(ratios), grpcFloor, true, "x")
+}
+
+// bareGRPC is the call rate of benchWorkers goroutines calling the
+// server's method back to back over one connection for d.
+func bareGRPC(b *testing.B, url string, d time.Duration) float64 {
+	u, _ := neturl.Parse(url)
+	conns, err := grpcClients(u.Host, 1, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conns[0].Close()
+	g := GRPC{}.withDefaults()
+	var n atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range benchWorkers {
+		wg.Go(func() {
+			for time.Since(start) < d {
+				in, out := []byte{}, []byte(nil)
+				if conns[0].Invoke(context.Background(), g.Method, &in, &out) == nil {
+					n.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
 }

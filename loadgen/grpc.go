@@ -126,11 +126,27 @@ func attackGRPC(ctx context.Context, o Options, u *url.URL, pacer vegeta.Pacer, 
 		}
 	}()
 	samples := make(chan report.Sample, 1024)
-	sem := make(chan struct{}, o.MaxWorkers) // calls in flight at most
+	// calls go to workers that live for the attack (a goroutine per call
+	// would grow a fresh stack for each), more of them up to MaxWorkers
+	// while every one is busy, as vegeta's attacker does
+	calls := make(chan *grpc.ClientConn)
 	start := time.Now()
 	go func() {
 		var wg sync.WaitGroup
+		workers := uint64(0)
+		spawn := func() {
+			workers++
+			wg.Go(func() {
+				for cc := range calls {
+					samples <- callGRPC(ctx, cc, g, o.Timeout)
+				}
+			})
+		}
+		for range min(max(o.Workers, 1), o.MaxWorkers) {
+			spawn()
+		}
 		defer func() {
+			close(calls)
 			wg.Wait()
 			close(samples)
 		}()
@@ -151,18 +167,20 @@ func attackGRPC(ctx context.Context, o Options, u *url.URL, pacer vegeta.Pacer, 
 					return
 				}
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
 			cc := conns[hits%uint64(n)]
+			select {
+			case calls <- cc:
+			default:
+				if workers < o.MaxWorkers {
+					spawn()
+				}
+				select {
+				case calls <- cc:
+				case <-ctx.Done():
+					return
+				}
+			}
 			hits++
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				samples <- callGRPC(ctx, cc, g, o.Timeout)
-			}()
 		}
 	}()
 	var st Stats

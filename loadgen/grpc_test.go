@@ -23,7 +23,7 @@ import (
 // grpcTestServer answers every method on 127.0.0.1, naming as its "pod"
 // the client connection a call came on (so calls spread over connections
 // show as spread over pods), or failing with code after delay.
-func grpcTestServer(t *testing.T, code codes.Code, delay time.Duration) string {
+func grpcTestServer(t testing.TB, code codes.Code, delay time.Duration) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
