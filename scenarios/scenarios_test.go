@@ -31,9 +31,26 @@ var (
 // negative control), with every report file written. They run in parallel:
 // each takes its lease (side by side, at most one per CPU core, or alone:
 // Spec.Alone), as `aftershock run --parallel` does.
+//
+// The reports open in a real browser only after every scenario has ended
+// (a Cleanup of the parent test): headless Chromium takes the machine's
+// cores for a second or more, and beside a scenario's load it is a
+// neighbour no lease knows of (CI run 16: rollout-zero-downtime, alone on
+// the cluster, failed for 35 timed-out requests).
 func TestScenarios(t *testing.T) {
 	files, err := scenarios.Files(".")
 	require.NoError(t, err)
+	base := outDir(t)
+	var (
+		mu    sync.Mutex
+		pages []browserCheck
+	)
+	t.Cleanup(func() { // before base's own cleanup removes it (last registered, first run)
+		for _, p := range pages {
+			t.Logf("%s: report.html in a browser", p.name)
+			reporttest.CheckReport(t, p.html, p.svgs)
+		}
+	})
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		t.Run(name, func(t *testing.T) {
@@ -45,7 +62,7 @@ func TestScenarios(t *testing.T) {
 				_, err := clustertest.EnsureHTTPBinImage(context.Background())
 				require.NoError(t, err)
 			}
-			out := filepath.Join(outDir(t), s.Name)
+			out := filepath.Join(base, s.Name)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute) // the lease may wait for scenarios side by side
 			defer cancel()
 			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: out, Progress: clustertest.LogWriter(t)})
@@ -69,7 +86,9 @@ func TestScenarios(t *testing.T) {
 					svgs++ // per-pod shares of each phase
 				}
 			}
-			reporttest.CheckReport(t, filepath.Join(out, report.FileHTML), svgs)
+			mu.Lock()
+			pages = append(pages, browserCheck{s.Name, filepath.Join(out, report.FileHTML), svgs})
+			mu.Unlock()
 			ok, why := res.Gate()
 			assert.True(t, ok, "gate: %s; reasons: %v", why, res.Reasons)
 			assert.Equal(t, s.Expect, res.Verdict, "verdict; reasons: %v", res.Reasons)
@@ -97,6 +116,13 @@ func TestScenarios(t *testing.T) {
 			}
 		})
 	}
+}
+
+// browserCheck is a report to open in a browser: its scenario, its
+// report.html and the plots it must render.
+type browserCheck struct {
+	name, html string
+	svgs       int
 }
 
 // outDir is where scenario reports go: $AFTERSHOCK_REPORTS or a temp dir.
