@@ -220,7 +220,7 @@ func BenchmarkGRPCAttack(b *testing.B) {
 // server's method back to back over one connection for d.
 func bareGRPC(b *testing.B, url string, d time.Duration) float64 {
 	u, _ := neturl.Parse(url)
-	conns, err := grpcClients(u.Host, 1, "")
+	conns, err := grpcClients(u.Host, 1, "", "")
 	if err != nil {
 		b.Fatal(err)
 	}

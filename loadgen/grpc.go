@@ -42,6 +42,9 @@ type GRPC struct {
 	// Service's ClusterIP) or BalancerRoundRobin (every address the target
 	// resolves to, e.g. a headless Service's pods, a call to each in turn).
 	Balancer string `json:"balancer,omitempty"`
+	// Authority is the :authority the calls carry (an Ingress rule's host);
+	// empty: the target's host and port.
+	Authority string `json:"authority,omitempty"`
 }
 
 // gRPC client load balancing policies (GRPC.Balancer).
@@ -86,12 +89,15 @@ func (rawCodec) Name() string { return "proto" } // the bytes are protobuf's: th
 // connections of its own (a Service balances connections, not calls):
 // pick_first dials target as it is, one connection; round_robin resolves
 // it in DNS and holds a connection to every address.
-func grpcClients(target string, n int, balancer string) ([]*grpc.ClientConn, error) {
+func grpcClients(target string, n int, balancer, authority string) ([]*grpc.ClientConn, error) {
 	conns := make([]*grpc.ClientConn, 0, n)
 	for range n {
 		name, opts := "passthrough:///"+target, []grpc.DialOption{
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})),
+		}
+		if authority != "" {
+			opts = append(opts, grpc.WithAuthority(authority))
 		}
 		if balancer == BalancerRoundRobin {
 			name = "dns:///" + target
@@ -116,7 +122,7 @@ func grpcClients(target string, n int, balancer string) ([]*grpc.ClientConn, err
 func attackGRPC(ctx context.Context, o Options, u *url.URL, pacer vegeta.Pacer, sink func(report.Sample)) (Stats, error) {
 	g := o.GRPC.withDefaults()
 	n := max(o.Connections, 1)
-	conns, err := grpcClients(u.Host, n, g.Balancer)
+	conns, err := grpcClients(u.Host, n, g.Balancer, g.Authority)
 	if err != nil {
 		return Stats{}, err
 	}

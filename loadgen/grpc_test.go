@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,7 +34,8 @@ func grpcTestServer(t testing.TB, code codes.Code, delay time.Duration) string {
 			return err
 		}
 		p, _ := peer.FromContext(ss.Context())
-		_ = ss.SetHeader(metadata.Pairs(sampleapp.GRPCHeaderPod, p.Addr.String(), sampleapp.GRPCHeaderNode, "node-1"))
+		md, _ := metadata.FromIncomingContext(ss.Context())
+		_ = ss.SetHeader(metadata.Pairs(sampleapp.GRPCHeaderPod, p.Addr.String(), sampleapp.GRPCHeaderNode, "node-1", "x-authority", strings.Join(md.Get(":authority"), ",")))
 		if delay > 0 {
 			select {
 			case <-time.After(delay):
@@ -140,4 +142,21 @@ func TestAttackGRPCRefusesBadInput(t *testing.T) {
 	assert.NoError(t, ValidateMethod("/grpc.health.v1.Health/Check"))
 	assert.NoError(t, ValidateMethod("grpc.health.v1.Health/Check"))
 	assert.Error(t, ValidateMethod("/grpc.health.v1.Health/"))
+}
+
+// The calls carry the :authority asked (an Ingress rule's host), else the
+// target's host and port.
+func TestAttackGRPCAuthority(t *testing.T) {
+	url := grpcTestServer(t, codes.OK, 0)
+	for _, tc := range []struct{ authority, want string }{
+		{"as-x.aftershock.test", "as-x.aftershock.test"},
+		{"", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")},
+	} {
+		got, _ := attackGRPCFor(t, Options{URL: url, Protocol: ProtocolGRPC, Rate: 20, Duration: 200 * time.Millisecond,
+			GRPC: GRPC{Authority: tc.authority, PodHeader: sampleapp.GRPCHeaderPod, NodeHeader: "x-authority"}})
+		require.NotEmpty(t, got)
+		for _, s := range got {
+			assert.Equal(t, tc.want, s.Node)
+		}
+	}
 }

@@ -219,6 +219,14 @@ func (d *deployed) throughIngress(ctx context.Context, e *Env, c *clusters.Clust
 			return fmt.Sprintf("the cluster's own controller (%s), host %s, from this host to %s", cl, host, ctlURL)
 		}
 	}
+	if held := s.Load.Protocol == ProtocolGRPC || s.Load.Protocol == ProtocolH2C; held {
+		if !c.Managed {
+			return "", fmt.Errorf("load.protocol %s through the cluster's own Ingress controller: not built yet (aftershock's Traefik only)", s.Load.Protocol)
+		}
+		if err := ingress.H2CBackend(ctx, c, d.ns, d.obs.Service); err != nil {
+			return "", err
+		}
+	}
 	host, err := ingress.Route(ctx, c, d.ns, d.obs.Service, d.svcPort, class)
 	if err != nil {
 		return "", err
@@ -259,6 +267,7 @@ func (d *deployed) throughIngress(ctx context.Context, e *Env, c *clusters.Clust
 		time.Sleep(100 * time.Millisecond)
 	}
 	lo.URL, lo.Request = ctlURL, req
+	lo.GRPC.Authority = host // the rule's host, as gRPC's :authority
 	say("ingress: %s ready in %s", describe(host), time.Since(t0).Round(10*time.Millisecond))
 	return fmt.Sprintf("%s: %s, to the Service %s:%d", ViaIngress, describe(host), d.obs.Service, d.svcPort), nil
 }

@@ -675,8 +675,6 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	switch {
 	case s.Load.Protocol != ProtocolHTTP && !held:
 		c.fail("load.protocol", s.Load.Protocol, "want http, h2c or grpc")
-	case held && s.Load.Via == ViaIngress:
-		c.fail("load.protocol", s.Load.Protocol, "not through the Ingress yet: use load.via nodePort or inCluster")
 	case s.Load.Protocol == ProtocolGRPC && s.App.Own != nil:
 		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (it serves gRPC on its HTTP port)")
 	case held && s.Load.KeepAlive:

@@ -101,7 +101,6 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		{"name: x\nload: {connections: 2, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.connections: "2": caps kept-alive connections; set load.keepAlive: true`},
 		{"name: x\nload: {ingress: {replicas: 2}, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.ingress: "2": only with load.via: ingress`},
 		{"name: x\nload: {protocol: quic, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.protocol: "quic": want http, h2c or grpc`},
-		{"name: x\nload: {protocol: grpc, via: ingress, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.protocol: "grpc": not through the Ingress yet`},
 		{"name: x\nload: {protocol: grpc, keepAlive: true, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.keepAlive: "true": grpc connections are held`},
 		{"name: x\nload: {grpc: {balancer: round_robin}, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.grpc: only with load.protocol: grpc`},
 		{"name: x\nload: {protocol: grpc, grpc: {balancer: random}, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.grpc.balancer: "random": want pick_first or round_robin`},

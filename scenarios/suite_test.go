@@ -134,6 +134,7 @@ func TestShippedScenariosAlone(t *testing.T) {
 		"node-stop":               "node-stop hits whole nodes",
 		"ingress-controller-kill": "pod-kill hits pods in namespace aftershock-ingress, shared by every scenario",
 		"ingress-steady-state":    "its load goes through the shared Ingress controller, which it scales",
+		"grpc-ingress":            "its load goes through the shared Ingress controller, which it scales",
 	}
 	assert.Equal(t, want, alone(4))
 	got := alone(2)

@@ -21,6 +21,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/aftershock-dev/aftershock/clusters"
@@ -239,6 +240,20 @@ func Route(ctx context.Context, c *clusters.Cluster, ns, service string, port in
 		return "", fmt.Errorf("ingress %s/%s: %w", ns, service, err)
 	}
 	return host, nil
+}
+
+// AnnotationServersScheme on a Service tells the controller (Traefik) how to
+// speak to its pods: "h2c" is HTTP/2 without TLS, which gRPC needs.
+const AnnotationServersScheme = "traefik.ingress.kubernetes.io/service.serversscheme"
+
+// H2CBackend has the controller speak HTTP/2 without TLS to service's pods
+// (gRPC and h2c load through it).
+func H2CBackend(ctx context.Context, c *clusters.Cluster, ns, service string) error {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"h2c"}}}`, AnnotationServersScheme)
+	if _, err := c.Clientset.CoreV1().Services(ns).Patch(ctx, service, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("service %s/%s: h2c to its pods: %w", ns, service, err)
+	}
+	return nil
 }
 
 // Installed reports whether the controller's namespace exists in c.
