@@ -53,6 +53,12 @@ const (
 	BalancerRoundRobin = "round_robin"
 )
 
+// ValidBalancer reports whether b names a balancer ("" is the default,
+// BalancerPickFirst).
+func ValidBalancer(b string) bool {
+	return b == "" || b == BalancerPickFirst || b == BalancerRoundRobin
+}
+
 func (g GRPC) withDefaults() GRPC {
 	if g.Method == "" {
 		g.Method = sampleapp.GRPCInfoMethod

@@ -118,9 +118,7 @@ func (o *Options) validate() (*url.URL, error) {
 			}
 			o.GRPC.Method = "/" + strings.TrimPrefix(o.GRPC.Method, "/")
 		}
-		switch o.GRPC.Balancer {
-		case "", BalancerPickFirst, BalancerRoundRobin:
-		default:
+		if !ValidBalancer(o.GRPC.Balancer) {
 			return nil, fmt.Errorf("gRPC balancer %q: want %s or %s", o.GRPC.Balancer, BalancerPickFirst, BalancerRoundRobin)
 		}
 	default:

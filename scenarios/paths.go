@@ -219,7 +219,7 @@ func (d *deployed) throughIngress(ctx context.Context, e *Env, c *clusters.Clust
 			return fmt.Sprintf("the cluster's own controller (%s), host %s, from this host to %s", cl, host, ctlURL)
 		}
 	}
-	if held := s.Load.Protocol == ProtocolGRPC || s.Load.Protocol == ProtocolH2C; held {
+	if s.Load.Held() {
 		if !c.Managed {
 			return "", fmt.Errorf("load.protocol %s through the cluster's own Ingress controller: not built yet (aftershock's Traefik only)", s.Load.Protocol)
 		}

@@ -442,14 +442,14 @@ func (r *run) analyze(context.Context) error {
 	if len(s.Load.Shape) > 0 {
 		info["load"] = fmt.Sprintf("shaped: %s (keep-alive %v, achieved %.0f/s over the whole); %s %s", describeShape(s.Load.Shape), s.Load.KeepAlive, r.stats.Rate(), methodOf(app.request), r.target)
 	}
-	if s.Load.Protocol == ProtocolGRPC {
+	switch s.Load.Protocol {
+	case ProtocolGRPC:
 		bal := s.Load.Balancer
 		if bal == "" {
 			bal = loadgen.BalancerPickFirst
 		}
 		info["load"] = fmt.Sprintf("%d/s for %s, gRPC unary %s over %d client channel(s) held throughout, balancer %s (achieved %.0f/s); to %s", s.Load.Rate, s.Load.Duration, sampleapp.GRPCInfoMethod, s.Load.Connections, bal, r.stats.Rate(), hostOf(r.target))
-	}
-	if s.Load.Protocol == ProtocolH2C {
+	case ProtocolH2C:
 		info["load"] = fmt.Sprintf("%d/s for %s, HTTP/2 without TLS (h2c) over %d connection(s) held throughout (achieved %.0f/s); %s %s", s.Load.Rate, s.Load.Duration, s.Load.Connections, r.stats.Rate(), methodOf(app.request), r.target)
 	}
 	if r.warm != "" {
@@ -493,7 +493,7 @@ func (r *run) analyze(context.Context) error {
 		Unstable: r.obs.UnstableSpans(r.start, r.end), Unattributed: app.attribution.None, Expect: s.Expectation(),
 		Planned: s.Load.Planned(), Segments: loadSegments(s.Load.Shape), Path: r.where, LostLoad: r.lostLoad, LoadSources: r.sources,
 	})
-	if s.Load.Protocol == ProtocolGRPC || s.Load.Protocol == ProtocolH2C {
+	if s.Load.Held() {
 		if note := connectionsNote(r.res, s.Load.Connections*max(s.Load.Pods, 1)); note != "" {
 			r.res.Info["connections"] = note
 			r.say("%s", note)

@@ -118,6 +118,10 @@ type LoadSpec struct {
 	Balancer string
 }
 
+// Held reports whether the load holds its connections for the whole run
+// (h2c, gRPC): calls follow them to the pods they first reached.
+func (l LoadSpec) Held() bool { return l.Protocol == ProtocolGRPC || l.Protocol == ProtocolH2C }
+
 // Load protocols (load.protocol).
 const (
 	ProtocolHTTP = loadgen.ProtocolHTTP
@@ -671,7 +675,7 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	if s.Load.Protocol == "" {
 		s.Load.Protocol = ProtocolHTTP
 	}
-	held := s.Load.Protocol == ProtocolGRPC || s.Load.Protocol == ProtocolH2C // long-lived connections
+	held := s.Load.Held()
 	switch {
 	case s.Load.Protocol != ProtocolHTTP && !held:
 		c.fail("load.protocol", s.Load.Protocol, "want http, h2c or grpc")
@@ -679,7 +683,7 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (it serves gRPC on its HTTP port)")
 	case held && s.Load.KeepAlive:
 		c.fail("load.keepAlive", "true", s.Load.Protocol+" connections are held for the whole load; load.connections says how many")
-	case s.Load.Balancer != "" && s.Load.Balancer != loadgen.BalancerPickFirst && s.Load.Balancer != loadgen.BalancerRoundRobin:
+	case !loadgen.ValidBalancer(s.Load.Balancer):
 		c.fail("load.grpc.balancer", s.Load.Balancer, "want pick_first or round_robin")
 	case s.Load.Balancer == loadgen.BalancerRoundRobin && s.Load.Via != ViaInCluster:
 		c.fail("load.grpc.balancer", s.Load.Balancer, "only with load.via: inCluster (it resolves the pods' addresses, a headless Service's DNS name, inside the cluster)")
