@@ -206,6 +206,46 @@ func TestCancelEndsRequestsInFlight(t *testing.T) {
 	assert.EqualValues(t, st.Requests, n.Load())
 }
 
+// The request timeout bounds the whole request, the body's read included,
+// for HTTP/1 and h2c alike, and its failures are classed as timeouts.
+func TestTimeoutBoundsHeadersAndBody(t *testing.T) {
+	release := make(chan struct{})
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/body" { // headers at once, the body never ends
+			w.Header().Set(HeaderPod, "a")
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	defer srv.Close()
+	defer close(release)
+	for _, proto := range []string{ProtocolHTTP, ProtocolH2C} {
+		for _, path := range []string{"/headers", "/body"} {
+			t.Run(proto+path, func(t *testing.T) {
+				var samples []report.Sample
+				st, err := Attack(context.Background(), Options{URL: srv.URL + path, Protocol: proto, Rate: 20, Duration: 500 * time.Millisecond,
+					Timeout: 200 * time.Millisecond}, func(s report.Sample) { samples = append(samples, s) })
+				require.NoError(t, err)
+				require.EqualValues(t, 10, st.Requests)
+				for _, s := range samples {
+					assert.False(t, s.OK(), "a request that outlived its timeout failed")
+					assert.Equal(t, report.ClassTimeout, report.ErrorClass(s), s.Error)
+					assert.Less(t, s.Latency, 600*time.Millisecond, "ended by the 200 ms timeout")
+				}
+			})
+		}
+	}
+}
+
 // h2c: every request is HTTP/2 without TLS, multiplexed over as many
 // connections as asked (default 1), held for the attack and taken in turn.
 func TestH2CMultiplexesOverItsConnections(t *testing.T) {
