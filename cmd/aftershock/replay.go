@@ -53,7 +53,7 @@ victims say what was hit. Flags as for run (--cluster to reuse a cluster,
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "reports", "folder for the reports")
 	fl.BoolVar(&f.keepCluster, "keep-cluster", false, "leave the cluster in place")
-	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default: build or reuse the offline one)")
+	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default: one present in Docker, else kind's default pulled, else the offline build)")
 	fl.StringVar(&f.clusterName, "cluster", "", "reuse this aftershock kind cluster")
 	fl.BoolVar(&f.verbose, "verbose", false, "log what the libraries do")
 	return cmd

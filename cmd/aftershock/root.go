@@ -21,7 +21,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newTrendCmd(), newReplayCmd(), newNodeImageCmd(), newIngressImageCmd(), newImageCmd(), newCleanCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newTrendCmd(), newReplayCmd(), newNodeImageCmd(), newIngressImageCmd(), newImageCmd(), newCleanCmd(), newVersionCmd())
 	return root
 }
 
@@ -38,8 +38,9 @@ comes from Debian. An image with the same inputs is reused at once.
 This is the one command that needs the Go toolchain and the aftershock source
 tree (run it from the source folder). Every other command, "run" included,
 works from an installed binary with only Docker present: "run" then uses the
-newest node image built here, or --node-image kindest/node:... where a
-registry is reachable.`,
+node image present in Docker (this build, kind's default kindest/node, or
+the newest one built here), else pulls kind's default where a registry is
+reachable ("aftershock version" says which it will use).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Progress = os.Stderr

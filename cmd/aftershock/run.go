@@ -101,7 +101,7 @@ need kind's node containers). Every run checks this before it deploys.`,
 	fl.Int64Var(&f.seed, "seed", 0, "override every scenario's seed (victim choice)")
 	fl.IntVar(&f.repeat, "repeat", 1, "run each scenario N times and gate on the repeats (pooled error budget, 95% t-bounds of recovery, majority for other checks; see `aftershock help run`)")
 	fl.IntVar(&f.parallel, "parallel", 1, "run up to N scenarios at once on the one cluster, each in its own namespace; a scenario whose faults hit whole nodes (drain, stop, pause, node partition) or that goes through the shared Ingress controller takes the cluster alone")
-	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default: build or reuse the offline one; kindest/node works where a registry is reachable)")
+	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default: one present in Docker, else kind's default pulled, else the offline build)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "use this existing cluster instead of creating one (needs --allow-foreign-cluster)")
 	fl.BoolVar(&f.allowForeign, "allow-foreign-cluster", false, "allow faults on a cluster aftershock did not create")
 	fl.BoolVar(&f.allowForeignClusterScoped, "allow-foreign-cluster-scoped", false, "with --allow-foreign-cluster: also create an own app's cluster-scoped objects (app.allowClusterScoped) there; only absent ones are created and only those are deleted")
@@ -194,19 +194,12 @@ func runSpecs(ctx context.Context, f runFlags, specs []*scenarios.Spec, pins map
 	default:
 		img := f.nodeImage
 		if img == "" {
-			var err error
-			if _, serr := nodeimage.FindSourceDir(); serr == nil {
-				img, err = nodeimage.Ensure(ctx, nodeimage.Options{Progress: stderr})
-			} else {
-				// an installed binary outside the source tree: the newest built image
-				img, err = nodeimage.Newest(ctx)
-				if err == nil {
-					fmt.Fprintf(stderr, "node image %s: the newest built one (no aftershock source tree here to check it is current)\n", img)
-				}
-			}
+			c, err := nodeimage.Choose(ctx, nodeimage.ChooseOptions{Build: nodeimage.Options{Progress: stderr}})
 			if err != nil {
 				return err
 			}
+			fmt.Fprintf(stderr, "node image %s: %s\n", c.Image, c.Why)
+			img = c.Image
 		}
 		env.NodeImage = img
 	}
