@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
 	"github.com/aftershock-dev/aftershock/report"
 )
 
@@ -32,7 +33,7 @@ func pathWithoutGo() string {
 // An aftershock binary built into a temporary folder runs a shipped
 // scenario to a verdict from a folder outside the repository, with no Go
 // toolchain on PATH: the sample app's image is the binary itself, the node
-// image the newest one built. (The foreign app's path is the same code,
+// image the offline one under kind's default name. (The foreign app's path is the same code,
 // tested in scenarios; measured from an installed binary in session 2.)
 //
 // It runs first and alone (not t.Parallel: Go runs the package's parallel
@@ -56,8 +57,16 @@ func TestIntegrationInstalledBinaryRunsAnywhere(t *testing.T) {
 	ownCluster(t) // creates a cluster of its own: one such test at a time
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	_, err := clustertest.NodeImage(ctx) // built (or present) before go leaves PATH
+	offline, err := clustertest.NodeImage(ctx) // built (or present) before go leaves PATH
 	require.NoError(t, err)
+	// the offline image under the kind library's default name, as a user
+	// who pulled kindest/node has it (untagged afterwards; a real one is
+	// left alone)
+	kindTag := nodeimage.KindDefault[:strings.Index(nodeimage.KindDefault, "@")]
+	if !nodeimage.Exists(ctx, kindTag) {
+		require.NoError(t, exec.CommandContext(ctx, "docker", "tag", offline, kindTag).Run())
+		t.Cleanup(func() { _ = exec.Command("docker", "image", "rm", kindTag).Run() })
+	}
 
 	bin := filepath.Join(t.TempDir(), "aftershock")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
@@ -78,7 +87,9 @@ func TestIntegrationInstalledBinaryRunsAnywhere(t *testing.T) {
 	out, err = run.CombinedOutput()
 	t.Logf("%s", out)
 	require.NoError(t, err, "aftershock run exited non-zero")
-	assert.Contains(t, string(out), "the newest built one", "no source tree: the newest node image")
+	assert.Contains(t, string(out), "node image "+kindTag+": kind's default node image by its tag, present in Docker",
+		"no source tree: kind's default name, present; no build step")
+	assert.NotContains(t, string(out), "building offline")
 	for _, name := range []string{"steady-state"} {
 		res, err := report.ReadFile(filepath.Join(work, "reports", name, report.FileJSON))
 		require.NoError(t, err, name)
