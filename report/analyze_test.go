@@ -116,6 +116,15 @@ func TestEvennessDetectsSkew(t *testing.T) {
 	assert.Equal(t, Pass, uniform.Verdict, uniform.Reasons)
 }
 
+// Unattributed (attribution: auto found no pod name) with an slo.jain:
+// evenness was not measured, so the verdict is inconclusive, not a fail.
+func TestEvennessNotMeasuredIsInconclusive(t *testing.T) {
+	res := Analyze(record(time.Second, synth(200, 10*time.Second, 4, okSample(""))), Input{Start: t0, End: t0.Add(10 * time.Second),
+		SLO: SLO{Availability: 0.99, Jain: 0.9}, Unattributed: true})
+	assert.Equal(t, Inconclusive, res.Verdict, res.Reasons)
+	assert.Contains(t, strings.Join(res.Reasons, "; "), "evenness not measured: responses name no pod")
+}
+
 func TestEvennessCountsReadyPodThatGotNothing(t *testing.T) {
 	e := Even(map[string]int{"a": 100, "b": 100, "c": 100}, []string{"a", "b", "c", "d"})
 	require.Len(t, e.Pods, 4)

@@ -74,6 +74,11 @@ func (e *Env) deployIn(ctx context.Context, c *clusters.Cluster, s *Spec, ns str
 		return nil, err
 	}
 	start := time.Now()
+	if s.App.AutoAttribution {
+		if err := d.findAttribution(ctx, c); err != nil {
+			return nil, err
+		}
+	}
 	if d.attribution.None {
 		if err := c.WaitEndpointsReady(ctx, ns, d.obs.Service, int(d.replicas), 2*time.Minute); err != nil {
 			return nil, err
@@ -84,20 +89,12 @@ func (e *Env) deployIn(ctx context.Context, c *clusters.Cluster, s *Spec, ns str
 		}
 		d.check = clusters.TrafficCheck{Pods: pods, Took: time.Since(start)}
 		d.info["evenness"] = "not measured: responses name no pod (app.attribution none)"
+		if s.App.AutoAttribution {
+			d.info["evenness"] = "not measured: responses name no pod (app.attribution auto found none)"
+		}
 		return d, nil
 	}
-	var (
-		raw    string
-		client *http.Client
-		err    error
-	)
-	if c.Managed {
-		raw, err = c.AppURL()
-	} else {
-		// no published port: through the API server's service proxy, which
-		// picks a ready endpoint per request
-		raw, client, err = c.ServiceProxy(ns, d.obs.Service, d.svcPort)
-	}
+	raw, client, err := d.appURL(c)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +108,91 @@ func (e *Env) deployIn(ctx context.Context, c *clusters.Cluster, s *Spec, ns str
 		return nil, fmt.Errorf("%w (attribution: %s)", err, d.attribution)
 	}
 	return d, nil
+}
+
+// appURL is where the runner reaches the app before load: its published
+// NodePort, or on a cluster aftershock did not create (no published port)
+// the API server's service proxy, which picks a ready endpoint per request
+// (client is then the proxy's; nil otherwise).
+func (d *deployed) appURL(c *clusters.Cluster) (raw string, client *http.Client, err error) {
+	if c.Managed {
+		raw, err = c.AppURL()
+		return raw, nil, err
+	}
+	return c.ServiceProxy(d.ns, d.obs.Service, d.svcPort)
+}
+
+// autoProbes is how many responses attribution: auto looks at.
+const autoProbes = 12
+
+// findAttribution (attribution: auto) gets autoProbes responses, each on a
+// new connection, once every endpoint is ready, and sets d.attribution to
+// where the responses name a ready pod (loadgen.FindAttribution), or none.
+func (d *deployed) findAttribution(ctx context.Context, c *clusters.Cluster) error {
+	if err := c.WaitEndpointsReady(ctx, d.ns, d.obs.Service, int(d.replicas), 2*time.Minute); err != nil {
+		return err
+	}
+	pods, err := c.ReadyPods(ctx, d.ns, d.obs.Selector)
+	if err != nil {
+		return err
+	}
+	raw, client, err := d.appURL(c)
+	if err != nil {
+		return err
+	}
+	base, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if client == nil {
+		client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	}
+	var rs []loadgen.Response
+	var failed []string
+	// a NodePort just made answers with resets until every node's
+	// kube-proxy has its endpoints: failed probes are sent again, within
+	// a bound
+	deadline := time.Now().Add(30 * time.Second)
+	for len(rs) < autoProbes && len(failed) < 5*autoProbes && time.Now().Before(deadline) && ctx.Err() == nil {
+		if len(failed) > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		req, err := d.request.HTTP(base)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req.WithContext(ctx))
+		if err != nil {
+			failed = append(failed, err.Error())
+			continue
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, loadgen.MaxAttributionBody))
+		resp.Body.Close()
+		if resp.StatusCode >= 400 {
+			failed = append(failed, resp.Status)
+			continue
+		}
+		rs = append(rs, loadgen.Response{Header: resp.Header, Body: body})
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	a, ok := loadgen.FindAttribution(pods, rs)
+	d.attribution = a
+	if ok {
+		d.info["attribution"] = fmt.Sprintf("auto: %s (found in %d probe responses", a, len(rs))
+		if len(failed) > 0 {
+			d.info["attribution"] += fmt.Sprintf("; %d more failed and were sent again, first: %s", len(failed), failed[0])
+		}
+		d.info["attribution"] += ")"
+		return nil
+	}
+	why := fmt.Sprintf("the name of the pod is in no header, JSON field or text line of %d probe responses", len(rs))
+	if len(rs) == 0 && len(failed) > 0 {
+		why = fmt.Sprintf("no probe response: %s", failed[0])
+	}
+	d.info["attribution"] = "auto: not found, " + why + "; evenness not measured"
+	return nil
 }
 
 // probe sends the scenario's request on a new connection (with client

@@ -120,6 +120,12 @@ func (p *parser) ownApp(a rawApp, s *Spec) {
 		s.App.Request = p.request(q)
 	}
 	s.App.Attribution = p.attribution(r.Attribution, s.App.Own != nil)
+	if v, _ := r.Attribution.(string); v == "auto" {
+		if s.App.Own == nil {
+			p.fail("app.attribution", v, "auto is for your own app (app.manifests or app.helm): the sample app names its pod in a header")
+		}
+		s.App.AutoAttribution = true
+	}
 }
 
 // request reads app.request.
@@ -178,10 +184,10 @@ func (p *parser) attribution(v any, own bool) loadgen.Attribution {
 		}
 		return loadgen.Attribution{}
 	case string:
-		if x == "none" {
+		if x == "none" || x == "auto" { // auto: found at run time
 			return loadgen.Attribution{None: true}
 		}
-		p.fail("app.attribution", x, "want none, {header: NAME}, {json: PATH} or {regex: EXPR}")
+		p.fail("app.attribution", x, "want none, auto, {header: NAME}, {json: PATH} or {regex: EXPR}")
 	case map[string]any:
 		if len(x) != 1 {
 			keys := make([]string, 0, len(x))

@@ -83,6 +83,10 @@ type AppSpec struct {
 	// Attribution says how a response names its pod (sample app: its
 	// header; a user's app: none unless given).
 	Attribution loadgen.Attribution
+	// AutoAttribution (attribution: auto): the run finds the attribution
+	// from a few probe responses once the app serves (Attribution is None
+	// until then, and stays None when the pod's name appears nowhere).
+	AutoAttribution bool
 }
 
 // LoadSpec is the traffic a scenario sends through the Service.
@@ -618,7 +622,7 @@ func (s *Spec) validateClusterAndApp(c *fieldErrs) {
 		s.Cluster.Workers = 2
 	}
 	if s.App.Own != nil {
-		if err := s.validateOwnApp(c.fail); err == nil && s.App.Attribution.None && s.SLO.Jain > 0 {
+		if err := s.validateOwnApp(c.fail); err == nil && s.App.Attribution.None && !s.App.AutoAttribution && s.SLO.Jain > 0 {
 			c.fail("slo.jain", fmt.Sprint(s.SLO.Jain), "evenness cannot be measured with app.attribution none: say how a response names its pod ({header: ...}, {json: ...} or {regex: ...})")
 		}
 	}

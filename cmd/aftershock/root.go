@@ -21,7 +21,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newTrendCmd(), newReplayCmd(), newNodeImageCmd(), newIngressImageCmd(), newImageCmd(), newCleanCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newTrendCmd(), newReplayCmd(), newNodeImageCmd(), newIngressImageCmd(), newImageCmd(), newCleanCmd(), newVersionCmd(), newInitCmd())
 	return root
 }
 

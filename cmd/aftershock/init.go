@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aftershock-dev/aftershock/clusters/appsource"
+	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
+	"github.com/aftershock-dev/aftershock/scenarios"
+)
+
+func newInitCmd() *cobra.Command {
+	var (
+		manifests, values, set []string
+		kustomize, chart       string
+		service, out, path     string
+		force                  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "init (--manifests DIR | --kustomize DIR | --helm CHART) [--service NAME[:PORT]] [--out FILE]",
+		Short: "Write a first scenario for your own service",
+		Long: `Renders your app (manifests, a kustomization or a Helm chart, as a run
+does), finds the Service to send load through (asks nothing when there is one
+with one port; else name it with --service) and the Deployment behind it,
+and writes a commented scenario: a pod kill and a node drain under load, with
+SLOs that suit most HTTP services. The scenario is validated before it is
+written. Images of the app present in your Docker engine are listed to be
+loaded into the nodes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var src appsource.Source
+			src.Manifests = append(src.Manifests, manifests...)
+			if kustomize != "" {
+				src.Manifests = append(src.Manifests, kustomize)
+			}
+			if chart != "" {
+				h := &appsource.Helm{Chart: chart, Values: values}
+				for _, kv := range set {
+					k, v, ok := strings.Cut(kv, "=")
+					if !ok || k == "" {
+						return fmt.Errorf("--set %q: want KEY=VALUE", kv)
+					}
+					if h.Set == nil {
+						h.Set = map[string]string{}
+					}
+					h.Set[k] = v
+				}
+				src.Helm = h
+			} else if len(values) > 0 || len(set) > 0 {
+				return errors.New("--values and --set are for --helm")
+			}
+			if out == "" {
+				out = "first-scenario.yaml"
+			}
+			if _, err := os.Stat(out); err == nil && !force {
+				return fmt.Errorf("%s exists; choose another --out, or --force to replace it", out)
+			}
+			b, err := scenarios.Draft(scenarios.DraftOptions{
+				Source: src, Service: service, File: out, Path: path,
+				ImagePresent: func(img string) bool { return nodeimage.Exists(cmd.Context(), img) },
+			})
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, b, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s; run it with: aftershock run %s\n", out, out)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&manifests, "manifests", nil, "manifest files or folders (repeatable)")
+	fl.StringVar(&kustomize, "kustomize", "", "a folder holding a kustomization")
+	fl.StringVar(&chart, "helm", "", "a local Helm chart (folder or .tgz)")
+	fl.StringArrayVar(&values, "values", nil, "Helm values files (repeatable)")
+	fl.StringArrayVar(&set, "set", nil, "Helm value overrides KEY=VALUE (repeatable)")
+	fl.StringVar(&service, "service", "", "the Service to load through, NAME or NAME:PORT (default: the only one)")
+	fl.StringVar(&path, "path", "/", "the request path")
+	fl.StringVarP(&out, "out", "o", "first-scenario.yaml", "the scenario file to write")
+	fl.BoolVar(&force, "force", false, "replace --out if it exists")
+	return cmd
+}
