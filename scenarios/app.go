@@ -75,7 +75,15 @@ func (e *Env) deployIn(ctx context.Context, c *clusters.Cluster, s *Spec, ns str
 	}
 	start := time.Now()
 	if s.App.AutoAttribution {
-		if err := d.findAttribution(ctx, c); err != nil {
+		reqs := []loadgen.Request{d.request}
+		for _, p := range s.App.probePaths {
+			if p != d.request.Path {
+				q := d.request
+				q.Path = p
+				reqs = append(reqs, q)
+			}
+		}
+		if err := d.findAttribution(ctx, c, reqs); err != nil {
 			return nil, err
 		}
 	}
@@ -125,10 +133,12 @@ func (d *deployed) appURL(c *clusters.Cluster) (raw string, client *http.Client,
 // autoProbes is how many responses attribution: auto looks at.
 const autoProbes = 12
 
-// findAttribution (attribution: auto) gets autoProbes responses, each on a
-// new connection, once every endpoint is ready, and sets d.attribution to
-// where the responses name a ready pod (loadgen.FindAttribution), or none.
-func (d *deployed) findAttribution(ctx context.Context, c *clusters.Cluster) error {
+// findAttribution (attribution: auto) gets autoProbes responses to each
+// of reqs in turn, each on a new connection, once every endpoint is ready,
+// and sets d.attribution to where the responses name a ready pod
+// (loadgen.FindAttribution), and d.request to the request that showed it;
+// or none.
+func (d *deployed) findAttribution(ctx context.Context, c *clusters.Cluster, reqs []loadgen.Request) error {
 	if err := c.WaitEndpointsReady(ctx, d.ns, d.obs.Service, int(d.replicas), 2*time.Minute); err != nil {
 		return err
 	}
@@ -147,21 +157,51 @@ func (d *deployed) findAttribution(ctx context.Context, c *clusters.Cluster) err
 	if client == nil {
 		client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	}
-	var rs []loadgen.Response
-	var failed []string
-	// a NodePort just made answers with resets until every node's
-	// kube-proxy has its endpoints: failed probes are sent again, within
-	// a bound
+	var why []string
+	for _, req := range reqs {
+		rs, failed, err := probeResponses(ctx, client, base, req)
+		if err != nil {
+			return err
+		}
+		a, ok := loadgen.FindAttribution(pods, rs)
+		if ok {
+			d.attribution, d.request = a, req
+			d.info["attribution"] = fmt.Sprintf("auto: %s (found in %d probe responses to %s", a, len(rs), req.Path)
+			if len(failed) > 0 {
+				d.info["attribution"] += fmt.Sprintf("; %d more failed and were sent again, first: %s", len(failed), failed[0])
+			}
+			if len(why) > 0 {
+				d.info["attribution"] += "; not before: " + strings.Join(why, "; ")
+			}
+			d.info["attribution"] += ")"
+			return nil
+		}
+		w := fmt.Sprintf("%s: the name of the pod is in no header, JSON field or text line of %d probe responses", req.Path, len(rs))
+		if len(rs) == 0 && len(failed) > 0 {
+			w = fmt.Sprintf("%s: no probe response: %s", req.Path, failed[0])
+		}
+		why = append(why, w)
+	}
+	d.attribution = loadgen.Attribution{None: true}
+	d.info["attribution"] = "auto: not found (" + strings.Join(why, "; ") + "); evenness not measured"
+	return nil
+}
+
+// probeResponses gets autoProbes responses to req, each on a new
+// connection. A NodePort just made answers with resets until every node's
+// kube-proxy has its endpoints: failed probes are sent again, within a
+// bound (30 s, 5 failures per response asked).
+func probeResponses(ctx context.Context, client *http.Client, base *url.URL, req loadgen.Request) (rs []loadgen.Response, failed []string, err error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for len(rs) < autoProbes && len(failed) < 5*autoProbes && time.Now().Before(deadline) && ctx.Err() == nil {
 		if len(failed) > 0 {
 			time.Sleep(100 * time.Millisecond)
 		}
-		req, err := d.request.HTTP(base)
+		hr, err := req.HTTP(base)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		resp, err := client.Do(req.WithContext(ctx))
+		resp, err := client.Do(hr.WithContext(ctx))
 		if err != nil {
 			failed = append(failed, err.Error())
 			continue
@@ -169,30 +209,12 @@ func (d *deployed) findAttribution(ctx context.Context, c *clusters.Cluster) err
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, loadgen.MaxAttributionBody))
 		resp.Body.Close()
 		if resp.StatusCode >= 400 {
-			failed = append(failed, resp.Status)
+			failed = append(failed, req.Path+": "+resp.Status)
 			continue
 		}
 		rs = append(rs, loadgen.Response{Header: resp.Header, Body: body})
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	a, ok := loadgen.FindAttribution(pods, rs)
-	d.attribution = a
-	if ok {
-		d.info["attribution"] = fmt.Sprintf("auto: %s (found in %d probe responses", a, len(rs))
-		if len(failed) > 0 {
-			d.info["attribution"] += fmt.Sprintf("; %d more failed and were sent again, first: %s", len(failed), failed[0])
-		}
-		d.info["attribution"] += ")"
-		return nil
-	}
-	why := fmt.Sprintf("the name of the pod is in no header, JSON field or text line of %d probe responses", len(rs))
-	if len(rs) == 0 && len(failed) > 0 {
-		why = fmt.Sprintf("no probe response: %s", failed[0])
-	}
-	d.info["attribution"] = "auto: not found, " + why + "; evenness not measured"
-	return nil
+	return rs, failed, ctx.Err()
 }
 
 // probe sends the scenario's request on a new connection (with client

@@ -80,25 +80,45 @@ spec: {selector: {app: httpbin}, ports: [{name: admin, port: 9000}]}
 	assert.Contains(t, text, "Deployment httpbin runs 1 replica")
 }
 
-// The drafted scenario for the httpbin chart, run as drafted on a kind
-// cluster: it passes, and attribution: auto found where responses name
-// the pod (go-httpbin's /hostname: a JSON field).
+// The scenario drafted for the httpbin chart as `aftershock init --probe`
+// writes it: Probe deploys the app once and finds where responses name the
+// pod (go-httpbin's / names none; /hostname has a JSON field), the draft
+// is written again with it, and it runs on a kind cluster to a pass with
+// the evenness check measured.
 func TestIntegrationDraftedScenarioPasses(t *testing.T) {
 	clustertest.RequireDocker(t)
 	t.Parallel()
 	_, err := clustertest.EnsureHTTPBinImage(context.Background())
 	require.NoError(t, err)
-	_, s := draftFor(t, scenarios.DraftOptions{
-		Source: appsource.Source{Helm: &appsource.Helm{Chart: "examples/httpbin/chart"}}, Path: "/hostname",
+	o := scenarios.DraftOptions{
+		Source:       appsource.Source{Helm: &appsource.Helm{Chart: "examples/httpbin/chart"}},
+		File:         filepath.Join(t.TempDir(), "first.yaml"),
 		ImagePresent: func(img string) bool { return img == httpbinImage },
-	})
+	}
+	_, s := draftFor(t, o)
 	env := sharedEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
+	a, path, said, err := scenarios.Probe(ctx, s, scenarios.Options{Env: env, Progress: clustertest.LogWriter(t)}, "/nope", "/hostname")
+	require.NoError(t, err)
+	t.Logf("probe: %s", said)
+	assert.Equal(t, "json hostname", a.String())
+	assert.Equal(t, "/hostname", path)
+	assert.Contains(t, said, "/: the name of the pod is in no header, JSON field or text line of 12 probe responses")
+	assert.Contains(t, said, "/nope: no probe response: /nope: 404 Not Found")
+
+	o.Attribution, o.Path = a, path
+	_, s = draftFor(t, o)
+	require.Equal(t, 0.9, s.SLO.Jain, "a known attribution gates on evenness")
 	res, err := scenarios.Run(ctx, s, scenarios.Options{Env: env, Out: t.TempDir(), Progress: clustertest.LogWriter(t)})
 	require.NoError(t, err)
 	t.Logf("%s", render.Summary(res))
 	assert.Equal(t, report.Pass, res.Verdict, "reasons: %v", res.Reasons)
-	assert.True(t, strings.HasPrefix(res.Info["attribution"], "auto: json hostname (found in 12 probe responses"), res.Info["attribution"])
+	assert.Equal(t, "json hostname", res.Info["attribution"])
+	evenness := false
+	for _, c := range res.Checks {
+		evenness = evenness || (c.Name == "evenness (Jain)" && c.Status == report.StatusPass)
+	}
+	assert.True(t, evenness, "evenness measured and passed: %+v", res.Checks)
 	assertForeignApp(t, res, "httpbin-")
 }

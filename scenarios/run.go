@@ -55,6 +55,37 @@ func Run(ctx context.Context, s *Spec, opts Options) (*report.Result, error) {
 	return newRun(s, again).stages(ctx)
 }
 
+// Probe deploys s's app as a run does (a lease on the cluster, the app in
+// a namespace of its own, serving) with attribution: auto, and returns the
+// attribution found (None when the pod's name appears nowhere) and what
+// the report would say of it; then removes the app. No load, no faults.
+//
+// When the scenario's request path shows none, the paths are tried in turn
+// (the one that shows it is returned: write it as the request).
+func Probe(ctx context.Context, s *Spec, opts Options, paths ...string) (a loadgen.Attribution, path, said string, err error) {
+	if opts.Env == nil {
+		return a, "", "", errors.New("probe: no Env")
+	}
+	if s.App.Own == nil {
+		return a, "", "", errors.New("probe: the sample app names its pod already; probe your own app")
+	}
+	probe := *s
+	probe.App.AutoAttribution = true
+	probe.App.Attribution = loadgen.Attribution{None: true}
+	probe.App.probePaths = paths
+	r := newRun(&probe, opts)
+	for _, st := range []stage{{"cluster", r.cluster}, {"app", r.deploy}} {
+		if err = st.run(ctx); err != nil {
+			break
+		}
+	}
+	err = errors.Join(err, r.cleanup())
+	if err != nil {
+		return a, "", "", err
+	}
+	return r.app.attribution, r.app.request.Path, r.app.info["attribution"], nil
+}
+
 // confirmAlone: a fail seen with other scenarios beside it (beside) is
 // run again alone, unless it ran alone.
 func confirmAlone(res *report.Result, beside []string, opts Options) bool {

@@ -87,6 +87,10 @@ type AppSpec struct {
 	// from a few probe responses once the app serves (Attribution is None
 	// until then, and stays None when the pod's name appears nowhere).
 	AutoAttribution bool
+	// probePaths are more request paths attribution: auto tries, in
+	// order, after Request's, when Request's responses name no pod
+	// (Probe's well-known paths; a run tries Request's alone).
+	probePaths []string
 }
 
 // LoadSpec is the traffic a scenario sends through the Service.

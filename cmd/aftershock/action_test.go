@@ -41,6 +41,7 @@ esac
 // shared kind cluster, write the trend to the job summary, and gate.
 func TestIntegrationActionSteps(t *testing.T) {
 	clustertest.RequireDocker(t)
+	t.Parallel() // a light scenario with a lease of its own on the shared cluster
 	c := clustertest.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +21,8 @@ func newInitCmd() *cobra.Command {
 		manifests, values, set []string
 		kustomize, chart       string
 		service, out, path     string
-		force                  bool
+		force, probe           bool
+		f                      runFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "init (--manifests DIR | --kustomize DIR | --helm CHART) [--service NAME[:PORT]] [--out FILE]",
@@ -30,7 +33,15 @@ with one port; else name it with --service) and the Deployment behind it,
 and writes a commented scenario: a pod kill and a node drain under load, with
 SLOs that suit most HTTP services. The scenario is validated before it is
 written. Images of the app present in your Docker engine are listed to be
-loaded into the nodes.`,
+loaded into the nodes.
+
+With --probe it deploys the app once into a kind cluster (a new one, deleted
+after, or --cluster NAME), sends a few requests and finds where a response
+names the pod that served it (a header, a JSON field or a line of text: the
+request path first, then a few well-known paths such as /hostname), and
+writes that attribution, the path that showed it, and an evenness SLO.
+Without --probe, or when nothing names the pod, it writes attribution: auto
+(the run looks itself).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var src appsource.Source
@@ -60,12 +71,18 @@ loaded into the nodes.`,
 			if _, err := os.Stat(out); err == nil && !force {
 				return fmt.Errorf("%s exists; choose another --out, or --force to replace it", out)
 			}
-			b, err := scenarios.Draft(scenarios.DraftOptions{
+			draft := scenarios.DraftOptions{
 				Source: src, Service: service, File: out, Path: path,
 				ImagePresent: func(img string) bool { return nodeimage.Exists(cmd.Context(), img) },
-			})
+			}
+			b, err := scenarios.Draft(draft)
 			if err != nil {
 				return err
+			}
+			if probe {
+				if b, err = probeDraft(cmd.Context(), draft, b, f, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
 			}
 			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 				return err
@@ -87,5 +104,38 @@ loaded into the nodes.`,
 	fl.StringVar(&path, "path", "/", "the request path")
 	fl.StringVarP(&out, "out", "o", "first-scenario.yaml", "the scenario file to write")
 	fl.BoolVar(&force, "force", false, "replace --out if it exists")
+	fl.BoolVar(&probe, "probe", false, "deploy the app once into a kind cluster and find how responses name their pod")
+	fl.StringVar(&f.clusterName, "cluster", "", "with --probe: an aftershock kind cluster to use (default: a new one, deleted after)")
+	fl.StringVar(&f.nodeImage, "node-image", "", "with --probe: kind node image for the new cluster")
+	fl.BoolVar(&f.keepCluster, "keep-cluster", false, "with --probe: leave the new cluster in place")
+	fl.BoolVar(&f.verbose, "verbose", false, "log what the libraries do")
 	return cmd
+}
+
+// probePaths are the paths --probe tries after the request's own, in
+// order: where services commonly say who they are.
+var probePaths = []string{"/hostname", "/whoami", "/info", "/version", "/healthz", "/"}
+
+// probeDraft deploys the drafted scenario's app once, finds its
+// attribution (scenarios.Probe) and drafts again with it.
+func probeDraft(ctx context.Context, o scenarios.DraftOptions, drafted []byte, f runFlags, stderr io.Writer) ([]byte, error) {
+	s, err := scenarios.Parse(drafted, o.File)
+	if err != nil {
+		return nil, err
+	}
+	env, logger, closeEnv, err := openEnv(ctx, f, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer closeEnv()
+	a, path, said, err := scenarios.Probe(ctx, s, scenarios.Options{Env: env, Progress: stderr, Logger: logger}, probePaths...)
+	if err != nil {
+		return nil, fmt.Errorf("init --probe: %w", err)
+	}
+	fmt.Fprintf(stderr, "probe: %s\n", said)
+	if a.None {
+		return drafted, nil
+	}
+	o.Attribution, o.Path = a, path
+	return scenarios.Draft(o)
 }

@@ -170,49 +170,11 @@ func runScenarios(ctx context.Context, f runFlags, files []string, stdout, stder
 
 // runSpecs runs parsed scenarios (pins: victims to hit again, a replay).
 func runSpecs(ctx context.Context, f runFlags, specs []*scenarios.Spec, pins map[string][]report.Victim, stdout, stderr io.Writer) error {
-	logger := slog.New(slog.DiscardHandler)
-	if f.verbose {
-		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	env, logger, closeEnv, err := openEnv(ctx, f, stderr)
+	if err != nil {
+		return err
 	}
-	env := &scenarios.Env{KeepCluster: f.keepCluster, AllowForeignCluster: f.allowForeign, AllowForeignClusterScoped: f.allowForeignClusterScoped, Logger: logger}
-	switch {
-	case f.kubeconfig != "" && f.clusterName != "":
-		return errors.New("--kubeconfig and --cluster: give one")
-	case f.kubeconfig != "":
-		c, err := clusters.FromKubeconfig(f.kubeconfig, f.allowForeign)
-		if err != nil {
-			return err
-		}
-		env.Cluster = c
-		env.ImageRepo, env.IngressAddress, env.IngressClass = f.imageRepo, f.ingressAddr, f.ingressClass
-	case f.clusterName != "":
-		c, err := clusters.Open(ctx, f.clusterName, logger)
-		if err != nil {
-			return err
-		}
-		env.Cluster = c
-	default:
-		img := f.nodeImage
-		if img == "" {
-			c, err := nodeimage.Choose(ctx, nodeimage.ChooseOptions{Build: nodeimage.Options{Progress: stderr}})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "node image %s: %s\n", c.Image, c.Why)
-			img = c.Image
-		}
-		env.NodeImage = img
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if env.Cluster != nil && f.keepCluster {
-			fmt.Fprintf(stderr, "cluster %s kept: KUBECONFIG=%s; reuse with --cluster %s; delete with `aftershock clean`\n", env.Cluster.Name, env.Cluster.Kubeconfig, env.Cluster.Name)
-		}
-		if err := env.Close(cctx); err != nil {
-			fmt.Fprintln(stderr, "aftershock: delete cluster:", err)
-		}
-	}()
+	defer closeEnv()
 
 	if f.parallel > clusters.SideBySide {
 		fmt.Fprintf(stderr, "--parallel %d: a kind cluster holds at most %d scenarios at once on this machine (one per CPU core: more starve each other's measurements); the others wait their turn\n", f.parallel, clusters.SideBySide)
@@ -249,6 +211,55 @@ func runSpecs(ctx context.Context, f runFlags, specs []*scenarios.Spec, pins map
 		return exitError{code}
 	}
 	return nil
+}
+
+// openEnv is the cluster the flags name (--kubeconfig, --cluster) or the
+// node image a new one is made from, and what closes it (deletes a cluster
+// it made, unless --keep-cluster).
+func openEnv(ctx context.Context, f runFlags, stderr io.Writer) (*scenarios.Env, *slog.Logger, func(), error) {
+	logger := slog.New(slog.DiscardHandler)
+	if f.verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	env := &scenarios.Env{KeepCluster: f.keepCluster, AllowForeignCluster: f.allowForeign, AllowForeignClusterScoped: f.allowForeignClusterScoped, Logger: logger}
+	switch {
+	case f.kubeconfig != "" && f.clusterName != "":
+		return nil, nil, nil, errors.New("--kubeconfig and --cluster: give one")
+	case f.kubeconfig != "":
+		c, err := clusters.FromKubeconfig(f.kubeconfig, f.allowForeign)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		env.Cluster = c
+		env.ImageRepo, env.IngressAddress, env.IngressClass = f.imageRepo, f.ingressAddr, f.ingressClass
+	case f.clusterName != "":
+		c, err := clusters.Open(ctx, f.clusterName, logger)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		env.Cluster = c
+	default:
+		img := f.nodeImage
+		if img == "" {
+			c, err := nodeimage.Choose(ctx, nodeimage.ChooseOptions{Build: nodeimage.Options{Progress: stderr}})
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			fmt.Fprintf(stderr, "node image %s: %s\n", c.Image, c.Why)
+			img = c.Image
+		}
+		env.NodeImage = img
+	}
+	return env, logger, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if env.Cluster != nil && f.keepCluster {
+			fmt.Fprintf(stderr, "cluster %s kept: KUBECONFIG=%s; reuse with --cluster %s; delete with `aftershock clean`\n", env.Cluster.Name, env.Cluster.Kubeconfig, env.Cluster.Name)
+		}
+		if err := env.Close(cctx); err != nil {
+			fmt.Fprintln(stderr, "aftershock: delete cluster:", err)
+		}
+	}, nil
 }
 
 // gateCode is the exit code of a run: 0 when every scenario met its
