@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
@@ -49,12 +50,12 @@ const attackFloor = 0.95
 // interleave harness and bare runs of every case (so a noisy second hits
 // both alike: see pairRPS) and the median ratio of the rounds is the
 // figure, floor
-// attackFloor. AFTERSHOCK_BENCH_ROUNDS (default 5) and
-// AFTERSHOCK_BENCH_SECONDS (default 2) set the rounds and each run's length.
+// attackFloor. AFTERSHOCK_BENCH_ROUNDS (default 9) and
+// AFTERSHOCK_BENCH_SECONDS (default 1) set the rounds and each run's length.
 func BenchmarkAttackVsVegeta(b *testing.B) {
 	srv := benchServer(b)
-	d := time.Duration(envOr("AFTERSHOCK_BENCH_SECONDS", 2)) * time.Second
-	rounds := envOr("AFTERSHOCK_BENCH_ROUNDS", 5)
+	d := time.Duration(envOr("AFTERSHOCK_BENCH_SECONDS", 1)) * time.Second
+	rounds := envOr("AFTERSHOCK_BENCH_ROUNDS", 9)
 	modes := []struct {
 		name string
 		attr Attribution
@@ -103,6 +104,7 @@ func pairRPS(b *testing.B, url string, attr Attribution, keep bool, d time.Durat
 	turn := d / benchSlices
 	var hs, bs []float64
 	for i := range 2 * benchSlices {
+		runtime.GC() // each turn starts from a collected heap
 		if (i+round)%2 == 0 {
 			hs = append(hs, harnessRPS(b, url, attr, keep, turn))
 		} else {
@@ -131,7 +133,19 @@ func harnessRPS(b *testing.B, url string, attr Attribution, keep bool, d time.Du
 }
 
 func bareRPS(url string, keep bool, d time.Duration) float64 {
-	atk := vegeta.NewAttacker(vegeta.Workers(benchWorkers), vegeta.MaxWorkers(benchWorkers), vegeta.KeepAlive(keep))
+	// vegeta's own transport (NewAttacker's), kept here to close its idle
+	// connections after the turn, as Attack does
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{LocalAddr: &net.TCPAddr{IP: vegeta.DefaultLocalAddr.IP}, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     vegeta.DefaultTLSConfig,
+		MaxIdleConnsPerHost: vegeta.DefaultConnections,
+		MaxConnsPerHost:     vegeta.DefaultMaxConnections,
+		DisableKeepAlives:   !keep,
+	}
+	defer tr.CloseIdleConnections()
+	atk := vegeta.NewAttacker(vegeta.Workers(benchWorkers), vegeta.MaxWorkers(benchWorkers),
+		vegeta.Client(&http.Client{Timeout: vegeta.DefaultTimeout, Transport: tr}))
 	tgt := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: url})
 	start := time.Now()
 	n := 0
@@ -220,7 +234,7 @@ const grpcFloor = 0.9
 func BenchmarkGRPCAttack(b *testing.B) {
 	url := grpcTestServer(b, 0, 0)
 	d := time.Duration(envOr("AFTERSHOCK_BENCH_SECONDS", 2)) * time.Second
-	rounds := envOr("AFTERSHOCK_BENCH_ROUNDS", 5)
+	rounds := envOr("AFTERSHOCK_BENCH_ROUNDS", 9)
 	o := Options{URL: url, Protocol: ProtocolGRPC, MaxRate: true, Duration: d, Workers: benchWorkers, MaxWorkers: benchWorkers}
 	var ratios, vsBare, rps []float64
 	for i := 0; i < b.N; i++ {

@@ -210,6 +210,13 @@ func (t reuseTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// CloseIdleConnections closes the base transport's idle connections.
+func (t reuseTransport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // tracked is what a request needs traced and released, in one allocation.
 type tracked struct {
 	trace  httptrace.ClientTrace
@@ -302,6 +309,15 @@ type roundRobin struct {
 	next atomic.Uint64
 }
 
+// CloseIdleConnections closes every transport's idle connections.
+func (r *roundRobin) CloseIdleConnections() {
+	for _, t := range r.ts {
+		if c, ok := t.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+}
+
 func (r *roundRobin) RoundTrip(req *http.Request) (*http.Response, error) {
 	return r.ts[(r.next.Add(1)-1)%uint64(len(r.ts))].RoundTrip(req)
 }
@@ -359,8 +375,10 @@ func Attack(ctx context.Context, o Options, sink func(report.Sample)) (Stats, er
 	if o.Attribution.NeedsBody() {
 		maxBody = MaxAttributionBody
 	}
+	hc := client(ctx, o)
+	defer hc.CloseIdleConnections() // the held connections end with the attack
 	atk := vegeta.NewAttacker(
-		vegeta.Client(client(ctx, o)),
+		vegeta.Client(hc),
 		vegeta.Workers(workers),
 		vegeta.MaxWorkers(o.MaxWorkers),
 		vegeta.MaxBody(maxBody),
