@@ -154,9 +154,7 @@ func (d *deployed) findAttribution(ctx context.Context, c *clusters.Cluster, req
 	if err != nil {
 		return err
 	}
-	if client == nil {
-		client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	}
+	client = probeClient(client)
 	var why []string
 	for _, req := range reqs {
 		rs, failed, err := probeResponses(ctx, client, base, req)
@@ -201,18 +199,16 @@ func probeResponses(ctx context.Context, client *http.Client, base *url.URL, req
 		if err != nil {
 			return nil, nil, err
 		}
-		resp, err := client.Do(hr.WithContext(ctx))
-		if err != nil {
+		r, err := fetch(ctx, client, hr)
+		var se *statusError
+		switch {
+		case errors.As(err, &se):
+			failed = append(failed, req.Path+": "+se.status)
+		case err != nil:
 			failed = append(failed, err.Error())
-			continue
+		default:
+			rs = append(rs, r)
 		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, loadgen.MaxAttributionBody))
-		resp.Body.Close()
-		if resp.StatusCode >= 400 {
-			failed = append(failed, req.Path+": "+resp.Status)
-			continue
-		}
-		rs = append(rs, loadgen.Response{Header: resp.Header, Body: body})
 	}
 	return rs, failed, ctx.Err()
 }
@@ -224,26 +220,52 @@ func (d *deployed) probe(raw string, request loadgen.Request, client *http.Clien
 	if err != nil {
 		return nil, nil, err
 	}
-	if client == nil {
-		client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	}
+	client = probeClient(client)
 	return func(ctx context.Context) (string, error) {
 		req, err := request.HTTP(base)
 		if err != nil {
 			return "", err
 		}
-		resp, err := client.Do(req.WithContext(ctx))
+		r, err := fetch(ctx, client, req)
 		if err != nil {
 			return "", err
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, loadgen.MaxAttributionBody))
-		if resp.StatusCode >= 400 {
-			return "", fmt.Errorf("status %d", resp.StatusCode)
-		}
-		pod, _ := d.attribution.Pod(resp.Header, body)
+		pod, _ := d.attribution.Pod(r.Header, r.Body)
 		return pod, nil
 	}, client.CloseIdleConnections, nil
+}
+
+// probeClient is client, or when nil one that opens a new connection per
+// request (each may reach any pod) with a 2 s timeout.
+func probeClient(client *http.Client) *http.Client {
+	if client != nil {
+		return client
+	}
+	return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+}
+
+// statusError is a response of status 400 or more.
+type statusError struct {
+	code   int
+	status string // e.g. "404 Not Found"
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("status %d", e.code) }
+
+// fetch sends req and reads what attribution needs: the headers and a
+// body bounded by loadgen.MaxAttributionBody. A status of 400 or more is a
+// *statusError.
+func fetch(ctx context.Context, client *http.Client, req *http.Request) (loadgen.Response, error) {
+	resp, err := client.Do(req.WithContext(ctx))
+	if err != nil {
+		return loadgen.Response{}, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, loadgen.MaxAttributionBody))
+	if resp.StatusCode >= 400 {
+		return loadgen.Response{}, &statusError{code: resp.StatusCode, status: resp.Status}
+	}
+	return loadgen.Response{Header: resp.Header, Body: body}, nil
 }
 
 // cleanupApp removes the scenario's namespace (or, kept, only its Services

@@ -264,14 +264,7 @@ func (s *Spec) validateOwnApp(fail func(field, value, problem string) error) err
 		return fail("app.service", v, err.Error())
 	}
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
-	found := false
-	for _, obj := range objs {
-		if k := obj.GetKind(); k == "Deployment" || k == "StatefulSet" {
-			l, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "template", "metadata", "labels")
-			found = found || sel.Matches(labels.Set(l))
-		}
-	}
-	if !found {
+	if appWorkload(objs, sel) == nil {
 		return fail("app.service", svc.Name, fmt.Sprintf("selects %s, but no Deployment or StatefulSet of the app runs such pods", sel))
 	}
 	for i, img := range o.Images {
@@ -284,6 +277,20 @@ func (s *Spec) validateOwnApp(fail func(field, value, problem string) error) err
 		}
 	}
 	o.Objects = objs
+	return nil
+}
+
+// appWorkload is the first Deployment or StatefulSet among objs whose
+// pods sel selects; nil when none.
+func appWorkload(objs []*unstructured.Unstructured, sel labels.Selector) *unstructured.Unstructured {
+	for _, obj := range objs {
+		if k := obj.GetKind(); k == "Deployment" || k == "StatefulSet" {
+			l, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "template", "metadata", "labels")
+			if sel.Matches(labels.Set(l)) {
+				return obj
+			}
+		}
+	}
 	return nil
 }
 

@@ -127,13 +127,8 @@ func draftTarget(o DraftOptions) (draftedTarget, error) {
 		return draftedTarget{}, fmt.Errorf("init: %w (--service NAME[:PORT])", err)
 	}
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
-	for _, obj := range objs {
-		if k := obj.GetKind(); k == "Deployment" || k == "StatefulSet" {
-			l, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "template", "metadata", "labels")
-			if sel.Matches(labels.Set(l)) {
-				return draftedTarget{objs: objs, svc: svc.Name, port: portName(sp.Name, sp.Port), workload: obj}, nil
-			}
-		}
+	if w := appWorkload(objs, sel); w != nil {
+		return draftedTarget{objs: objs, svc: svc.Name, port: portName(sp.Name, sp.Port), workload: w}, nil
 	}
 	return draftedTarget{}, fmt.Errorf("init: Service %s selects %s, but no Deployment or StatefulSet of the app runs such pods", svc.Name, sel)
 }
