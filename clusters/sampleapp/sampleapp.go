@@ -31,4 +31,7 @@ const (
 	// google.protobuf.StringValue), on Port beside HTTP.
 	GRPCInfoService = "aftershock.sampleapp.v1.Info"
 	GRPCInfoMethod  = "/" + GRPCInfoService + "/Get"
+	// WSPath is its WebSocket echo: each message comes back prefixed by
+	// "pod=POD node=NODE "; a graceful shutdown closes with 1001.
+	WSPath = "/ws"
 )

@@ -3,7 +3,8 @@
 //
 // Every response carries X-Aftershock-Pod and X-Aftershock-Node (from the
 // POD_NAME and NODE_NAME environment variables, set through the downward API).
-// The same port serves gRPC (HTTP/2 without TLS): see grpc.go.
+// The same port serves gRPC (HTTP/2 without TLS), see grpc.go, and a
+// WebSocket echo on /ws, see ws.go.
 // /healthz is liveness, /readyz readiness. On SIGTERM it fails readiness,
 // keeps serving for -shutdown-delay (so endpoints can drop it), then finishes
 // in-flight requests and exits. -latency and -error-rate make it slow or
@@ -87,6 +88,7 @@ type app struct {
 	c        config
 	draining atomic.Bool
 	health   *health.Server // the gRPC health service (grpcServer)
+	ws       webSockets     // the WebSocket echo's held connections
 }
 
 func (a *app) handler() http.Handler {
@@ -103,6 +105,7 @@ func (a *app) handler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	mux.HandleFunc(sampleapp.WSPath, a.websocket)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.stamp(w)
 		if a.c.latency > 0 {
@@ -150,6 +153,8 @@ func serve(ctx context.Context, c config, log *slog.Logger) error {
 	}
 	if !c.graceful {
 		log.Info("signal: exiting at once (-graceful=false)")
+		srv.Close()
+		a.ws.drop() // as the exit would: no close frame
 		return nil
 	}
 	a.draining.Store(true)
@@ -158,9 +163,11 @@ func serve(ctx context.Context, c config, log *slog.Logger) error {
 	time.Sleep(c.shutdownDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), c.drainTimeout)
 	defer cancel()
+	srv.RegisterOnShutdown(func() { a.ws.goAway(sctx) })
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("drain: %w", err)
 	}
+	a.ws.goAway(sctx) // Shutdown does not wait for hijacked connections: wait for their close handshakes
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
