@@ -66,6 +66,10 @@ type Options struct {
 	// GRPC.Method to URL's host and port (HTTP/2 without TLS).
 	Protocol string
 	GRPC     GRPC
+	// OnConn, when set, is told each change of a held connection
+	// (ProtocolWebSocket: connected to a pod, dropped), from the goroutine
+	// that calls sink.
+	OnConn func(report.ConnEvent)
 	// Timeout per request (default DefaultTimeout).
 	Timeout time.Duration
 	// InCluster: the attack runs in a load pod; URL must then name a
@@ -111,6 +115,10 @@ func (o *Options) validate() (*url.URL, error) {
 		if u.Scheme != "http" {
 			return nil, fmt.Errorf("load target %q: h2c is HTTP/2 without TLS: want an http URL", o.URL)
 		}
+	case ProtocolWebSocket:
+		if u.Scheme != "http" {
+			return nil, fmt.Errorf("load target %q: WebSocket load is ws:// (no TLS): want an http URL", o.URL)
+		}
 	case ProtocolGRPC:
 		if o.GRPC.Method != "" {
 			if err := ValidateMethod(o.GRPC.Method); err != nil {
@@ -122,7 +130,7 @@ func (o *Options) validate() (*url.URL, error) {
 			return nil, fmt.Errorf("gRPC balancer %q: want %s or %s", o.GRPC.Balancer, BalancerPickFirst, BalancerRoundRobin)
 		}
 	default:
-		return nil, fmt.Errorf("load protocol %q: want %s, %s or %s", o.Protocol, ProtocolHTTP, ProtocolH2C, ProtocolGRPC)
+		return nil, fmt.Errorf("load protocol %q: want %s, %s, %s or %s", o.Protocol, ProtocolHTTP, ProtocolH2C, ProtocolGRPC, ProtocolWebSocket)
 	}
 	if len(o.Shape) > 0 {
 		if o.MaxRate || o.RampFrom > 0 {
@@ -364,8 +372,11 @@ func Attack(ctx context.Context, o Options, sink func(report.Sample)) (Stats, er
 			Slope:   float64(o.Rate-o.RampFrom) / o.Duration.Seconds(),
 		}
 	}
-	if o.Protocol == ProtocolGRPC {
+	switch o.Protocol {
+	case ProtocolGRPC:
 		return attackGRPC(ctx, o, u, pacer, sink)
+	case ProtocolWebSocket:
+		return attackWebSocket(ctx, o, u, pacer, sink)
 	}
 	workers := o.Workers
 	if o.MaxRate {

@@ -39,6 +39,14 @@ var errorPatterns = []struct{ class, substr string }{
 // code ("grpc UNAVAILABLE"), whatever the transport's words in the message.
 const GRPCPrefix = "grpc "
 
+// WSPrefix starts the Error of a WebSocket message that the protocol
+// itself ended: "websocket close 1001: draining" (the server's close frame,
+// classed "websocket close 1001"), "websocket not connected: ..." (sent
+// while the client was reconnecting, classed "websocket not connected").
+// Transport errors on a WebSocket (reset, EOF, timeout) keep their words and
+// their classes.
+const WSPrefix = "websocket "
+
 // ErrorClass is the class of a failed sample ("" for a successful one):
 // refused, reset, timeout, dns/no route from the transport error; "http
 // NNN" for a 5xx response, "http 4xx" for any 4xx; other for the rest.
@@ -46,9 +54,11 @@ func ErrorClass(s Sample) string {
 	if s.OK() {
 		return ""
 	}
-	if code, ok := strings.CutPrefix(s.Error, GRPCPrefix); ok {
-		code, _, _ = strings.Cut(code, ":")
-		return GRPCPrefix + code
+	for _, p := range []string{GRPCPrefix, WSPrefix} {
+		if code, ok := strings.CutPrefix(s.Error, p); ok {
+			code, _, _ = strings.Cut(code, ":")
+			return p + code
+		}
 	}
 	if s.Error != "" {
 		e := strings.ToLower(s.Error)

@@ -108,6 +108,18 @@ type Event struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
+// ConnEvent is a held connection's change (WebSocket load): connected to
+// a pod, or dropped, and why. Conn numbers the client's connections (from
+// 0); a reconnection keeps its number.
+type ConnEvent struct {
+	At     time.Time `json:"at"`
+	Conn   int       `json:"conn"`
+	Up     bool      `json:"up"`               // connected (true) or dropped
+	Pod    string    `json:"pod,omitempty"`    // the pod it reached (Up) or had reached (dropped)
+	Node   string    `json:"node,omitempty"`   // that pod's node
+	Reason string    `json:"reason,omitempty"` // why it dropped: the close frame or the error
+}
+
 // Victim is what a fault hit: a pod (with its node and its position among
 // the ready pods on that node, by name) or a node. Node is the node's name
 // without the kind cluster's prefix ("worker2"), so a replay on another
