@@ -49,6 +49,8 @@ type Input struct {
 	// Path is the way the traffic took (e.g. "nodePort", "inCluster: 3
 	// load pods"), for the report.
 	Path string
+	// Conns are the held connections' changes (WebSocket load).
+	Conns []ConnEvent
 	// LostLoad names each load source whose samples did not all arrive (a
 	// load pod that died), with why. Any makes the run inconclusive: what
 	// it missed could change every figure, failures included.
@@ -149,6 +151,7 @@ func Analyze(rec *Recorder, in Input) *Result {
 	if !in.Unattributed {
 		res.Rejoins = a.rejoins(res.Phases)
 	}
+	res.Connections = connections(in.Conns, in.Faults, in.End)
 	res.Windows = a.windowStats()
 	a.verdict(res)
 	return res
@@ -535,6 +538,11 @@ func (a *analysis) checks(res *Result) {
 			c.Status, c.Value = pf(*f.Recovery <= slo.Recovery), f.Recovery.String()
 		}
 		add(c)
+	}
+	if slo.Reconnect > 0 {
+		for _, f := range res.Connections.ByFault() {
+			add(reconnectCheck(res.Connections, f, slo.Reconnect, a.in.End))
+		}
 	}
 	if slo.Rollout != nil {
 		for _, f := range res.DeployEvents() {

@@ -66,9 +66,12 @@ type Result struct {
 	Faults []FaultResult `json:"faults"`
 	// Rejoins are the pods that became ready during the run (replacements,
 	// restarts) and how they took up traffic.
-	Rejoins  []Rejoin     `json:"rejoins,omitempty"`
-	Timeline []Event      `json:"timeline"`
-	Windows  []WindowStat `json:"windows"`
+	Rejoins []Rejoin `json:"rejoins,omitempty"`
+	// Connections are the held connections of a WebSocket load: where
+	// they were, which dropped, how soon each was back.
+	Connections *Connections `json:"connections,omitempty"`
+	Timeline    []Event      `json:"timeline"`
+	Windows     []WindowStat `json:"windows"`
 }
 
 // undisturbed reports whether p is the phase before any fault: "baseline",

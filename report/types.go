@@ -88,6 +88,9 @@ type SLO struct {
 	Rejoin            Duration `json:"rejoin,omitempty"`          // per pod ready during the run: ready -> its fair share
 	MaxBudgetConsumed float64  `json:"maxBudgetConsumed"`         // default 1.0
 	RecoveryWindows   Duration `json:"recoveryWindows,omitempty"` // W as a duration: good windows needed (default 5s)
+	// Reconnect: every held connection (WebSocket load) a fault dropped is
+	// connected again within it, checked per fault that dropped any.
+	Reconnect Duration `json:"reconnect,omitempty"`
 	// Rollout is checked per deploy event (Fault.Deploy); nil: not checked.
 	Rollout *RolloutSLO `json:"rollout,omitempty"`
 }

@@ -167,13 +167,15 @@ func shareBars(ph *report.Phase) (template.HTML, error) {
 }
 
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":    pct,
-	"optDur": optDur,
-	"jain":   jain,
-	"pval":   pval,
-	"upper":  strings.ToUpper,
-	"since":  func(r *report.Result, e report.Event) string { return fmtOffset(e.At.Sub(r.Start)) },
-	"offset": func(r *report.Result, t time.Time) string { return fmtOffset(t.Sub(r.Start)) },
+	"pct":        pct,
+	"optDur":     optDur,
+	"jain":       jain,
+	"pval":       pval,
+	"upper":      strings.ToUpper,
+	"since":      func(r *report.Result, e report.Event) string { return fmtOffset(e.At.Sub(r.Start)) },
+	"offset":     func(r *report.Result, t time.Time) string { return fmtOffset(t.Sub(r.Start)) },
+	"perPod":     report.PerPod,
+	"dropsFault": dropsFault,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>aftershock: {{.R.Scenario}} — {{upper (print .R.Verdict)}}</title>
@@ -228,6 +230,11 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 <table id="rejoins"><tr><th>pod</th><th>ready at</th><th>first request</th><th>fair share</th><th>first requests p50</th><th>max</th><th>steady p99</th></tr>
 {{range .R.Rejoins}}<tr><td>{{.Pod}}</td><td>{{offset $.R .Ready}}</td><td>{{.FirstRequestText}}</td><td>{{.FairShareText}}</td><td>{{.FirstLatencyP50}}</td><td>{{.FirstLatencyMax}}</td><td>{{.SteadyP99}}</td></tr>{{end}}
 </table>{{end}}
+{{with .R.Connections}}<h2>Held connections</h2>
+<p>{{.Held}} held. On the pods at first: {{perPod .First}}; when the load stopped: {{perPod .Last}}.</p>
+{{with .ByFault}}<table id="connections"><tr><th>fault</th><th>dropped</th><th>on pods</th><th>why</th><th>back</th><th>slowest</th><th>reconnected to</th></tr>
+{{range .}}<tr><td>{{dropsFault .}}</td><td>{{.Dropped}}</td><td>{{perPod .From}}</td><td>{{perPod .Reasons}}</td><td>{{.Back}} of {{.Dropped}}</td><td>{{.Slowest}}</td><td>{{perPod .To}}</td></tr>{{end}}
+</table>{{else}}<p>None dropped.</p>{{end}}{{end}}
 {{if .R.Timeline}}<h2>Timeline</h2>
 <table><tr><th>t</th><th>fault</th><th>event</th><th>detail</th></tr>
 {{range .R.Timeline}}<tr><td>{{since $.R .}}</td><td>{{.Fault}}</td><td>{{.Kind}}</td><td>{{.Detail}}</td></tr>{{end}}

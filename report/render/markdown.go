@@ -47,7 +47,7 @@ func WriteMarkdown(w io.Writer, r *report.Result) error {
 
 // mdSections are the report's sections in order: a new section is its
 // function and its place here.
-var mdSections = []func(*strings.Builder, *report.Result){mdSummary, mdChecks, mdPhases, mdPodTraffic, mdFaults, mdDeploys, mdRejoins, mdTimeline}
+var mdSections = []func(*strings.Builder, *report.Result){mdSummary, mdChecks, mdPhases, mdPodTraffic, mdFaults, mdDeploys, mdRejoins, mdConnections, mdTimeline}
 
 // mdSummary is the verdict, its reasons and the run's facts.
 func mdSummary(b *strings.Builder, r *report.Result) {
@@ -168,6 +168,32 @@ func mdRejoins(b *strings.Builder, r *report.Result) {
 				j.FirstLatencyP50, j.FirstLatencyMax, j.SteadyP99)
 		}
 	}
+}
+
+// mdConnections is what the held connections of a WebSocket load went
+// through, per fault.
+func mdConnections(b *strings.Builder, r *report.Result) {
+	c := r.Connections
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(b, "\n## Held connections\n\n%d held. On the pods at first: %s; when the load stopped: %s.\n", c.Held, report.PerPod(c.First), report.PerPod(c.Last))
+	by := c.ByFault()
+	if len(by) == 0 {
+		fmt.Fprintf(b, "\nNone dropped.\n")
+		return
+	}
+	fmt.Fprintf(b, "\n| fault | dropped | on pods | why | back | slowest | reconnected to |\n|---|---|---|---|---|---|---|\n")
+	for _, f := range by {
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %d of %d | %s | %s |\n", dropsFault(f), f.Dropped, report.PerPod(f.From), mdEscape(report.PerPod(f.Reasons)), f.Back, f.Dropped, f.Slowest, report.PerPod(f.To))
+	}
+}
+
+func dropsFault(f report.FaultDrops) string {
+	if f.Fault == "" {
+		return "(before any fault)"
+	}
+	return f.Fault
 }
 
 // mdTimeline is every event, offset from the load's start.

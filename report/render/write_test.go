@@ -192,3 +192,32 @@ func TestDeployEventsTableAndBand(t *testing.T) {
 	assert.Contains(t, h.String(), "<td>12s</td><td>9</td><td>reset 9</td>")
 	assert.Equal(t, [2]float64{5, 17}, faultBands(res)[0], "from the event to its rollout complete")
 }
+
+// Held connections (WebSocket load) get their own section: where they
+// were, and per fault which dropped, why, how soon they were back and
+// where; the reconnect check is among the checks.
+func TestHeldConnectionsSection(t *testing.T) {
+	inject := t0.Add(5 * time.Second)
+	ss := synth(100, 20*time.Second, 7, func(i int, at time.Time, r *rand.Rand) report.Sample {
+		return report.Sample{Status: 200, Latency: 3 * time.Millisecond, Pod: []string{"a", "b"}[i%2]}
+	})
+	ev := func(ms, c int, up bool, pod, why string) report.ConnEvent {
+		return report.ConnEvent{At: t0.Add(time.Duration(ms) * time.Millisecond), Conn: c, Up: up, Pod: pod, Reason: why}
+	}
+	res := report.Analyze(record(500*time.Millisecond, ss), report.Input{
+		Scenario: "ws", Start: t0, End: t0.Add(20 * time.Second),
+		SLO:    report.SLO{Availability: 0.99, Reconnect: report.Duration(time.Second)},
+		Faults: []report.Fault{{ID: "pod-kill-1", Type: "pod-kill", Inject: inject}},
+		Conns: []report.ConnEvent{ev(1, 0, true, "a", ""), ev(2, 1, true, "b", ""), ev(3, 2, true, "b", ""),
+			ev(5200, 1, false, "b", "close 1001 (going away)"), ev(5300, 2, false, "b", "close 1001 (going away)"),
+			ev(5270, 1, true, "a", ""), ev(5400, 2, true, "c", "")},
+	})
+	var md bytes.Buffer
+	require.NoError(t, WriteMarkdown(&md, res))
+	assert.Contains(t, md.String(), "## Held connections\n\n3 held. On the pods at first: b 2, a 1; when the load stopped: a 2, c 1.")
+	assert.Contains(t, md.String(), "| pod-kill-1 | 2 | b 2 | close 1001 (going away) 2 | 2 of 2 | 100ms | a 1, c 1 |")
+	assert.Contains(t, md.String(), "| reconnect pod-kill-1 | pass | 2 of 2 dropped connection(s) back, slowest 100ms | <= 1s |")
+	var h bytes.Buffer
+	require.NoError(t, WriteHTML(&h, res))
+	assert.Contains(t, h.String(), "<td>pod-kill-1</td><td>2</td><td>b 2</td><td>close 1001 (going away) 2</td><td>2 of 2</td><td>100ms</td><td>a 1, c 1</td>")
+}
