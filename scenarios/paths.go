@@ -219,7 +219,7 @@ func (d *deployed) throughIngress(ctx context.Context, e *Env, c *clusters.Clust
 			return fmt.Sprintf("the cluster's own controller (%s), host %s, from this host to %s", cl, host, ctlURL)
 		}
 	}
-	if s.Load.Held() {
+	if s.Load.Multiplexed() {
 		if !c.Managed {
 			return "", fmt.Errorf("load.protocol %s through the cluster's own Ingress controller: not built yet (aftershock's Traefik only)", s.Load.Protocol)
 		}

@@ -168,6 +168,7 @@ type run struct {
 	faultsOut  []report.Fault
 	lostLoad   []string
 	sources    []report.LoadSource
+	conns      []report.ConnEvent // held connections' changes (WebSocket load)
 	// analysis
 	res *report.Result
 }
@@ -344,6 +345,10 @@ func (r *run) aim(ctx context.Context) error {
 		KeepAlive: s.Load.KeepAlive, Connections: s.Load.Connections, Protocol: s.Load.Protocol, Timeout: s.Load.Timeout, Request: r.app.request, Attribution: r.app.attribution,
 		GRPC: loadgen.GRPC{Balancer: s.Load.Balancer},
 	}
+	if s.Load.Protocol == ProtocolWebSocket {
+		r.lo.Request.Path = sampleapp.WSPath
+		r.lo.OnConn = func(e report.ConnEvent) { r.conns = append(r.conns, e) } // from the attack's calling goroutine
+	}
 	r.drive = hostLoad
 	if err := p.aim(ctx, r); err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
@@ -372,6 +377,8 @@ func (r *run) load(ctx context.Context) error {
 		how = fmt.Sprintf("gRPC over %d connection(s)", s.Load.Connections)
 	case ProtocolH2C:
 		how = fmt.Sprintf("HTTP/2 (h2c) over %d connection(s)", s.Load.Connections)
+	case ProtocolWebSocket:
+		how = fmt.Sprintf("WebSocket messages over %d held connection(s)", s.Load.Connections)
 	}
 	r.say("load: %d/s for %s, %s, via %s; %d fault(s) scheduled", s.Load.Rate, s.Load.Duration, how, s.Load.Via, len(r.plan))
 
@@ -482,6 +489,10 @@ func (r *run) analyze(context.Context) error {
 		info["load"] = fmt.Sprintf("%d/s for %s, gRPC unary %s over %d client channel(s) held throughout, balancer %s (achieved %.0f/s); to %s", s.Load.Rate, s.Load.Duration, sampleapp.GRPCInfoMethod, s.Load.Connections, bal, r.stats.Rate(), hostOf(r.target))
 	case ProtocolH2C:
 		info["load"] = fmt.Sprintf("%d/s for %s, HTTP/2 without TLS (h2c) over %d connection(s) held throughout (achieved %.0f/s); %s %s", s.Load.Rate, s.Load.Duration, s.Load.Connections, r.stats.Rate(), methodOf(app.request), r.target)
+	case ProtocolWebSocket:
+		info["load"] = fmt.Sprintf("%d/s for %s, WebSocket messages (each echoed; a sample from its scheduled send to its echo) over %d connection(s) held throughout, reconnecting after a drop with a back-off of %s doubling to %s (achieved %.0f/s); %s",
+			s.Load.Rate, s.Load.Duration, s.Load.Connections, loadgen.WSBackoffMin, loadgen.WSBackoffMax, r.stats.Rate(), r.lo.Request.URL(mustURL(r.lo.URL)))
+		info["attribution"] = fmt.Sprintf("the handshake's %s header (sample app): a connection's messages are the pod's it reached", sampleapp.HeaderPod)
 	}
 	if r.warm != "" {
 		info["warm-up (not counted)"] = r.warm
@@ -522,10 +533,10 @@ func (r *run) analyze(context.Context) error {
 		Scenario: s.Name, Spec: string(kept), SpecFile: absPath(s.File), Seed: r.seed, NodeImage: r.env.NodeImage, Cluster: c.Name, Info: info,
 		Start: r.start, End: r.end, SLO: s.SLO, Faults: r.faultsOut, Timeline: r.tl.Events(), ReadyPods: app.check.Pods,
 		Unstable: r.obs.UnstableSpans(r.start, r.end), Unattributed: app.attribution.None, Expect: s.Expectation(),
-		Planned: s.Load.Planned(), Segments: loadSegments(s.Load.Shape), Path: r.where, LostLoad: r.lostLoad, LoadSources: r.sources,
+		Planned: s.Load.Planned(), Segments: loadSegments(s.Load.Shape), Path: r.where, LostLoad: r.lostLoad, LoadSources: r.sources, Conns: r.conns,
 	})
 	if s.Load.Held() {
-		if note := connectionsNote(r.res, s.Load.Connections*max(s.Load.Pods, 1)); note != "" {
+		if note := connectionsNote(r.res, s.Load.Connections*max(s.Load.Pods, 1), s.Load.Protocol == ProtocolWebSocket); note != "" {
 			r.res.Info["connections"] = note
 			r.say("%s", note)
 		}
@@ -543,7 +554,11 @@ func (r *run) analyze(context.Context) error {
 // connectionsNote says how many of the ready pods the calls of conns
 // long-lived connections reached before any fault: the finding when they
 // are pinned ("1 connection carried every call to 1 of 4 ready pods").
-func connectionsNote(res *report.Result, conns int) string {
+func connectionsNote(res *report.Result, conns int, ws bool) string {
+	what, call := "client channel(s)", "call"
+	if ws {
+		what, call = "WebSocket connection(s)", "message"
+	}
 	p := res.Baseline()
 	if p == nil {
 		return ""
@@ -559,9 +574,9 @@ func connectionsNote(res *report.Result, conns int) string {
 		}
 	}
 	if served == len(e.Pods) {
-		return fmt.Sprintf("%d client channel(s) carried calls to all %d ready pods (%s phase)", conns, len(e.Pods), p.Name)
+		return fmt.Sprintf("%d %s carried %ss to all %d ready pods (%s phase)", conns, what, call, len(e.Pods), p.Name)
 	}
-	return fmt.Sprintf("pinned: %d client channel(s) carried every call to %d of %d ready pods (%s phase); a Service balances connections, not the calls on them", conns, served, len(e.Pods), p.Name)
+	return fmt.Sprintf("pinned: %d %s carried every %s to %d of %d ready pods (%s phase); a Service balances connections, not the %ss on them", conns, what, call, served, len(e.Pods), p.Name, call)
 }
 
 // hostOf is a URL's host:port (the URL itself when it does not parse).

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+	"github.com/aftershock-dev/aftershock/loadgen"
 	"github.com/aftershock-dev/aftershock/report"
 	"github.com/aftershock-dev/aftershock/report/render"
 	"github.com/aftershock-dev/aftershock/report/reporttest"
@@ -116,6 +117,9 @@ func TestScenarios(t *testing.T) {
 			if s.Load.Via == scenarios.ViaInCluster {
 				assertLoadPodsCounted(t, s, res)
 			}
+			if s.Load.Protocol == scenarios.ProtocolWebSocket {
+				assertHeldConnections(t, s, res)
+			}
 		})
 	}
 }
@@ -133,4 +137,33 @@ func outDir(t *testing.T) string {
 		return d
 	}
 	return t.TempDir()
+}
+
+// assertHeldConnections: a pod kill under WebSocket load drops exactly the
+// connections the killed pod held (none before it), each is back within
+// the back-off's bound, and at the end they are all held again, none on
+// the killed pod.
+func assertHeldConnections(t *testing.T, s *scenarios.Spec, res *report.Result) {
+	t.Helper()
+	c := res.Connections
+	require.NotNil(t, c, "a WebSocket run reports its connections")
+	assert.Equal(t, s.Load.Connections, c.Held)
+	require.Len(t, res.Faults, 1)
+	require.Len(t, res.Faults[0].Victims, 1)
+	victim := res.Faults[0].Victims[0].Pod
+	by := c.ByFault()
+	require.Len(t, by, 1, "drops only after the fault: %+v", c.Drops)
+	f := by[0]
+	t.Logf("held connections: first %s; dropped %d (%s), back %d, slowest %s, to %s; at the end %s",
+		report.PerPod(c.First), f.Dropped, report.PerPod(f.Reasons), f.Back, f.Slowest, report.PerPod(f.To), report.PerPod(c.Last))
+	assert.Equal(t, res.Faults[0].ID, f.Fault)
+	assert.Equal(t, map[string]int{victim: c.First[victim]}, f.From, "every connection of the killed pod %s dropped, no other", victim)
+	assert.Equal(t, f.Dropped, f.Back, "every dropped connection back")
+	assert.LessOrEqual(t, f.Slowest.D(), loadgen.WSBackoffMax, "back within the back-off's bound")
+	total := 0
+	for p, n := range c.Last {
+		assert.NotEqual(t, victim, p)
+		total += n
+	}
+	assert.Equal(t, c.Held, total, "all held again at the end")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aftershock-dev/aftershock/clusters/appsource"
 	"github.com/aftershock-dev/aftershock/clusters/ingress"
+	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/loadgen"
 	"github.com/aftershock-dev/aftershock/report"
@@ -116,8 +117,9 @@ type LoadSpec struct {
 	// default 1).
 	IngressReplicas int
 	// Protocol is ProtocolHTTP (default), ProtocolH2C (the same requests as
-	// HTTP/2 without TLS) or ProtocolGRPC (unary gRPC calls to the sample
-	// app's info method): both over Connections long-lived connections
+	// HTTP/2 without TLS), ProtocolGRPC (unary gRPC calls to the sample
+	// app's info method) or ProtocolWebSocket (messages to the sample app's
+	// WebSocket echo): all but http over Connections long-lived connections
 	// (default 1), each pinned to the pod its connection reached.
 	Protocol string
 	// Balancer is the gRPC client's load balancing (load.grpc.balancer):
@@ -127,14 +129,21 @@ type LoadSpec struct {
 }
 
 // Held reports whether the load holds its connections for the whole run
-// (h2c, gRPC): calls follow them to the pods they first reached.
-func (l LoadSpec) Held() bool { return l.Protocol == ProtocolGRPC || l.Protocol == ProtocolH2C }
+// (h2c, gRPC, WebSocket): calls follow them to the pods they first reached.
+func (l LoadSpec) Held() bool { return l.Multiplexed() || l.Protocol == ProtocolWebSocket }
+
+// Multiplexed reports whether the load is HTTP/2 (h2c, gRPC): requests as
+// streams on a held connection.
+func (l LoadSpec) Multiplexed() bool { return l.Protocol == ProtocolGRPC || l.Protocol == ProtocolH2C }
 
 // Load protocols (load.protocol).
 const (
 	ProtocolHTTP = loadgen.ProtocolHTTP
 	ProtocolGRPC = loadgen.ProtocolGRPC
 	ProtocolH2C  = loadgen.ProtocolH2C
+	// ProtocolWebSocket: messages over held WebSocket connections that
+	// reconnect when dropped (the sample app's echo).
+	ProtocolWebSocket = loadgen.ProtocolWebSocket
 )
 
 // Traffic paths (load.via).
@@ -255,6 +264,7 @@ type rawSLO struct {
 	MaxBudgetConsumed float64 `json:"maxBudgetConsumed"`
 	RecoveryWindow    string  `json:"recoveryWindow"`
 	Rejoin            string  `json:"rejoin"`
+	Reconnect         string  `json:"reconnect"`
 	Rollout           *struct {
 		Errors   *int   `json:"errors"`
 		Duration string `json:"duration"`
@@ -490,6 +500,7 @@ func (p *parser) spec(r rawSpec) *Spec {
 		MaxBudgetConsumed: r.SLO.MaxBudgetConsumed,
 		RecoveryWindows:   report.Duration(p.dur("slo.recoveryWindow", r.SLO.RecoveryWindow)),
 		Rejoin:            report.Duration(p.dur("slo.rejoin", r.SLO.Rejoin)),
+		Reconnect:         report.Duration(p.dur("slo.reconnect", r.SLO.Reconnect)),
 	}
 	if ro := r.SLO.Rollout; ro != nil {
 		s.SLO.Rollout = &report.RolloutSLO{Duration: report.Duration(p.dur("slo.rollout.duration", ro.Duration))}
@@ -686,9 +697,15 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	held := s.Load.Held()
 	switch {
 	case s.Load.Protocol != ProtocolHTTP && !held:
-		c.fail("load.protocol", s.Load.Protocol, "want http, h2c or grpc")
+		c.fail("load.protocol", s.Load.Protocol, "want http, h2c, grpc or websocket")
 	case s.Load.Protocol == ProtocolGRPC && s.App.Own != nil:
 		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (it serves gRPC on its HTTP port)")
+	case s.Load.Protocol == ProtocolWebSocket && s.App.Own != nil:
+		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (its echo on "+sampleapp.WSPath+")")
+	case s.Load.Protocol == ProtocolWebSocket && s.Load.Via == ViaInCluster:
+		c.fail("load.protocol", s.Load.Protocol, "from this host only so far (load.via nodePort or ingress)")
+	case s.SLO.Reconnect > 0 && s.Load.Protocol != ProtocolWebSocket:
+		c.fail("slo.reconnect", s.SLO.Reconnect.String(), "only with load.protocol: websocket (held connections that reconnect)")
 	case held && s.Load.KeepAlive:
 		c.fail("load.keepAlive", "true", s.Load.Protocol+" connections are held for the whole load; load.connections says how many")
 	case !loadgen.ValidBalancer(s.Load.Balancer):

@@ -183,8 +183,8 @@ slo: {availability: 99%}
 // only some of the ready pods before any fault.
 func TestConnectionsNote(t *testing.T) {
 	res := &report.Result{Phases: []report.Phase{{Name: "steady", Reused: report.Even(map[string]int{"a": 100}, []string{"a", "b", "c", "d"})}}}
-	assert.Equal(t, "pinned: 1 client channel(s) carried every call to 1 of 4 ready pods (steady phase); a Service balances connections, not the calls on them", connectionsNote(res, 1))
+	assert.Equal(t, "pinned: 1 client channel(s) carried every call to 1 of 4 ready pods (steady phase); a Service balances connections, not the calls on them", connectionsNote(res, 1, false))
 	res.Phases[0].Reused = report.Even(map[string]int{"a": 30, "b": 20, "c": 25, "d": 25}, []string{"a", "b", "c", "d"})
-	assert.Equal(t, "1 client channel(s) carried calls to all 4 ready pods (steady phase)", connectionsNote(res, 1))
-	assert.Empty(t, connectionsNote(&report.Result{}, 1), "no baseline: nothing to say")
+	assert.Equal(t, "1 client channel(s) carried calls to all 4 ready pods (steady phase)", connectionsNote(res, 1, false))
+	assert.Empty(t, connectionsNote(&report.Result{}, 1, false), "no baseline: nothing to say")
 }
