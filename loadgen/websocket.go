@@ -265,6 +265,44 @@ func closeName(c websocket.StatusCode) string {
 	return "code " + strconv.Itoa(int(c))
 }
 
+// ProbeWebSocket opens one connection as a WebSocket attack of o would,
+// sends a message and reads its echo: the pod it reached, or why a
+// WebSocket load would fail (a handshake the server refused, no echo).
+func ProbeWebSocket(ctx context.Context, o Options) (pod string, err error) {
+	u, err := o.validate()
+	if err != nil {
+		return "", err
+	}
+	w := &wsClient{url: o.Request.URL(u), o: &o, hc: wsHTTPClient(o)}
+	conn, pod, _, err := w.dial(ctx)
+	if err != nil {
+		return "", fmt.Errorf("WebSocket handshake with %s: %w", w.url, err)
+	}
+	defer conn.CloseNow()
+	ectx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	if err := conn.Write(ectx, websocket.MessageText, []byte("probe")); err != nil {
+		return "", fmt.Errorf("WebSocket %s: send: %w", w.url, err)
+	}
+	_, echo, err := conn.Read(ectx)
+	if err != nil {
+		return "", fmt.Errorf("WebSocket %s: no echo: %w", w.url, err)
+	}
+	if !hasSuffix(echo, []byte("probe")) {
+		return "", fmt.Errorf("WebSocket %s: the echo %q does not end with the message sent (\"probe\")", w.url, truncate(echo, 64))
+	}
+	conn.Close(websocket.StatusNormalClosure, "probe done")
+	if pod == "" {
+		pod, _ = o.Attribution.Pod(nil, echo)
+	}
+	return pod, nil
+}
+
+func wsHTTPClient(o Options) *http.Client {
+	dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
+	return &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, Proxy: nil}}
+}
+
 // attackWebSocket holds the connections and sends messages at the pacer's
 // schedule across them in turn, bounded by duration and count; samples and
 // connection events reach sink and o.OnConn from this goroutine.
@@ -273,8 +311,7 @@ func attackWebSocket(ctx context.Context, o Options, u *url.URL, pacer vegeta.Pa
 	wsURL := o.Request.URL(u)
 	samples := make(chan report.Sample, 1024)
 	events := make(chan report.ConnEvent, 2*n)
-	dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
-	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, Proxy: nil}}
+	hc := wsHTTPClient(o)
 	clients := make([]*wsClient, n)
 	var wg sync.WaitGroup
 	for i := range clients {

@@ -173,3 +173,18 @@ func TestWebSocketCancel(t *testing.T) {
 	assert.Less(t, time.Since(t0), 2*time.Second)
 	assert.Positive(t, n)
 }
+
+// The probe names the pod a connection reaches, and says why a WebSocket
+// load would fail: a path that is not a WebSocket, nothing listening.
+func TestProbeWebSocket(t *testing.T) {
+	srv := newWSTestServer(t, -1, 0)
+	o := Options{URL: srv.URL, Protocol: ProtocolWebSocket, Request: Request{Path: sampleapp.WSPath}, Rate: 1, Duration: time.Second}
+	pod, err := ProbeWebSocket(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, "c0", pod)
+	o.Request.Path = "/"
+	_, err = ProbeWebSocket(context.Background(), o)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "WebSocket handshake with "+srv.URL)
+	assert.Contains(t, err.Error(), "404")
+}

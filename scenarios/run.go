@@ -345,13 +345,18 @@ func (r *run) aim(ctx context.Context) error {
 		KeepAlive: s.Load.KeepAlive, Connections: s.Load.Connections, Protocol: s.Load.Protocol, Timeout: s.Load.Timeout, Request: r.app.request, Attribution: r.app.attribution,
 		GRPC: loadgen.GRPC{Balancer: s.Load.Balancer},
 	}
-	if s.Load.Protocol == ProtocolWebSocket {
-		r.lo.Request.Path = sampleapp.WSPath
-		r.lo.OnConn = func(e report.ConnEvent) { r.conns = append(r.conns, e) } // from the attack's calling goroutine
-	}
 	r.drive = hostLoad
 	if err := p.aim(ctx, r); err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	if s.Load.Protocol == ProtocolWebSocket {
+		// the path aimed the HTTP requests (its host, its URL): the
+		// messages go to the echo's path there
+		r.lo.Request.Path = sampleapp.WSPath
+		r.lo.OnConn = func(e report.ConnEvent) { r.conns = append(r.conns, e) } // from the attack's calling goroutine
+		if _, err := loadgen.ProbeWebSocket(ctx, r.lo); err != nil {
+			return fmt.Errorf("scenario %s: before the load: %w", s.Name, err)
+		}
 	}
 	return nil
 }
