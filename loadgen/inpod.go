@@ -25,6 +25,7 @@ import (
 // line on its stdout, which the harness follows through the pod log stream.
 //
 //	S <start unix ns> <latency ns> <status> <reused 0|1> <pod> <node> <error>   one request (pod, node, error Go-quoted)
+//	C <at unix ns> <conn> <up 0|1> <pod> <node> <reason>                         a held connection connected or dropped (WebSocket)
 //	E <requests> <elapsed ns>                                                     the attack ended; nothing was lost
 //	X <error>                                                                     the attack could not run
 //
@@ -129,33 +130,66 @@ func SampleLine(s report.Sample) []byte {
 	return append(b, '\n')
 }
 
-// ParseSampleLine reads a line written by SampleLine (without the newline).
-func ParseSampleLine(line string) (report.Sample, error) {
-	var s report.Sample
-	rest, ok := strings.CutPrefix(line, "S ")
-	if !ok {
-		return s, fmt.Errorf("not a sample line: %.60q", line)
+// ConnLine is e as one line of a load pod's stream (with the newline).
+func ConnLine(e report.ConnEvent) []byte {
+	up := 0
+	if e.Up {
+		up = 1
 	}
-	var ints [4]int64
+	b := fmt.Appendf(nil, "C %d %d %d ", e.At.UnixNano(), e.Conn, up)
+	b = strconv.AppendQuote(b, e.Pod)
+	b = append(b, ' ')
+	b = strconv.AppendQuote(b, e.Node)
+	b = append(b, ' ')
+	b = strconv.AppendQuote(b, e.Reason)
+	return append(b, '\n')
+}
+
+// ParseConnLine reads a line written by ConnLine (without the newline).
+func ParseConnLine(line string) (report.ConnEvent, error) {
+	ints, strs, err := lineFields(line, "C ", "connection", 3)
+	if err != nil {
+		return report.ConnEvent{}, err
+	}
+	return report.ConnEvent{At: time.Unix(0, ints[0]), Conn: int(ints[1]), Up: ints[2] == 1, Pod: strs[0], Node: strs[1], Reason: strs[2]}, nil
+}
+
+// lineFields reads a stream line: its prefix, then n numbers, then three
+// Go-quoted strings.
+func lineFields(line, prefix, what string, n int) (ints []int64, strs [3]string, err error) {
+	rest, ok := strings.CutPrefix(line, prefix)
+	if !ok {
+		return nil, strs, fmt.Errorf("not a %s line: %.60q", what, line)
+	}
+	ints = make([]int64, n)
 	for i := range ints {
 		f, r, ok := strings.Cut(rest, " ")
 		if !ok {
-			return s, fmt.Errorf("sample line: too few fields: %.60q", line)
+			return nil, strs, fmt.Errorf("%s line: too few fields: %.60q", what, line)
 		}
-		n, err := strconv.ParseInt(f, 10, 64)
+		v, err := strconv.ParseInt(f, 10, 64)
 		if err != nil {
-			return s, fmt.Errorf("sample line: field %d: %w", i+1, err)
+			return nil, strs, fmt.Errorf("%s line: field %d: %w", what, i+1, err)
 		}
-		ints[i], rest = n, r
+		ints[i], rest = v, r
 	}
-	var strs [3]string
 	for i := range strs {
 		q, err := strconv.QuotedPrefix(rest)
 		if err != nil {
-			return s, fmt.Errorf("sample line: field %d: %w", i+5, err)
+			return nil, strs, fmt.Errorf("%s line: field %d: %w", what, i+n+1, err)
 		}
 		strs[i], _ = strconv.Unquote(q)
 		rest = strings.TrimPrefix(rest[len(q):], " ")
+	}
+	return ints, strs, nil
+}
+
+// ParseSampleLine reads a line written by SampleLine (without the newline).
+func ParseSampleLine(line string) (report.Sample, error) {
+	var s report.Sample
+	ints, strs, err := lineFields(line, "S ", "sample", 4)
+	if err != nil {
+		return s, err
 	}
 	s.Start = time.Unix(0, ints[0])
 	s.Latency = time.Duration(ints[1])
@@ -246,6 +280,11 @@ func PodMain(args []string) int {
 			}
 		}
 	}()
+	o.OnConn = func(e report.ConnEvent) {
+		mu.Lock()
+		out.Write(ConnLine(e))
+		mu.Unlock()
+	}
 	st, err := Attack(ctx, o, func(s report.Sample) {
 		mu.Lock()
 		out.Write(SampleLine(s))

@@ -67,6 +67,36 @@ func TestPodSpecCarriesTheAttack(t *testing.T) {
 	assert.Equal(t, []int{34, 33, 33}, []int{share(100, 3, 0), share(100, 3, 1), share(100, 3, 2)})
 }
 
+// A load pod's connection events (WebSocket) travel in its stream beside
+// the samples, exactly, and are kept in its outcome in order.
+func TestConnLinesInTheStream(t *testing.T) {
+	t0 := time.Unix(1764400000, 5)
+	evs := []report.ConnEvent{
+		{At: t0, Conn: 0, Up: true, Pod: "sampleapp-a", Node: "worker"},
+		{At: t0.Add(time.Second), Conn: 0, Pod: "sampleapp-a", Node: "worker", Reason: "close 1001 (going away)"},
+		{At: t0.Add(1100 * time.Millisecond), Conn: 0, Up: true, Pod: "sampleapp-b", Node: "worker2"},
+	}
+	var b strings.Builder
+	for i, e := range evs {
+		b.Write(ConnLine(e))
+		b.Write(SampleLine(report.Sample{Start: t0.Add(time.Duration(i) * time.Millisecond), Status: 200, Pod: e.Pod}))
+	}
+	b.WriteString("E 3 1000\n")
+	o := PodOutcome{Pod: "load-0", Sent: -1}
+	n := 0
+	consume(context.Background(), strings.NewReader(b.String()), &o, func(report.Sample) { n++ })
+	assert.True(t, o.Complete, o.Lost)
+	assert.Equal(t, 3, n)
+	require.Len(t, o.Conns, 3)
+	for i := range evs {
+		assert.True(t, evs[i].At.Equal(o.Conns[i].At))
+		o.Conns[i].At = evs[i].At
+	}
+	assert.Equal(t, evs, o.Conns)
+	_, err := ParseConnLine(`C 1 2 "a" "b" "c"`)
+	assert.Error(t, err, "too few numbers")
+}
+
 func TestConsumeCountsLostSamples(t *testing.T) {
 	t0 := time.Unix(1764400000, 0)
 	lines := func(n int, end string) string {

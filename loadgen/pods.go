@@ -59,6 +59,9 @@ type PodOutcome struct {
 	Sent     int // requests it says it sent (its end line); -1 when it never said
 	Complete bool
 	Lost     string // why its stream ended early; empty when Complete
+	// Conns are its held connections' changes (WebSocket load), numbered
+	// from 0 within the pod.
+	Conns []report.ConnEvent
 }
 
 // LoadPods are started load pods, ready and waiting for their start.
@@ -278,6 +281,13 @@ func consume(ctx context.Context, r io.Reader, o *PodOutcome, sink func(report.S
 			}
 			o.Samples++
 			sink(s)
+		case strings.HasPrefix(line, "C "):
+			e, err := ParseConnLine(line)
+			if err != nil {
+				o.Lost = err.Error()
+				return
+			}
+			o.Conns = append(o.Conns, e)
 		case strings.HasPrefix(line, "E "):
 			f := strings.Fields(line)
 			if len(f) >= 2 {

@@ -14,13 +14,25 @@ import (
 	"github.com/coder/websocket"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	"github.com/aftershock-dev/aftershock/report"
 )
 
 // ProtocolWebSocket holds Connections WebSocket connections for the whole
 // attack and sends messages at the pacer's schedule across them in turn;
-// each echo is a sample. Options.Request.Path is the WebSocket's path.
+// each echo is a sample. Options.Request.Path is the WebSocket's path
+// (default the sample app's echo, sampleapp.WSPath).
 const ProtocolWebSocket = "websocket"
+
+// wsURL is the WebSocket's URL: the request's path under u, the sample
+// app's echo when it has none.
+func wsURL(o *Options, u *url.URL) string {
+	r := o.Request
+	if r.Path == "" {
+		r.Path = sampleapp.WSPath
+	}
+	return r.URL(u)
+}
 
 // The bounds of a WebSocket connection's reconnection back-off: the first
 // attempt after a drop waits WSBackoffMin, each failed one doubles the wait,
@@ -273,7 +285,7 @@ func ProbeWebSocket(ctx context.Context, o Options) (pod string, err error) {
 	if err != nil {
 		return "", err
 	}
-	w := &wsClient{url: o.Request.URL(u), o: &o, hc: wsHTTPClient(o)}
+	w := &wsClient{url: wsURL(&o, u), o: &o, hc: wsHTTPClient(o)}
 	conn, pod, _, err := w.dial(ctx)
 	if err != nil {
 		return "", fmt.Errorf("WebSocket handshake with %s: %w", w.url, err)
@@ -308,14 +320,14 @@ func wsHTTPClient(o Options) *http.Client {
 // connection events reach sink and o.OnConn from this goroutine.
 func attackWebSocket(ctx context.Context, o Options, u *url.URL, pacer vegeta.Pacer, sink func(report.Sample)) (Stats, error) {
 	n := max(o.Connections, 1)
-	wsURL := o.Request.URL(u)
+	target := wsURL(&o, u)
 	samples := make(chan report.Sample, 1024)
 	events := make(chan report.ConnEvent, 2*n)
 	hc := wsHTTPClient(o)
 	clients := make([]*wsClient, n)
 	var wg sync.WaitGroup
 	for i := range clients {
-		clients[i] = &wsClient{id: i, url: wsURL, o: &o, hc: hc, queue: make(chan wsMsg, wsQueue), samples: samples,
+		clients[i] = &wsClient{id: i, url: target, o: &o, hc: hc, queue: make(chan wsMsg, wsQueue), samples: samples,
 			event: func(e report.ConnEvent) { events <- e }}
 		wg.Go(func() { clients[i].run(ctx) })
 	}

@@ -164,7 +164,11 @@ func (d podDriver) run(ctx, runCtx context.Context, r *run, sink func(report.Sam
 	outcomes := d.pods.Stream(sctx, sink)
 	scancel()
 	r.stats.Elapsed = time.Since(r.start)
-	for _, o := range outcomes {
+	for i, o := range outcomes {
+		for _, e := range o.Conns { // numbered across the pods
+			e.Conn += i * s.Load.Connections
+			r.conns = append(r.conns, e)
+		}
 		r.stats.Requests += uint64(o.Samples)
 		asked := int(math.Round(float64(s.Load.Planned()) * float64(o.Rate) / float64(s.Load.Rate))) // its share of the plan
 		r.sources = append(r.sources, report.LoadSource{Name: o.Pod, Node: o.Node, Rate: o.Rate, Samples: o.Samples, Sent: o.Sent, Complete: o.Complete,

@@ -349,11 +349,10 @@ func (r *run) aim(ctx context.Context) error {
 	if err := p.aim(ctx, r); err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
-	if s.Load.Protocol == ProtocolWebSocket {
-		// the path aimed the HTTP requests (its host, its URL): the
-		// messages go to the echo's path there
-		r.lo.Request.Path = sampleapp.WSPath
-		r.lo.OnConn = func(e report.ConnEvent) { r.conns = append(r.conns, e) } // from the attack's calling goroutine
+	if s.Load.Protocol == ProtocolWebSocket && r.drive == hostLoad {
+		// from this host: the connection events come from the attack's
+		// calling goroutine (load pods send theirs in their stream)
+		r.lo.OnConn = func(e report.ConnEvent) { r.conns = append(r.conns, e) }
 		if _, err := loadgen.ProbeWebSocket(ctx, r.lo); err != nil {
 			return fmt.Errorf("scenario %s: before the load: %w", s.Name, err)
 		}
@@ -495,8 +494,8 @@ func (r *run) analyze(context.Context) error {
 	case ProtocolH2C:
 		info["load"] = fmt.Sprintf("%d/s for %s, HTTP/2 without TLS (h2c) over %d connection(s) held throughout (achieved %.0f/s); %s %s", s.Load.Rate, s.Load.Duration, s.Load.Connections, r.stats.Rate(), methodOf(app.request), r.target)
 	case ProtocolWebSocket:
-		info["load"] = fmt.Sprintf("%d/s for %s, WebSocket messages (each echoed; a sample from its scheduled send to its echo) over %d connection(s) held throughout, reconnecting after a drop with a back-off of %s doubling to %s (achieved %.0f/s); %s",
-			s.Load.Rate, s.Load.Duration, s.Load.Connections, loadgen.WSBackoffMin, loadgen.WSBackoffMax, r.stats.Rate(), r.lo.Request.URL(mustURL(r.lo.URL)))
+		info["load"] = fmt.Sprintf("%d/s for %s, WebSocket messages (each echoed; a sample from its scheduled send to its echo) over %d connection(s) held throughout, reconnecting after a drop with a back-off of %s doubling to %s (achieved %.0f/s); path %s",
+			s.Load.Rate, s.Load.Duration, s.Load.Connections, loadgen.WSBackoffMin, loadgen.WSBackoffMax, r.stats.Rate(), sampleapp.WSPath)
 		info["attribution"] = fmt.Sprintf("the handshake's %s header (sample app): a connection's messages are the pod's it reached", sampleapp.HeaderPod)
 	}
 	if r.warm != "" {

@@ -147,7 +147,7 @@ func assertHeldConnections(t *testing.T, s *scenarios.Spec, res *report.Result) 
 	t.Helper()
 	c := res.Connections
 	require.NotNil(t, c, "a WebSocket run reports its connections")
-	assert.Equal(t, s.Load.Connections, c.Held)
+	assert.Equal(t, s.Load.Connections*max(s.Load.Pods, 1), c.Held)
 	require.Len(t, res.Faults, 1)
 	require.Len(t, res.Faults[0].Victims, 1)
 	victim := res.Faults[0].Victims[0].Pod

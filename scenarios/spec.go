@@ -702,8 +702,6 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (it serves gRPC on its HTTP port)")
 	case s.Load.Protocol == ProtocolWebSocket && s.App.Own != nil:
 		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (its echo on "+sampleapp.WSPath+")")
-	case s.Load.Protocol == ProtocolWebSocket && s.Load.Via == ViaInCluster:
-		c.fail("load.protocol", s.Load.Protocol, "from this host only so far (load.via nodePort or ingress)")
 	case s.SLO.Reconnect > 0 && s.Load.Protocol != ProtocolWebSocket:
 		c.fail("slo.reconnect", s.SLO.Reconnect.String(), "only with load.protocol: websocket (held connections that reconnect)")
 	case held && s.Load.KeepAlive:

@@ -103,7 +103,6 @@ func TestParseErrorsNameFileFieldAndValue(t *testing.T) {
 		{"name: x\nload: {protocol: quic, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.protocol: "quic": want http, h2c, grpc or websocket`},
 		{"name: x\nload: {protocol: grpc, keepAlive: true, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.keepAlive: "true": grpc connections are held`},
 		{"name: x\nload: {grpc: {balancer: round_robin}, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.grpc: only with load.protocol: grpc`},
-		{"name: x\nload: {protocol: websocket, via: inCluster, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.protocol: "websocket": from this host only so far`},
 		{"name: x\nload: {protocol: websocket, keepAlive: true, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.keepAlive: "true": websocket connections are held`},
 		{"name: x\nload: {rate: 10/s, duration: 60s}\nslo: {availability: 99%, reconnect: 2s}\n", `f.yaml: slo.reconnect: "2s": only with load.protocol: websocket`},
 		{"name: x\nload: {protocol: grpc, grpc: {balancer: random}, rate: 10/s, duration: 60s}\nslo: {availability: 99%}\n", `f.yaml: load.grpc.balancer: "random": want pick_first or round_robin`},
