@@ -16,7 +16,14 @@ type Connections struct {
 	First map[string]int `json:"first"`
 	Last  map[string]int `json:"last"`
 	Drops []Drop         `json:"drops,omitempty"`
+	// Events are every connect and drop, in time order (at most
+	// MaxConnEvents: the first ones), for the plot of connections per pod
+	// over time.
+	Events []ConnEvent `json:"events,omitempty"`
 }
+
+// MaxConnEvents bounds the connection events a result keeps.
+const MaxConnEvents = 20000
 
 // Drop is one dropped connection and its reconnection.
 type Drop struct {
@@ -39,7 +46,7 @@ func connections(events []ConnEvent, faults []Fault, end time.Time) *Connections
 	}
 	evs := append([]ConnEvent(nil), events...)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].At.Before(evs[j].At) })
-	c := &Connections{First: map[string]int{}, Last: map[string]int{}}
+	c := &Connections{First: map[string]int{}, Last: map[string]int{}, Events: evs[:min(len(evs), MaxConnEvents)]}
 	on := map[int]string{} // connection -> pod while up
 	open := map[int]int{}  // connection -> its drop waiting for a reconnect (index in Drops)
 	seen := map[int]bool{} // connections that have connected once
@@ -167,4 +174,39 @@ func reconnectCheck(c *Connections, f FaultDrops, limit Duration, end time.Time)
 		ck.Status, ck.Value = StatusPass, value
 	}
 	return ck
+}
+
+// PerPodOverTime is the connections each pod held after each event, from
+// Events: the instants and, per pod (in order of first connection), its
+// count at each.
+func (c *Connections) PerPodOverTime() (at []time.Time, pods []string, counts [][]int) {
+	if c == nil {
+		return nil, nil, nil
+	}
+	idx := map[string]int{}
+	on := map[int]string{}
+	cur := []int{}
+	for _, e := range c.Events {
+		if p, ok := on[e.Conn]; ok {
+			cur[idx[p]]--
+			delete(on, e.Conn)
+		}
+		if e.Up {
+			i, ok := idx[e.Pod]
+			if !ok {
+				i = len(pods)
+				idx[e.Pod] = i
+				pods = append(pods, e.Pod)
+				cur = append(cur, 0)
+				for k := range counts {
+					counts[k] = append(counts[k], 0)
+				}
+			}
+			cur[i]++
+			on[e.Conn] = e.Pod
+		}
+		at = append(at, e.At)
+		counts = append(counts, append([]int(nil), cur...))
+	}
+	return at, pods, counts
 }

@@ -52,6 +52,14 @@ func TestConnectionsDropsAndReconnects(t *testing.T) {
 	ck = reconnectCheck(c, by[1], Duration(time.Second), at(20500))
 	assert.Equal(t, StatusSkipped, ck.Status, "dropped 0.4 s before the end: too soon to tell")
 
+	times, pods, counts := c.PerPodOverTime()
+	assert.Len(t, times, len(events))
+	assert.Equal(t, []string{"a", "b", "c"}, pods)
+	assert.Equal(t, []int{2, 1, 1}, counts[3], "after the first connects")
+	assert.Equal(t, []int{0, 1, 1}, counts[5], "both of a's dropped")
+	assert.Equal(t, []int{0, 2, 2}, counts[7], "back on b and c")
+	assert.Equal(t, []int{0, 1, 2}, counts[8], "one of b's dropped, not back")
+
 	assert.Nil(t, connections(nil, faults, end))
 	assert.Nil(t, (*Connections)(nil).ByFault())
 }

@@ -89,6 +89,9 @@ func TestScenarios(t *testing.T) {
 					svgs++ // per-pod shares of each phase
 				}
 			}
+			if res.Connections != nil {
+				svgs++ // held connections per pod over time
+			}
 			mu.Lock()
 			pages = append(pages, browserCheck{s.Name, filepath.Join(out, report.FileHTML), svgs})
 			mu.Unlock()

@@ -232,6 +232,7 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 </table>{{end}}
 {{with .R.Connections}}<h2>Held connections</h2>
 <p>{{.Held}} held. On the pods at first: {{perPod .First}}; when the load stopped: {{perPod .Last}}.</p>
+{{if $.Conns}}<figure id="plot-connections">{{$.Conns}}<figcaption>Connections each pod held: a drop leaves its pod at once, a reconnection lands where the Service sends it; nothing moves a held connection to a pod that joins later; shaded: faults.</figcaption></figure>{{end}}
 {{with .ByFault}}<table id="connections"><tr><th>fault</th><th>dropped</th><th>on pods</th><th>why</th><th>back</th><th>slowest</th><th>reconnected to</th></tr>
 {{range .}}<tr><td>{{dropsFault .}}</td><td>{{.Dropped}}</td><td>{{perPod .From}}</td><td>{{perPod .Reasons}}</td><td>{{.Back}} of {{.Dropped}}</td><td>{{.Slowest}}</td><td>{{perPod .To}}</td></tr>{{end}}
 </table>{{else}}<p>None dropped.</p>{{end}}{{end}}
@@ -276,11 +277,15 @@ func WriteHTML(w io.Writer, r *report.Result) error {
 	if err != nil {
 		return fmt.Errorf("per-pod plot: %w", err)
 	}
+	conns, err := connsPlot(r)
+	if err != nil {
+		return fmt.Errorf("connections plot: %w", err)
+	}
 	_, width := buckets(r)
 	return htmlTmpl.Execute(w, struct {
-		R                        *report.Result
-		Avail, P99, Errors, Pods template.HTML
-		Shares                   []template.HTML
-		Bucket                   string
-	}{r, avail, p99, errs, pods, shares, fmtDur(time.Duration(width * float64(time.Second)))})
+		R                               *report.Result
+		Avail, P99, Errors, Pods, Conns template.HTML
+		Shares                          []template.HTML
+		Bucket                          string
+	}{r, avail, p99, errs, pods, conns, shares, fmtDur(time.Duration(width * float64(time.Second)))})
 }

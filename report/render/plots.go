@@ -132,3 +132,46 @@ func shortPod(n string) string {
 	}
 	return n
 }
+
+// connsPlot is the connections each pod held over the run (WebSocket
+// load), a step at each connect and drop; nil without any.
+func connsPlot(r *report.Result) (template.HTML, error) {
+	at, pods, counts := r.Connections.PerPodOverTime()
+	if len(at) == 0 {
+		return "", nil
+	}
+	p := newPlot("Held connections per pod", "seconds since start", "connections")
+	end := max(r.End.Sub(r.Start).Seconds(), 1)
+	lines := make([]plotter.XYs, len(pods))
+	top := 1
+	for k, t := range at {
+		x := max(t.Sub(r.Start).Seconds(), 0)
+		for i := range pods {
+			prev := 0
+			if k > 0 {
+				prev = counts[k-1][i]
+			}
+			lines[i] = append(lines[i], plotter.XY{X: x, Y: float64(prev)}, plotter.XY{X: x, Y: float64(counts[k][i])})
+			top = max(top, counts[k][i])
+		}
+	}
+	for i := range pods {
+		lines[i] = append(lines[i], plotter.XY{X: end, Y: float64(counts[len(at)-1][i])})
+	}
+	p.Y.Min, p.Y.Max = 0, float64(top)*1.25
+	p.X.Min, p.X.Max = 0, end
+	p.Add(bands{spans: faultBands(r), y0: 0, y1: p.Y.Max})
+	for i, pod := range pods {
+		l, err := plotter.NewLine(lines[i])
+		if err != nil {
+			return "", err
+		}
+		l.Color = plotutil.Color(i)
+		l.Width = vg.Points(1.2)
+		p.Add(l)
+		p.Legend.Add(shortPod(pod), l)
+	}
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return svg(p, 18*vg.Centimeter, 8*vg.Centimeter)
+}

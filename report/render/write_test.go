@@ -220,4 +220,6 @@ func TestHeldConnectionsSection(t *testing.T) {
 	var h bytes.Buffer
 	require.NoError(t, WriteHTML(&h, res))
 	assert.Contains(t, h.String(), "<td>pod-kill-1</td><td>2</td><td>b 2</td><td>close 1001 (going away) 2</td><td>2 of 2</td><td>100ms</td><td>a 1, c 1</td>")
+	assert.Contains(t, h.String(), `<figure id="plot-connections"><svg`)
+	assert.Contains(t, h.String(), "Held connections per pod")
 }
