@@ -233,9 +233,10 @@ var HeartbeatEvery = 30 * time.Second
 // heartbeat prints "NAME: still running, 1m30s elapsed (EST)" every
 // HeartbeatEvery until stop is called: a cold build step can take minutes.
 func heartbeat(w io.Writer, name string, start time.Time, est string) (stop func()) {
-	done := make(chan struct{})
+	done, finished := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	go func() {
+		defer close(finished)
 		t := time.NewTicker(HeartbeatEvery)
 		defer t.Stop()
 		for {
@@ -247,7 +248,9 @@ func heartbeat(w io.Writer, name string, start time.Time, est string) (stop func
 			}
 		}
 	}()
-	return func() { once.Do(func() { close(done) }) }
+	// stop returns once the heartbeat has stopped writing (a tick in
+	// flight would otherwise print after it)
+	return func() { once.Do(func() { close(done); <-finished }) }
 }
 
 // timingsFile keeps how long each build step took the last time it did
