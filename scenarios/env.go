@@ -36,6 +36,10 @@ type Options struct {
 	// sideBySide is the verdict a run side by side saw, when this one
 	// runs alone to confirm it (Run).
 	sideBySide string
+	// OnSample, when set, is given every sample the load records, as it is
+	// recorded (one call at a time): the raw data behind the report, for a
+	// test's own count.
+	OnSample func(report.Sample)
 	// Progress receives one line per phase; nil discards.
 	Progress io.Writer
 	Logger   *slog.Logger

@@ -409,6 +409,9 @@ func (r *run) load(ctx context.Context) error {
 	sink := func(smp report.Sample) {
 		mu.Lock()
 		r.rec.Add(smp)
+		if r.opts.OnSample != nil {
+			r.opts.OnSample(smp)
+		}
 		mu.Unlock()
 	}
 	stopWatch := r.watchBeside()

@@ -1,0 +1,89 @@
+package scenarios_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/scenarios"
+)
+
+// One gRPC channel (pick_first through the ClusterIP) and both pods killed
+// without a grace period: every call fails until the replacements serve.
+// The report's figures agree with a count made here from the raw samples:
+// the same requests and failures, every failure classed by its status code,
+// the first error and the client-seen recovery (inject to the end of the
+// last failure) within 1 s of the last failed call's start.
+func TestIntegrationGRPCAbruptKillAgreesWithRawCount(t *testing.T) {
+	clustertest.RequireDocker(t)
+	t.Parallel()
+	s := parse(t, `
+name: grpc-pick-first-abrupt
+seed: 7
+cluster: {workers: 2}
+app: {replicas: 2}
+load: {via: inCluster, pods: 1, protocol: grpc, connections: 1, rate: 100/s, duration: 20s}
+faults:
+  - {type: pod-kill, at: 6s, percent: 100%, gracePeriod: 0s}
+slo: {availability: 50%, recovery: 10s}
+`)
+	var (
+		mu  sync.Mutex
+		raw []report.Sample
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	res, err := scenarios.Run(ctx, s, scenarios.Options{Env: sharedEnv(t), Progress: clustertest.LogWriter(t),
+		OnSample: func(smp report.Sample) { mu.Lock(); raw = append(raw, smp); mu.Unlock() }})
+	require.NoError(t, err)
+	require.Len(t, res.Faults, 1)
+	f := res.Faults[0]
+
+	// the run the result is from (a run confirmed alone is a second one)
+	var mine []report.Sample
+	failed := 0
+	var first, last time.Time
+	for _, smp := range raw {
+		if smp.Start.Before(res.Start) || !smp.Start.Before(res.End.Add(time.Minute)) {
+			continue
+		}
+		mine = append(mine, smp)
+		if smp.OK() {
+			continue
+		}
+		failed++
+		assert.Equal(t, "grpc UNAVAILABLE", report.ErrorClass(smp), smp.Error)
+		if smp.Start.Before(f.Inject) {
+			continue
+		}
+		if first.IsZero() || smp.Start.Before(first) {
+			first = smp.Start
+		}
+		if smp.Start.After(last) {
+			last = smp.Start
+		}
+	}
+	t.Logf("raw: %d calls, %d failed; after the kill: first failure +%s, last +%s; report: first error %s, recovery %s, errors %s",
+		len(mine), failed, first.Sub(f.Inject), last.Sub(f.Inject), optDur(f.FirstError), optDur(f.Recovery), f.Errors)
+	assert.Equal(t, len(mine), res.Requests, "every call counted once")
+	assert.Equal(t, failed, res.Failed)
+	assert.Equal(t, map[string]int{"grpc UNAVAILABLE": failed}, map[string]int(res.Errors), "classed by status code")
+	require.Positive(t, failed, "killing every pod the channel can reach fails calls")
+	require.NotNil(t, f.FirstError)
+	assert.InDelta(t, first.Sub(f.Inject).Seconds(), f.FirstError.D().Seconds(), 0.1, "first error: the first failed call's start")
+	require.NotNil(t, f.Recovery, "recovered: %s", res.Reasons)
+	assert.InDelta(t, last.Sub(f.Inject).Seconds(), f.Recovery.D().Seconds(), 1.0, "client-seen recovery within 1 s of the last failed call")
+}
+
+func optDur(d *report.Duration) string {
+	if d == nil {
+		return "-"
+	}
+	return d.String()
+}
