@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 OUT ?= reports/demo
 
-.PHONY: demo test test-short prepare node-image ingress-image example-images install bench clean
+.PHONY: demo test test-short prepare node-image ingress-image metrics-image example-images install bench clean
 
 # Docker engine, debootstrap, chromium (installed and started if missing; needs root on a bare machine).
 prepare:
@@ -17,6 +17,12 @@ node-image: prepare
 # about 5 min cold, cached in ~/.cache/aftershock/ingress).
 ingress-image:
 	$(GO) run ./cmd/aftershock ingress-image
+
+# metrics-server's image (compiled from the Go module proxy; about 7 min
+# cold on 2 cores, cached in ~/.cache/aftershock/metrics-server): what a
+# scenario with app.autoscale installs.
+metrics-image:
+	$(GO) run ./cmd/aftershock metrics-image
 
 # The own-service example's image (go-httpbin, built from the Go module proxy)
 # in the local Docker engine; the tests build it themselves when missing.
@@ -42,7 +48,7 @@ demo: node-image
 # package at once (-parallel 4); each scenario takes a lease on the cluster
 # (side by side, or alone when its faults hit whole nodes). -count=1:
 # results of tests that talk to a cluster are never cached.
-test: node-image ingress-image
+test: node-image ingress-image metrics-image
 	$(GO) test -short ./...
 	@name=aftershock-test-$$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n'); \
 	echo "test: shared cluster $$name"; \

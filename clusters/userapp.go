@@ -664,3 +664,64 @@ func (c *Cluster) NodeMonitorGracePeriod(ctx context.Context) (time.Duration, er
 	}
 	return 40 * time.Second, nil
 }
+
+// Apply server-side applies objs as they are (each in its own namespace,
+// cluster-scoped ones as such), in install order, as field manager
+// "aftershock": how aftershock installs a component of its own (e.g.
+// metrics-server), not a user's app.
+func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured) error {
+	mapper, dyn, err := c.dynamicClients()
+	if err != nil {
+		return err
+	}
+	for _, o := range installSorted(objs) {
+		gvk := o.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return fmt.Errorf("apply %s: %w", appsource.Ref(o), err)
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			ri = dyn.Resource(m.Resource).Namespace(o.GetNamespace())
+		}
+		b, err := o.MarshalJSON()
+		if err != nil {
+			return fmt.Errorf("apply %s: %w", appsource.Ref(o), err)
+		}
+		if _, err := ri.Patch(ctx, o.GetName(), types.ApplyPatchType, b, metav1.PatchOptions{FieldManager: "aftershock", Force: ptr.To(true)}); err != nil {
+			return fmt.Errorf("apply %s: %w", appsource.Ref(o), err)
+		}
+	}
+	return nil
+}
+
+// DeleteObjects deletes objs (absent ones are no error), in the reverse of
+// install order, and does not wait for them to be gone.
+func (c *Cluster) DeleteObjects(ctx context.Context, objs []*unstructured.Unstructured) error {
+	mapper, dyn, err := c.dynamicClients()
+	if err != nil {
+		return err
+	}
+	sorted := installSorted(objs)
+	var errs []error
+	for i := len(sorted) - 1; i >= 0; i-- {
+		o := sorted[i]
+		gvk := o.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			if meta.IsNoMatchError(err) {
+				continue // its kind is not served: nothing of it to delete
+			}
+			errs = append(errs, fmt.Errorf("delete %s: %w", appsource.Ref(o), err))
+			continue
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			ri = dyn.Resource(m.Resource).Namespace(o.GetNamespace())
+		}
+		if err := ri.Delete(ctx, o.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete %s: %w", appsource.Ref(o), err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/clusters/ingress"
+	"github.com/aftershock-dev/aftershock/clusters/metrics"
 	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
 )
 
@@ -21,7 +22,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newTrendCmd(), newReplayCmd(), newNodeImageCmd(), newIngressImageCmd(), newImageCmd(), newCleanCmd(), newVersionCmd(), newInitCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newReportCmd(), newCompareCmd(), newTrendCmd(), newReplayCmd(), newNodeImageCmd(), newIngressImageCmd(), newMetricsImageCmd(), newImageCmd(), newCleanCmd(), newVersionCmd(), newInitCmd())
 	return root
 }
 
@@ -100,6 +101,37 @@ present.`,
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "ingress image ready in %s\n", time.Since(start).Round(10*time.Millisecond))
+			fmt.Println(img.Archive)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "build even if it is cached")
+	return cmd
+}
+
+func newMetricsImageCmd() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "metrics-image",
+		Short: "Build (or reuse) metrics-server's image (" + metrics.Version + ") and print its archive",
+		Long: `Builds the image of metrics-server, which an autoscaling scenario installs:
+` + metrics.Module + ` ` + metrics.Version + `, compiled from the Go module proxy (needs the Go
+toolchain, like node-image), packed as a one-file image and kept in
+~/.cache/aftershock/metrics-server. "run" builds it on first use when Go is
+present.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			start := time.Now()
+			if force {
+				if a, err := metrics.Archive(); err == nil {
+					os.Remove(a)
+				}
+			}
+			img, err := metrics.EnsureImage(cmd.Context(), os.Stderr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "metrics-server image ready in %s\n", time.Since(start).Round(10*time.Millisecond))
 			fmt.Println(img.Archive)
 			return nil
 		},

@@ -18,10 +18,10 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/health"
+
+	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 )
 
 // Header names set on every response.
@@ -48,6 +50,7 @@ type config struct {
 	shutdownDelay time.Duration
 	startupDelay  time.Duration
 	drainTimeout  time.Duration
+	cpuPerRequest time.Duration
 	pod, node     string
 }
 
@@ -63,6 +66,7 @@ func Main(args []string) int {
 	fs.DurationVar(&c.shutdownDelay, "shutdown-delay", 3*time.Second, "how long to keep serving after failing readiness on SIGTERM")
 	fs.DurationVar(&c.startupDelay, "startup-delay", 0, "how long it takes to start listening (a slow start)")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "how long in-flight requests may take to finish")
+	fs.DurationVar(&c.cpuPerRequest, "cpu-per-request", 0, "CPU time every / request spends (a busy loop), so that load moves its CPU use (autoscaling)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -108,6 +112,9 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc(sampleapp.WSPath, a.websocket)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.stamp(w)
+		if a.c.cpuPerRequest > 0 {
+			burn(a.c.cpuPerRequest)
+		}
 		if a.c.latency > 0 {
 			select {
 			case <-time.After(a.c.latency):
@@ -122,6 +129,15 @@ func (a *app) handler() http.Handler {
 		fmt.Fprintf(w, "pod=%s node=%s\n", a.c.pod, a.c.node)
 	})
 	return mux
+}
+
+// burn keeps one CPU busy for d (of wall time: a busy loop, no sleep).
+func burn(d time.Duration) {
+	var sum [32]byte
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		sum = sha256.Sum256(sum[:])
+	}
+	_ = sum
 }
 
 func (a *app) stamp(w http.ResponseWriter) {

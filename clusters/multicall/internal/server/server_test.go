@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ func TestHandlerHeadersAndFaults(t *testing.T) {
 		{name: "ok", cfg: config{pod: "p1", node: "n1"}, wantCode: 200},
 		{name: "always fails", cfg: config{pod: "p1", node: "n1", errorRate: 1}, wantCode: 500},
 		{name: "slow", cfg: config{pod: "p1", node: "n1", latency: 50 * time.Millisecond}, wantCode: 200, minTook: 50 * time.Millisecond},
+		{name: "costly", cfg: config{pod: "p1", node: "n1", cpuPerRequest: 30 * time.Millisecond}, wantCode: 200, minTook: 30 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,4 +122,14 @@ func waitListening(t *testing.T, addr string) {
 		}
 		return err == nil
 	}, 5*time.Second, 10*time.Millisecond)
+}
+
+// burn spends CPU, not just time: the process's CPU time grows by about d.
+func TestBurnSpendsCPU(t *testing.T) {
+	var before, after syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &before))
+	burn(200 * time.Millisecond)
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &after))
+	cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
+	assert.Greater(t, cpu, 100*time.Millisecond, "CPU time spent in a 200 ms burn (a busy machine may take some of it)")
 }
