@@ -12,6 +12,7 @@ import (
 	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -59,6 +60,37 @@ type App struct {
 	// resolves to the ready pods' addresses (what a gRPC client balancing
 	// round robin over the pods resolves).
 	Headless bool
+	// Autoscale puts a HorizontalPodAutoscaler on CPU over the app, created
+	// once it has rolled out (Replicas should be Min); each pod then
+	// requests AutoscaleCPURequest of CPU, what utilization is measured
+	// against. The metrics API must be served (see clusters/metrics).
+	Autoscale *Autoscale
+}
+
+// Autoscale is a HorizontalPodAutoscaler's range and CPU target.
+type Autoscale struct {
+	Min, Max   int32
+	CPUPercent int32 // target average CPU utilization, percent of the request
+}
+
+// AutoscaleCPURequest is the CPU each pod of an autoscaled sample app
+// requests.
+const AutoscaleCPURequest = "100m"
+
+// hpa is the app's HorizontalPodAutoscaler (autoscaling/v2).
+func (a App) hpa() *autoscalingv2.HorizontalPodAutoscaler {
+	name := a.name()
+	return &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.Namespace, Labels: map[string]string{"app": name, "app.kubernetes.io/managed-by": "aftershock"}},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
+			MinReplicas:    ptr.To(a.Autoscale.Min),
+			MaxReplicas:    a.Autoscale.Max,
+			Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+				Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To(a.Autoscale.CPUPercent)},
+			}}},
+		},
+	}
 }
 
 // HeadlessName is the name of the app's headless Service (App.Headless).
@@ -128,6 +160,9 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 	}
 	if a.Foreign {
 		c.ImagePullPolicy = corev1.PullIfNotPresent
+	}
+	if a.Autoscale != nil {
+		c.Resources.Requests[corev1.ResourceCPU] = resource.MustParse(AutoscaleCPURequest)
 	}
 	if !a.NoReadinessProbe {
 		c.ReadinessProbe = &corev1.Probe{
@@ -220,7 +255,15 @@ func (c *Cluster) DeployApp(ctx context.Context, a App) error {
 	if _, err := cs.AppsV1().Deployments(a.Namespace).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("deploy app: deployment: %w", err)
 	}
-	return c.WaitRolledOut(ctx, a.Namespace, dep.Name, 3*time.Minute)
+	if err := c.WaitRolledOut(ctx, a.Namespace, dep.Name, 3*time.Minute); err != nil {
+		return err
+	}
+	if a.Autoscale != nil {
+		if _, err := cs.AutoscalingV2().HorizontalPodAutoscalers(a.Namespace).Create(ctx, a.hpa(), metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("deploy app: horizontal pod autoscaler: %w", err)
+		}
+	}
+	return nil
 }
 
 // WaitRolledOut waits until the Deployment's ready, updated and available

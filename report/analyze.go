@@ -51,6 +51,10 @@ type Input struct {
 	Path string
 	// Conns are the held connections' changes (WebSocket load).
 	Conns []ConnEvent
+	// Scales are the autoscaler's decisions (app.autoscale); a run with
+	// an autoscaler has Autoscaled set.
+	Scales     []ScaleEvent
+	Autoscaled bool
 	// LostLoad names each load source whose samples did not all arrive (a
 	// load pod that died), with why. Any makes the run inconclusive: what
 	// it missed could change every figure, failures included.
@@ -152,6 +156,9 @@ func Analyze(rec *Recorder, in Input) *Result {
 		res.Rejoins = a.rejoins(res.Phases)
 	}
 	res.Connections = connections(in.Conns, in.Faults, in.End)
+	if in.Autoscaled {
+		res.ScaleOut = a.scaleOut(res)
+	}
 	res.Windows = a.windowStats()
 	a.verdict(res)
 	return res
@@ -538,6 +545,9 @@ func (a *analysis) checks(res *Result) {
 			c.Status, c.Value = pf(*f.Recovery <= slo.Recovery), f.Recovery.String()
 		}
 		add(c)
+	}
+	if slo.ScaleOut > 0 {
+		add(scaleOutCheck(res.ScaleOut, slo.ScaleOut))
 	}
 	if slo.Reconnect > 0 {
 		for _, f := range res.Connections.ByFault() {

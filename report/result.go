@@ -70,8 +70,10 @@ type Result struct {
 	// Connections are the held connections of a WebSocket load: where
 	// they were, which dropped, how soon each was back.
 	Connections *Connections `json:"connections,omitempty"`
-	Timeline    []Event      `json:"timeline"`
-	Windows     []WindowStat `json:"windows"`
+	// ScaleOut is how the autoscaler answered the load's spike.
+	ScaleOut *ScaleOut    `json:"scaleOut,omitempty"`
+	Timeline []Event      `json:"timeline"`
+	Windows  []WindowStat `json:"windows"`
 }
 
 // undisturbed reports whether p is the phase before any fault: "baseline",

@@ -91,6 +91,9 @@ type SLO struct {
 	// Reconnect: every held connection (WebSocket load) a fault dropped is
 	// connected again within it, checked per fault that dropped any.
 	Reconnect Duration `json:"reconnect,omitempty"`
+	// ScaleOut: from the load's spike to every pod the autoscaler added
+	// ready, at most this (app.autoscale).
+	ScaleOut Duration `json:"scaleOut,omitempty"`
 	// Rollout is checked per deploy event (Fault.Deploy); nil: not checked.
 	Rollout *RolloutSLO `json:"rollout,omitempty"`
 }
@@ -121,6 +124,13 @@ type ConnEvent struct {
 	Pod    string    `json:"pod,omitempty"`    // the pod it reached (Up) or had reached (dropped)
 	Node   string    `json:"node,omitempty"`   // that pod's node
 	Reason string    `json:"reason,omitempty"` // why it dropped: the close frame or the error
+}
+
+// ScaleEvent is a change of the autoscaled app's desired replicas: the
+// autoscaler's decision, as the harness saw it.
+type ScaleEvent struct {
+	At       time.Time `json:"at"`
+	From, To int32
 }
 
 // Victim is what a fault hit: a pod (with its node and its position among

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/clusters/appsource"
+	"github.com/aftershock-dev/aftershock/clusters/metrics"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/loadgen"
 )
@@ -36,6 +37,9 @@ func (s *Spec) appArgs() []string {
 	}
 	if a.StartupDelay > 0 {
 		args = append(args, "-startup-delay="+a.StartupDelay.String())
+	}
+	if a.CPUPerRequest > 0 {
+		args = append(args, "-cpu-per-request="+a.CPUPerRequest.String())
 	}
 	return args
 }
@@ -316,7 +320,12 @@ func (sampleApp) deploy(ctx context.Context, e *Env, c *clusters.Cluster, s *Spe
 		Namespace: ns, Image: e.image.Ref, Replicas: s.App.Replicas, Args: s.appArgs(),
 		NoReadinessProbe: s.App.NoReadinessProbe, PDBMinAvailable: s.App.PDBMinAvailable,
 		TolerationSeconds: s.App.TolerationSeconds, TerminationGracePeriod: s.App.TerminationGracePeriod,
-		Foreign: !c.Managed, Headless: s.Load.Balancer == loadgen.BalancerRoundRobin,
+		Foreign: !c.Managed, Headless: s.Load.Balancer == loadgen.BalancerRoundRobin, Autoscale: s.App.Autoscale,
+	}
+	if app.Autoscale != nil {
+		if err := ensureMetrics(ctx, c, say); err != nil {
+			return err
+		}
 	}
 	say("deploying %d replicas in namespace %s", app.Replicas, ns)
 	if err := c.DeployApp(ctx, app); err != nil {
@@ -324,6 +333,9 @@ func (sampleApp) deploy(ctx context.Context, e *Env, c *clusters.Cluster, s *Spe
 	}
 	d.obs, d.appPort, d.replicas, d.svcPort = faults.SampleApp(), faults.AppPort, app.Replicas, clusters.AppServicePort
 	d.info["app"] = strings.TrimSpace(fmt.Sprintf("sample app, %d replicas %s", app.Replicas, strings.Join(app.Args, " ")))
+	if a := app.Autoscale; a != nil {
+		d.info["autoscaling"] = fmt.Sprintf("HorizontalPodAutoscaler %d..%d replicas at %d%% of %s CPU per pod; metrics-server %s scraping every %s", a.Min, a.Max, a.CPUPercent, clusters.AutoscaleCPURequest, metrics.Version, metrics.Resolution)
+	}
 	return nil
 }
 

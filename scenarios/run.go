@@ -168,7 +168,8 @@ type run struct {
 	faultsOut  []report.Fault
 	lostLoad   []string
 	sources    []report.LoadSource
-	conns      []report.ConnEvent // held connections' changes (WebSocket load)
+	conns      []report.ConnEvent  // held connections' changes (WebSocket load)
+	scales     []report.ScaleEvent // the autoscaler's decisions (app.autoscale)
 	// analysis
 	res *report.Result
 }
@@ -414,10 +415,11 @@ func (r *run) load(ctx context.Context) error {
 		}
 		mu.Unlock()
 	}
-	stopWatch := r.watchBeside()
+	stopWatch, stopScale := r.watchBeside(), r.watchScale(runCtx)
 	loadErr := r.drive.run(ctx, runCtx, r, sink)
 	r.end = time.Now()
 	stopWatch()
+	stopScale()
 	wg.Wait()
 	r.tl.Add(report.Event{At: r.end, Kind: "phase", Detail: fmt.Sprintf("load stopped: %d requests at %.0f/s", r.stats.Requests, r.stats.Rate())})
 	if faultErr != nil {
@@ -540,7 +542,7 @@ func (r *run) analyze(context.Context) error {
 		Scenario: s.Name, Spec: string(kept), SpecFile: absPath(s.File), Seed: r.seed, NodeImage: r.env.NodeImage, Cluster: c.Name, Info: info,
 		Start: r.start, End: r.end, SLO: s.SLO, Faults: r.faultsOut, Timeline: r.tl.Events(), ReadyPods: app.check.Pods,
 		Unstable: r.obs.UnstableSpans(r.start, r.end), Unattributed: app.attribution.None, Expect: s.Expectation(),
-		Planned: s.Load.Planned(), Segments: loadSegments(s.Load.Shape), Path: r.where, LostLoad: r.lostLoad, LoadSources: r.sources, Conns: r.conns,
+		Planned: s.Load.Planned(), Segments: loadSegments(s.Load.Shape), Path: r.where, LostLoad: r.lostLoad, LoadSources: r.sources, Conns: r.conns, Scales: r.scales, Autoscaled: s.App.Autoscale != nil,
 	})
 	if s.Load.Held() {
 		if note := connectionsNote(r.res, s.Load.Connections*max(s.Load.Pods, 1), s.Load.Protocol == ProtocolWebSocket); note != "" {

@@ -123,6 +123,17 @@ func TestScenarios(t *testing.T) {
 			if s.Load.Protocol == scenarios.ProtocolWebSocket {
 				assertHeldConnections(t, s, res)
 			}
+			if s.App.Autoscale != nil {
+				// the autoscaler answered the spike: at least twice the pods,
+				// each time from the spike reported
+				so := res.ScaleOut
+				require.NotNil(t, so)
+				t.Logf("scale-out: %+v, decision %s, ready %s, fair share %s", *so, optDur(so.Decision), optDur(so.Ready), optDur(so.FairShare))
+				assert.GreaterOrEqual(t, so.Max, 2*s.App.Autoscale.Min)
+				assert.NotNil(t, so.Decision)
+				assert.NotNil(t, so.Ready)
+				assert.NotNil(t, so.FairShare)
+			}
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
+	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/clusters/appsource"
 	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
@@ -60,6 +61,9 @@ type ClusterSpec struct {
 // at once, as an app without a preStop hook does).
 const DefaultShutdownDelay = 3 * time.Second
 
+// MaxCPUPerRequest bounds app.cpuPerRequest.
+const MaxCPUPerRequest = 50 * time.Millisecond
+
 // MaxStartupDelay bounds app.startupDelay.
 const MaxStartupDelay = 10 * time.Second
 
@@ -75,6 +79,10 @@ type AppSpec struct {
 	ErrorRate              float64       // fraction of responses that are 500
 	TerminationGracePeriod time.Duration // default 30s
 	TolerationSeconds      int64         // not-ready/unreachable tolerations (default 10)
+	CPUPerRequest          time.Duration // CPU time each / request spends (a busy loop), so load moves CPU use
+	// Autoscale, when set, puts a HorizontalPodAutoscaler on CPU over the
+	// app (metrics-server is installed for it); Replicas starts at Min.
+	Autoscale *clusters.Autoscale
 
 	// Own, when set, is the user's application instead of the sample app
 	// (the fields above are then refused).
@@ -206,6 +214,12 @@ type rawApp struct {
 	ErrorRate              string `json:"errorRate"`
 	TerminationGracePeriod string `json:"terminationGracePeriod"`
 	TolerationSeconds      int64  `json:"tolerationSeconds"`
+	CPUPerRequest          string `json:"cpuPerRequest"`
+	Autoscale              *struct {
+		Min int32  `json:"min"`
+		Max int32  `json:"max"`
+		CPU string `json:"cpu"`
+	} `json:"autoscale"`
 	rawOwnApp
 }
 
@@ -265,6 +279,7 @@ type rawSLO struct {
 	RecoveryWindow    string  `json:"recoveryWindow"`
 	Rejoin            string  `json:"rejoin"`
 	Reconnect         string  `json:"reconnect"`
+	ScaleOut          string  `json:"scaleOut"`
 	Rollout           *struct {
 		Errors   *int   `json:"errors"`
 		Duration string `json:"duration"`
@@ -451,6 +466,25 @@ func (p *parser) spec(r rawSpec) *Spec {
 			p.fail("app.pdb.minAvailable", strconv.Itoa(int(a.PDB.MinAvailable)), "must be >= 1")
 		}
 	}
+	s.App.CPUPerRequest = p.dur("app.cpuPerRequest", a.CPUPerRequest)
+	if s.App.CPUPerRequest > MaxCPUPerRequest {
+		p.fail("app.cpuPerRequest", a.CPUPerRequest, fmt.Sprintf("want at most %s", MaxCPUPerRequest))
+	}
+	if as := a.Autoscale; as != nil {
+		cpu := p.frac("app.autoscale.cpu", as.CPU)
+		s.App.Autoscale = &clusters.Autoscale{Min: as.Min, Max: as.Max, CPUPercent: int32(math.Round(cpu * 100))}
+		switch {
+		case as.Min < 1:
+			p.fail("app.autoscale.min", strconv.Itoa(int(as.Min)), "want at least 1")
+		case as.Max < as.Min || as.Max > 20:
+			p.fail("app.autoscale.max", strconv.Itoa(int(as.Max)), fmt.Sprintf("want %d..20 (at least min)", as.Min))
+		case as.CPU == "" || cpu <= 0:
+			p.fail("app.autoscale.cpu", as.CPU, "want the target CPU utilization, e.g. 50%")
+		case a.Replicas != 0 && a.Replicas != as.Min:
+			p.fail("app.replicas", strconv.Itoa(int(a.Replicas)), fmt.Sprintf("with app.autoscale the app starts at autoscale.min (%d): leave replicas out", as.Min))
+		}
+		s.App.Replicas = as.Min
+	}
 	s.App.NoReadinessProbe = a.ReadinessProbe != nil && !*a.ReadinessProbe
 	s.App.NoGracefulShutdown = a.GracefulShutdown != nil && !*a.GracefulShutdown
 	p.ownApp(a, s)
@@ -460,7 +494,8 @@ func (p *parser) spec(r rawSpec) *Spec {
 			set  bool
 		}{{"replicas", a.Replicas != 0}, {"pdb", a.PDB != nil}, {"readinessProbe", a.ReadinessProbe != nil}, {"gracefulShutdown", a.GracefulShutdown != nil},
 			{"shutdownDelay", a.ShutdownDelay != ""}, {"startupDelay", a.StartupDelay != ""}, {"latency", a.Latency != ""}, {"errorRate", a.ErrorRate != ""},
-			{"terminationGracePeriod", a.TerminationGracePeriod != ""}, {"tolerationSeconds", a.TolerationSeconds != 0}} {
+			{"terminationGracePeriod", a.TerminationGracePeriod != ""}, {"tolerationSeconds", a.TolerationSeconds != 0},
+			{"cpuPerRequest", a.CPUPerRequest != ""}, {"autoscale", a.Autoscale != nil}} {
 			if f.set {
 				p.fail("app."+f.name, "", "a setting of the built-in sample app; with app.manifests or app.helm set it in your own manifests or chart")
 			}
@@ -501,6 +536,7 @@ func (p *parser) spec(r rawSpec) *Spec {
 		RecoveryWindows:   report.Duration(p.dur("slo.recoveryWindow", r.SLO.RecoveryWindow)),
 		Rejoin:            report.Duration(p.dur("slo.rejoin", r.SLO.Rejoin)),
 		Reconnect:         report.Duration(p.dur("slo.reconnect", r.SLO.Reconnect)),
+		ScaleOut:          report.Duration(p.dur("slo.scaleOut", r.SLO.ScaleOut)),
 	}
 	if ro := r.SLO.Rollout; ro != nil {
 		s.SLO.Rollout = &report.RolloutSLO{Duration: report.Duration(p.dur("slo.rollout.duration", ro.Duration))}
@@ -702,6 +738,8 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (it serves gRPC on its HTTP port)")
 	case s.Load.Protocol == ProtocolWebSocket && s.App.Own != nil:
 		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (its echo on "+sampleapp.WSPath+")")
+	case s.SLO.ScaleOut > 0 && s.App.Autoscale == nil:
+		c.fail("slo.scaleOut", s.SLO.ScaleOut.String(), "only with app.autoscale (the time its autoscaler takes to add ready pods)")
 	case s.SLO.Reconnect > 0 && s.Load.Protocol != ProtocolWebSocket:
 		c.fail("slo.reconnect", s.SLO.Reconnect.String(), "only with load.protocol: websocket (held connections that reconnect)")
 	case held && s.Load.KeepAlive:

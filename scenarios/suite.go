@@ -164,6 +164,9 @@ func (s *Spec) Alone() (bool, string) {
 	if s.Load.Via == ViaIngress {
 		return true, "its load goes through the shared Ingress controller, which it scales"
 	}
+	if s.App.Autoscale != nil {
+		return true, "its autoscaler scales on CPU use, which neighbours' load on the same nodes would move"
+	}
 	if clusters.SideBySide < DeploySideBySideCores {
 		for _, f := range s.Faults {
 			if f.Deploy() {

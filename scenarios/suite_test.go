@@ -135,6 +135,7 @@ func TestShippedScenariosAlone(t *testing.T) {
 		"ingress-controller-kill": "pod-kill hits pods in namespace aftershock-ingress, shared by every scenario",
 		"ingress-steady-state":    "its load goes through the shared Ingress controller, which it scales",
 		"grpc-ingress":            "its load goes through the shared Ingress controller, which it scales",
+		"autoscale-spike":         "its autoscaler scales on CPU use, which neighbours' load on the same nodes would move",
 	}
 	assert.Equal(t, want, alone(4))
 	got := alone(2)

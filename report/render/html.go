@@ -176,6 +176,8 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"offset":     func(r *report.Result, t time.Time) string { return fmtOffset(t.Sub(r.Start)) },
 	"perPod":     report.PerPod,
 	"dropsFault": dropsFault,
+	"scaleRange": scaleRange,
+	"offsetDur":  func(d report.Duration) string { return fmtOffset(d.D()) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>aftershock: {{.R.Scenario}} — {{upper (print .R.Verdict)}}</title>
@@ -229,6 +231,10 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 {{if .R.Rejoins}}<h2>Pods that joined during the run</h2>
 <table id="rejoins"><tr><th>pod</th><th>ready at</th><th>first request</th><th>fair share</th><th>first requests p50</th><th>max</th><th>steady p99</th></tr>
 {{range .R.Rejoins}}<tr><td>{{.Pod}}</td><td>{{offset $.R .Ready}}</td><td>{{.FirstRequestText}}</td><td>{{.FairShareText}}</td><td>{{.FirstLatencyP50}}</td><td>{{.FirstLatencyMax}}</td><td>{{.SteadyP99}}</td></tr>{{end}}
+</table>{{end}}
+{{with .R.ScaleOut}}<h2>Scale-out</h2>
+<table id="scaleout"><tr><th>spike at</th><th>replicas</th><th>first scale-up</th><th>added pods ready</th><th>at fair share</th><th>requests</th><th>failed</th><th>p99</th></tr>
+<tr><td>{{offsetDur .SpikeAt}}</td><td>{{scaleRange .}}</td><td>{{optDur .Decision}}</td><td>{{optDur .Ready}}</td><td>{{optDur .FairShare}}</td><td>{{.Requests}}</td><td>{{.Failed}}</td><td>{{.P99}}</td></tr>
 </table>{{end}}
 {{with .R.Connections}}<h2>Held connections</h2>
 <p>{{.Held}} held. On the pods at first: {{perPod .First}}; when the load stopped: {{perPod .Last}}.</p>

@@ -47,7 +47,7 @@ func WriteMarkdown(w io.Writer, r *report.Result) error {
 
 // mdSections are the report's sections in order: a new section is its
 // function and its place here.
-var mdSections = []func(*strings.Builder, *report.Result){mdSummary, mdChecks, mdPhases, mdPodTraffic, mdFaults, mdDeploys, mdRejoins, mdConnections, mdTimeline}
+var mdSections = []func(*strings.Builder, *report.Result){mdSummary, mdChecks, mdPhases, mdPodTraffic, mdFaults, mdDeploys, mdRejoins, mdScaleOut, mdConnections, mdTimeline}
 
 // mdSummary is the verdict, its reasons and the run's facts.
 func mdSummary(b *strings.Builder, r *report.Result) {
@@ -168,6 +168,23 @@ func mdRejoins(b *strings.Builder, r *report.Result) {
 				j.FirstLatencyP50, j.FirstLatencyMax, j.SteadyP99)
 		}
 	}
+}
+
+// mdScaleOut is how the autoscaler answered the spike.
+func mdScaleOut(b *strings.Builder, r *report.Result) {
+	so := r.ScaleOut
+	if so == nil {
+		return
+	}
+	fmt.Fprintf(b, "\n## Scale-out\n\n| spike at | replicas | first scale-up | added pods ready | at fair share | requests | failed | p99 |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %d | %d | %s |\n", fmtOffset(so.SpikeAt.D()), scaleRange(so), optDur(so.Decision), optDur(so.Ready), optDur(so.FairShare), so.Requests, so.Failed, so.P99)
+}
+
+func scaleRange(so *report.ScaleOut) string {
+	if so.Decision == nil {
+		return "not scaled"
+	}
+	return fmt.Sprintf("%d -> %d", so.From, so.Max)
 }
 
 // mdConnections is what the held connections of a WebSocket load went
