@@ -161,7 +161,11 @@ func (w *wsClient) serve(ctx context.Context, conn *websocket.Conn, pod, node st
 	go func() { // the reader: sees a close or a reset at once, even while idle
 		for {
 			_, msg, err := conn.Read(cctx)
-			reads <- wsRead{msg, err}
+			select {
+			case reads <- wsRead{msg, err}:
+			case <-cctx.Done(): // serve has returned: nobody reads this
+				return
+			}
 			if err != nil {
 				return
 			}
