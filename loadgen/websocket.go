@@ -209,6 +209,8 @@ func (w *wsClient) serve(ctx context.Context, conn *websocket.Conn, pod, node st
 				echo, err = r.msg, r.err
 			case <-t.C:
 				err = fmt.Errorf("websocket message %s: timeout: no echo within %s", payload, w.o.Timeout)
+			case <-cctx.Done(): // the attack was cancelled (the reader has stopped)
+				err = cctx.Err()
 			}
 			t.Stop()
 		}
