@@ -72,7 +72,13 @@ func seriesPlot(r *report.Result, title, ylabel string, names []string, val func
 	p.Y.Min, p.Y.Max = 0, top*1.25 // room for the legend
 	p.X.Min, p.X.Max = 0, max(r.End.Sub(r.Start).Seconds(), 1)
 	p.Add(bands{spans: faultBands(r), y0: 0, y1: p.Y.Max})
-	for i, n := range names {
+	return linesSVG(p, names, lines)
+}
+
+// linesSVG draws one line per label, in the palette's colours, with a
+// legend and a grid, as the time plots' SVG.
+func linesSVG(p *plot.Plot, labels []string, lines []plotter.XYs) (template.HTML, error) {
+	for i, n := range labels {
 		l, err := plotter.NewLine(lines[i])
 		if err != nil {
 			return "", err
@@ -161,17 +167,9 @@ func connsPlot(r *report.Result) (template.HTML, error) {
 	p.Y.Min, p.Y.Max = 0, float64(top)*1.25
 	p.X.Min, p.X.Max = 0, end
 	p.Add(bands{spans: faultBands(r), y0: 0, y1: p.Y.Max})
+	labels := make([]string, len(pods))
 	for i, pod := range pods {
-		l, err := plotter.NewLine(lines[i])
-		if err != nil {
-			return "", err
-		}
-		l.Color = plotutil.Color(i)
-		l.Width = vg.Points(1.2)
-		p.Add(l)
-		p.Legend.Add(shortPod(pod), l)
+		labels[i] = shortPod(pod)
 	}
-	p.Legend.Top = true
-	p.Add(plotter.NewGrid())
-	return svg(p, 18*vg.Centimeter, 8*vg.Centimeter)
+	return linesSVG(p, labels, lines)
 }
