@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	"github.com/aftershock-dev/aftershock/report"
@@ -29,14 +32,22 @@ const (
 // GRPC is what gRPC load calls (Options.GRPC).
 type GRPC struct {
 	// Method is the full method name, "/pkg.Service/Method" (default the
-	// sample app's sampleapp.GRPCInfoMethod). Its request is sent empty:
-	// any method whose request message may be empty (health checks, info
-	// and list calls) can be driven.
+	// sample app's sampleapp.GRPCInfoMethod).
 	Method string `json:"method,omitempty"`
+	// Data is the request message as JSON (protobuf's JSON mapping: the
+	// .proto's field names or their JSON names); empty: an empty message,
+	// sent without descriptors. Encoded once, with the method's
+	// descriptors from the server's reflection service (Resolve).
+	Data json.RawMessage `json:"data,omitempty"`
 	// PodHeader is the response header metadata naming the serving pod
-	// (default sampleapp.GRPCHeaderPod); NodeHeader the node (optional).
+	// (default sampleapp.GRPCHeaderPod, unless Field is set); NodeHeader
+	// the node (optional).
 	PodHeader  string `json:"podHeader,omitempty"`
 	NodeHeader string `json:"nodeHeader,omitempty"`
+	// Field is a response field naming the serving pod instead: a dot path
+	// of fields ending in a string ("hostname", "meta.pod"), found with the
+	// descriptors from the server's reflection service.
+	Field string `json:"field,omitempty"`
 	// Balancer is how each connection's client picks its server:
 	// BalancerPickFirst (default: the one address it dialled, e.g. a
 	// Service's ClusterIP) or BalancerRoundRobin (every address the target
@@ -45,6 +56,11 @@ type GRPC struct {
 	// Authority is the :authority the calls carry (an Ingress rule's host);
 	// empty: the target's host and port.
 	Authority string `json:"authority,omitempty"`
+
+	// set by Resolve: the encoded request, the field's numbers
+	resolved  bool
+	request   []byte
+	fieldNums []protowire.Number
 }
 
 // gRPC client load balancing policies (GRPC.Balancer).
@@ -63,7 +79,7 @@ func (g GRPC) withDefaults() GRPC {
 	if g.Method == "" {
 		g.Method = sampleapp.GRPCInfoMethod
 	}
-	if g.PodHeader == "" {
+	if g.PodHeader == "" && g.Field == "" {
 		g.PodHeader, g.NodeHeader = sampleapp.GRPCHeaderPod, sampleapp.GRPCHeaderNode
 	}
 	return g
@@ -128,6 +144,10 @@ func grpcClients(target string, n int, balancer, authority string) ([]*grpc.Clie
 func attackGRPC(ctx context.Context, o Options, u *url.URL, pacer vegeta.Pacer, sink func(report.Sample)) (Stats, error) {
 	g := o.GRPC.withDefaults()
 	n := max(o.Connections, 1)
+	g, err := g.Resolve(ctx, u.Host)
+	if err != nil {
+		return Stats{}, err
+	}
 	conns, err := grpcClients(u.Host, n, g.Balancer, g.Authority)
 	if err != nil {
 		return Stats{}, err
@@ -214,8 +234,11 @@ func callGRPC(ctx context.Context, cc *grpc.ClientConn, g GRPC, timeout time.Dur
 	defer cancel()
 	var (
 		hdr     metadata.MD
-		in, out = []byte{}, []byte(nil)
+		in, out = g.request, []byte(nil)
 	)
+	if in == nil {
+		in = []byte{}
+	}
 	t0 := time.Now()
 	err := cc.Invoke(cctx, g.Method, &in, &out, grpc.Header(&hdr))
 	s := report.Sample{Start: t0, Latency: time.Since(t0), Reused: true} // over a held connection
@@ -225,8 +248,15 @@ func callGRPC(ctx context.Context, cc *grpc.ClientConn, g GRPC, timeout time.Dur
 	} else {
 		s.Status = 200
 	}
-	if v := hdr.Get(g.PodHeader); len(v) > 0 {
-		s.Pod = v[0]
+	switch {
+	case len(g.fieldNums) > 0:
+		if err == nil {
+			s.Pod = wireField(out, g.fieldNums)
+		}
+	case g.PodHeader != "":
+		if v := hdr.Get(g.PodHeader); len(v) > 0 {
+			s.Pod = v[0]
+		}
 	}
 	if g.NodeHeader != "" {
 		if v := hdr.Get(g.NodeHeader); len(v) > 0 {
@@ -252,4 +282,22 @@ var codeNames = map[codes.Code]string{
 	codes.FailedPrecondition: "FAILED_PRECONDITION", codes.Aborted: "ABORTED", codes.OutOfRange: "OUT_OF_RANGE",
 	codes.Unimplemented: "UNIMPLEMENTED", codes.Internal: "INTERNAL", codes.Unavailable: "UNAVAILABLE",
 	codes.DataLoss: "DATA_LOSS", codes.Unauthenticated: "UNAUTHENTICATED",
+}
+
+// CallGRPC makes one call of g (resolved, see Resolve) to target
+// (host:port) on a connection of its own, which a Service may send to any
+// of its pods: what readiness checks send before the load. It returns the
+// pod the answer names.
+func CallGRPC(ctx context.Context, target string, g GRPC, timeout time.Duration) (pod string, err error) {
+	g = g.withDefaults()
+	conns, err := grpcClients(target, 1, BalancerPickFirst, g.Authority)
+	if err != nil {
+		return "", err
+	}
+	defer conns[0].Close()
+	s := callGRPC(ctx, conns[0], g, timeout)
+	if s.Error != "" {
+		return "", errors.New(s.Error)
+	}
+	return s.Pod, nil
 }
