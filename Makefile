@@ -24,10 +24,12 @@ ingress-image:
 metrics-image:
 	$(GO) run ./cmd/aftershock metrics-image
 
-# The own-service example's image (go-httpbin, built from the Go module proxy)
-# in the local Docker engine; the tests build it themselves when missing.
+# The own-service examples' images in the local Docker engine, built from the
+# Go module proxy: go-httpbin (HTTP) and podinfo (gRPC; about 3 min cold,
+# cached in ~/.cache/aftershock/examples). The tests build them when missing.
 example-images: prepare
 	$(GO) run ./scenarios/examples/httpbin/image
+	$(GO) run ./scenarios/examples/podinfo/image
 
 # One self-contained binary in $(GOBIN) (or ~/go/bin): runs scenarios from any
 # folder with only Docker present.
@@ -48,7 +50,7 @@ demo: node-image
 # package at once (-parallel 4); each scenario takes a lease on the cluster
 # (side by side, or alone when its faults hit whole nodes). -count=1:
 # results of tests that talk to a cluster are never cached.
-test: node-image ingress-image metrics-image
+test: node-image ingress-image metrics-image example-images
 	$(GO) test -short ./...
 	@name=aftershock-test-$$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n'); \
 	echo "test: shared cluster $$name"; \

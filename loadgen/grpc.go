@@ -76,11 +76,11 @@ func ValidBalancer(b string) bool {
 }
 
 func (g GRPC) withDefaults() GRPC {
-	if g.Method == "" {
+	if g.Method == "" { // the sample app's info method, which names the pod in its header
 		g.Method = sampleapp.GRPCInfoMethod
-	}
-	if g.PodHeader == "" && g.Field == "" {
-		g.PodHeader, g.NodeHeader = sampleapp.GRPCHeaderPod, sampleapp.GRPCHeaderNode
+		if g.PodHeader == "" && g.Field == "" {
+			g.PodHeader, g.NodeHeader = sampleapp.GRPCHeaderPod, sampleapp.GRPCHeaderNode
+		}
 	}
 	return g
 }
@@ -282,6 +282,13 @@ var codeNames = map[codes.Code]string{
 	codes.FailedPrecondition: "FAILED_PRECONDITION", codes.Aborted: "ABORTED", codes.OutOfRange: "OUT_OF_RANGE",
 	codes.Unimplemented: "UNIMPLEMENTED", codes.Internal: "INTERNAL", codes.Unavailable: "UNAVAILABLE",
 	codes.DataLoss: "DATA_LOSS", codes.Unauthenticated: "UNAUTHENTICATED",
+}
+
+// Unanswered reports whether a gRPC error says the server did not answer
+// (unavailable, or no answer in time), which trying again may mend.
+func Unanswered(err error) bool {
+	c := status.Code(err)
+	return c == codes.Unavailable || c == codes.DeadlineExceeded
 }
 
 // CallGRPC makes one call of g (resolved, see Resolve) to target

@@ -110,6 +110,16 @@ func TestGRPCResolveNamesWhatIsWrong(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "serves no reflection")
 
+	assert.False(t, Unanswered(err), "a server without reflection answered")
+	// nothing listening: unanswered (the runner tries again for a while)
+	ln, lerr := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, lerr)
+	gone := ln.Addr().String()
+	ln.Close()
+	_, err = GRPC{Method: unaryCall, Field: "hostname"}.Resolve(ctx, gone)
+	require.Error(t, err)
+	assert.True(t, Unanswered(err), err.Error())
+
 	// an attack whose method cannot be resolved fails before any call
 	_, err = Attack(ctx, Options{URL: "http://" + target + "/", Protocol: ProtocolGRPC, GRPC: GRPC{Method: unaryCall, Field: "host"}, Rate: 10, Duration: time.Second, Timeout: time.Second}, func(report.Sample) { t.Fatal("a call was made") })
 	require.Error(t, err)

@@ -66,6 +66,10 @@ type Attribution struct {
 	JSON   string         // a dot path into a JSON body, e.g. "hostname" or "meta.pod"
 	Regex  *regexp.Regexp // over the body; the first group is the pod name
 	None   bool
+	// gRPC load (GRPC.PodHeader, GRPC.Field): a response header metadata
+	// key, or a dot path of a response message's fields
+	GRPCHeader string
+	GRPCField  string
 }
 
 // NeedsBody reports whether the response body must be read.
@@ -82,6 +86,10 @@ func (a Attribution) String() string {
 		return "json " + a.JSON
 	case a.Regex != nil:
 		return "regex " + a.Regex.String()
+	case a.GRPCHeader != "":
+		return "gRPC header " + a.GRPCHeader
+	case a.GRPCField != "":
+		return "gRPC response field " + a.GRPCField
 	default:
 		return "header " + HeaderPod + " (sample app)"
 	}

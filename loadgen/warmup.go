@@ -53,14 +53,29 @@ func WarmUpPath(ctx context.Context, o Options, run int, within time.Duration) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	cl := client(ctx, o)
-	tgt := o.Request.target(u)
+	try := func() error { return nil }
+	if o.Protocol == ProtocolGRPC {
+		// a call each on a connection of its own (a gRPC port may speak
+		// nothing else), the method's descriptors read first when needed
+		g := o.GRPC
+		try = func() (err error) {
+			if g, err = g.Resolve(ctx, u.Host); err != nil {
+				return err
+			}
+			_, err = CallGRPC(ctx, u.Host, g, o.Timeout)
+			return err
+		}
+	} else {
+		cl := client(ctx, o)
+		tgt := o.Request.target(u)
+		try = func() error { return warmOne(ctx, cl, tgt.Request) }
+	}
 	for streak := 0; streak < run; {
 		if ctx.Err() != nil {
 			return w
 		}
 		w.Requests++
-		if err := warmOne(ctx, cl, tgt.Request); err != nil {
+		if err := try(); err != nil {
 			w.Failures++
 			w.LastError = err.Error()
 			streak = 0

@@ -52,6 +52,7 @@ type deployed struct {
 	svcPort     int32 // the Service's port (in-cluster load targets it)
 	request     loadgen.Request
 	attribution loadgen.Attribution
+	grpc        loadgen.GRPC          // a user's gRPC service: its method, resolved (ownGRPC)
 	check       clusters.TrafficCheck // readiness through traffic (ReadyPods when unattributed)
 	replicas    int32
 	info        map[string]string
@@ -78,6 +79,9 @@ func (e *Env) deployIn(ctx context.Context, c *clusters.Cluster, s *Spec, ns str
 		return nil, err
 	}
 	start := time.Now()
+	if s.Load.Protocol == ProtocolGRPC && s.App.Own != nil {
+		return d, d.readyGRPC(ctx, c, s, start)
+	}
 	if s.App.AutoAttribution {
 		reqs := []loadgen.Request{d.request}
 		for _, p := range s.App.probePaths {
@@ -120,6 +124,68 @@ func (e *Env) deployIn(ctx context.Context, c *clusters.Cluster, s *Spec, ns str
 		return nil, fmt.Errorf("%w (attribution: %s)", err, d.attribution)
 	}
 	return d, nil
+}
+
+// readyGRPC readies a user's gRPC service: once every endpoint is ready,
+// the method's descriptors from its reflection service when the load needs
+// them (request data, a response field), then calls on new connections
+// until every ready pod has answered. On a cluster aftershock did not
+// create (no published port to call through) every endpoint ready is
+// enough.
+func (d *deployed) readyGRPC(ctx context.Context, c *clusters.Cluster, s *Spec, start time.Time) error {
+	a := d.attribution
+	d.grpc = loadgen.GRPC{Method: s.Load.GRPCMethod, Data: s.Load.GRPCData, PodHeader: a.GRPCHeader, Field: a.GRPCField, Balancer: s.Load.Balancer}
+	if err := c.WaitEndpointsReady(ctx, d.ns, d.obs.Service, int(d.replicas), 2*time.Minute); err != nil {
+		return err
+	}
+	pods, err := c.ReadyPods(ctx, d.ns, d.obs.Selector)
+	if err != nil {
+		return err
+	}
+	d.check = clusters.TrafficCheck{Pods: pods, Took: time.Since(start)}
+	if a.None {
+		d.info["evenness"] = "not measured: gRPC answers name no pod (app.attribution none)"
+	}
+	if !c.Managed {
+		return nil // the load pods read the descriptors themselves
+	}
+	raw, _, err := d.appURL(c)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if d.grpc, err = resolveGRPC(ctx, u.Host, d.grpc); err != nil {
+		return err
+	}
+	if a.None {
+		return nil
+	}
+	probe, _, _ := d.probe(raw, d.request, nil)
+	if d.check, err = c.WaitTrafficReachesAllVia(ctx, d.ns, d.obs.Selector, probe, 2*time.Minute, 20000); err != nil {
+		return fmt.Errorf("%w (attribution: %s)", err, a)
+	}
+	return nil
+}
+
+// resolveGRPC reads g's descriptors from the service at target, trying
+// again for up to 30 s while it does not answer (a NodePort just made
+// resets until every kube-proxy has the endpoints); what the service
+// answers wrong fails at once.
+func resolveGRPC(ctx context.Context, target string, g loadgen.GRPC) (loadgen.GRPC, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r, err := g.Resolve(ctx, target)
+		if err == nil {
+			return r, nil
+		}
+		if !loadgen.Unanswered(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			return g, fmt.Errorf("load.grpc: %w", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // appURL is where the runner reaches the app before load: its published
@@ -223,6 +289,15 @@ func (d *deployed) probe(raw string, request loadgen.Request, client *http.Clien
 	base, err := url.Parse(raw)
 	if err != nil {
 		return nil, nil, err
+	}
+	if d.grpc.Method != "" {
+		// a user's gRPC service: a call per probe, each on a connection
+		// of its own; through an Ingress to the rule's host
+		g := d.grpc
+		g.Authority = request.Header.Get("Host")
+		return func(ctx context.Context) (string, error) {
+			return loadgen.CallGRPC(ctx, base.Host, g, 2*time.Second)
+		}, func() {}, nil
 	}
 	client = probeClient(client)
 	return func(ctx context.Context) (string, error) {

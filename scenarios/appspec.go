@@ -195,7 +195,7 @@ func (p *parser) attribution(v any, own bool) loadgen.Attribution {
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
-			p.fail("app.attribution", strings.Join(keys, ", "), "want exactly one of header, json, regex")
+			p.fail("app.attribution", strings.Join(keys, ", "), "want exactly one of header, json, regex, grpcHeader, grpcField")
 			return loadgen.Attribution{}
 		}
 		for k, raw := range x {
@@ -211,13 +211,21 @@ func (p *parser) attribution(v any, own bool) loadgen.Attribution {
 					p.fail("app.attribution.header", val, "not a valid header name")
 				}
 				return loadgen.Attribution{Header: val}
-			case "json":
+			case "json", "grpcField":
 				for _, part := range strings.Split(val, ".") {
 					if part == "" {
-						p.fail("app.attribution.json", val, "want a dot path like hostname or meta.pod")
+						p.fail("app.attribution."+k, val, "want a dot path like hostname or meta.pod")
 					}
 				}
+				if k == "grpcField" {
+					return loadgen.Attribution{GRPCField: val}
+				}
 				return loadgen.Attribution{JSON: val}
+			case "grpcHeader":
+				if !headerName.MatchString(val) {
+					p.fail("app.attribution.grpcHeader", val, "not a valid metadata key")
+				}
+				return loadgen.Attribution{GRPCHeader: strings.ToLower(val)}
 			case "regex":
 				re, err := regexp.Compile(val)
 				if err != nil {
@@ -229,7 +237,7 @@ func (p *parser) attribution(v any, own bool) loadgen.Attribution {
 				}
 				return loadgen.Attribution{Regex: re}
 			default:
-				p.fail("app.attribution."+k, val, "unknown attribution; want header, json or regex")
+				p.fail("app.attribution."+k, val, "unknown attribution; want header, json, regex, grpcHeader or grpcField")
 			}
 		}
 	default:

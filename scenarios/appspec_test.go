@@ -157,3 +157,44 @@ func TestAttributionAuto(t *testing.T) {
 	assert.Equal(t, "app.attribution", fe.Field)
 	assert.Contains(t, err.Error(), "auto is for your own app")
 }
+
+// A user's gRPC service: the method it is called with, its request as
+// JSON and where the answer names the pod; what does not fit is named.
+func TestOwnGRPCService(t *testing.T) {
+	const m = `manifests: [../examples/httpbin/manifests], service: httpbin:http`
+	spec := func(app, grpc string) []byte {
+		return []byte(fmt.Sprintf("name: own\napp: {%s}\nload: {protocol: grpc, grpc: %s, rate: 10/s, duration: 10s}\nslo: {availability: 99%%}\n", app, grpc))
+	}
+	s, err := Parse(spec(m+", attribution: {grpcField: meta.hostname}", `{method: info.InfoService/Info, data: {message: hi, count: 2}}`), filepath.Join("testdata", "own.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, "/info.InfoService/Info", s.Load.GRPCMethod)
+	assert.JSONEq(t, `{"message": "hi", "count": 2}`, string(s.Load.GRPCData))
+	assert.Equal(t, "meta.hostname", s.App.Attribution.GRPCField)
+	assert.Equal(t, "gRPC response field meta.hostname", s.App.Attribution.String())
+
+	s, err = Parse(spec(m+", attribution: {grpcHeader: X-Pod}", `{method: /pkg.Svc/Get}`), filepath.Join("testdata", "own.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, "x-pod", s.App.Attribution.GRPCHeader, "metadata keys are lower case")
+
+	for _, c := range []struct{ app, grpc, field, value, problem string }{
+		{m + ", attribution: {grpcField: hostname}", `{data: {a: 1}}`, "load.grpc.method", "", "required with your own gRPC service"},
+		{m + ", attribution: {grpcField: hostname}", `{method: Info}`, "load.grpc.method", "Info", "want package.Service/Method"},
+		{m + ", attribution: {grpcField: hostname}", `{method: a.B/C, data: [1, 2]}`, "load.grpc.data", "[1,2]", "want the request message as an object"},
+		{m + ", attribution: {json: hostname}", `{method: a.B/C}`, "app.attribution", "json hostname", "{grpcHeader: NAME} or {grpcField: PATH}"},
+		{m + ", attribution: auto", `{method: a.B/C}`, "app.attribution", "auto", "auto reads HTTP responses"},
+		{m + ", attribution: {grpcField: a..b}", `{method: a.B/C}`, "app.attribution.grpcField", "a..b", "dot path"},
+		{"replicas: 2", `{method: a.B/C}`, "load.grpc.method", "/a.B/C", "the sample app is called on its info method"},
+		{m + ", attribution: {grpcField: hostname}", `{method: a.B/C, balancer: round_robin}`, "load.grpc.balancer", "round_robin", "sample app only"},
+	} {
+		_, err := Parse(spec(c.app, c.grpc), filepath.Join("testdata", "own.yaml"))
+		require.Error(t, err, "%s %s", c.app, c.grpc)
+		var fe *FieldError
+		require.ErrorAs(t, err, &fe, "%v", err)
+		assert.Equal(t, c.field, fe.Field, "%v", err)
+		assert.Equal(t, c.value, fe.Value, "%v", err)
+		assert.Contains(t, err.Error(), c.problem)
+	}
+	// gRPC attribution without gRPC load
+	_, err = Parse(ownSpec("{"+m+", attribution: {grpcField: hostname}}"), filepath.Join("testdata", "own.yaml"))
+	require.ErrorContains(t, err, "grpcHeader and grpcField are for load.protocol: grpc")
+}

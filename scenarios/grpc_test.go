@@ -2,6 +2,7 @@ package scenarios_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,4 +90,55 @@ func optDur(d *report.Duration) string {
 		return "-"
 	}
 	return d.String()
+}
+
+// podinfo, an open-source gRPC service aftershock did not write, deployed
+// from its own kustomize base (scenarios/examples/podinfo, the shipped
+// scenario there): calls encoded and answers read through its server
+// reflection, from a load pod over 6 channels; each answer's hostname
+// field names a podinfo pod, the killed one among them until it stops,
+// failures (if any) classed by gRPC status code, and the scenario passes.
+func TestIntegrationGRPCOwnService(t *testing.T) {
+	clustertest.RequireDocker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	_, err := clustertest.EnsurePodinfoImage(ctx, clustertest.LogWriter(t))
+	require.NoError(t, err)
+	t.Parallel()
+	s, err := scenarios.ParseFile("examples/podinfo/grpc-pod-kill.yaml")
+	require.NoError(t, err)
+	var (
+		mu  sync.Mutex
+		raw []report.Sample
+	)
+	res, err := scenarios.Run(ctx, s, scenarios.Options{Env: sharedEnv(t), Progress: clustertest.LogWriter(t),
+		OnSample: func(smp report.Sample) { mu.Lock(); raw = append(raw, smp); mu.Unlock() }})
+	require.NoError(t, err)
+	t.Logf("verdict %s: %d calls, %d failed %v; attribution %q", res.Verdict, res.Requests, res.Failed, res.Errors, res.Info["attribution"])
+	assert.Contains(t, res.Info["attribution"], "gRPC response field hostname")
+	assert.Contains(t, res.Info["load"], "info.InfoService/Info")
+	require.Len(t, res.Faults, 1)
+	require.Len(t, res.Faults[0].Victims, 1)
+	victim, inject := res.Faults[0].Victims[0].Pod, res.Faults[0].Inject
+
+	served := map[string]int{}
+	var victimLast time.Time
+	for _, smp := range raw {
+		if smp.Start.Before(res.Start) || smp.Start.After(res.End) || !smp.OK() {
+			continue
+		}
+		require.True(t, strings.HasPrefix(smp.Pod, "podinfo-"), "every answered call names a podinfo pod through its hostname field, got %q", smp.Pod)
+		served[smp.Pod]++
+		if smp.Pod == victim && smp.Start.After(victimLast) {
+			victimLast = smp.Start
+		}
+	}
+	t.Logf("answers per pod: %v (killed: %s, its last answer +%s)", served, victim, victimLast.Sub(inject))
+	assert.GreaterOrEqual(t, len(served), 2, "6 channels through the ClusterIP reach more than one of 3 pods: %v", served)
+	assert.Less(t, victimLast.Sub(inject), 10*time.Second, "the killed pod %s stops answering within its shutdown (3 s) and grace", victim)
+	for class := range res.Errors {
+		assert.True(t, strings.HasPrefix(class, "grpc "), "failures classed by status code: %v", res.Errors)
+	}
+	assert.GreaterOrEqual(t, res.Requests, 1980)
+	assert.Equal(t, report.Pass, res.Verdict)
 }

@@ -346,6 +346,9 @@ func (r *run) aim(ctx context.Context) error {
 		KeepAlive: s.Load.KeepAlive, Connections: s.Load.Connections, Protocol: s.Load.Protocol, Timeout: s.Load.Timeout, Request: r.app.request, Attribution: r.app.attribution,
 		GRPC: loadgen.GRPC{Balancer: s.Load.Balancer},
 	}
+	if r.app.grpc.Method != "" {
+		r.lo.GRPC = r.app.grpc // a user's service (load pods read its descriptors themselves)
+	}
 	r.drive = hostLoad
 	if err := p.aim(ctx, r); err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
@@ -495,7 +498,14 @@ func (r *run) analyze(context.Context) error {
 		if bal == "" {
 			bal = loadgen.BalancerPickFirst
 		}
-		info["load"] = fmt.Sprintf("%d/s for %s, gRPC unary %s over %d client channel(s) held throughout, balancer %s (achieved %.0f/s); to %s", s.Load.Rate, s.Load.Duration, sampleapp.GRPCInfoMethod, s.Load.Connections, bal, r.stats.Rate(), hostOf(r.target))
+		method := sampleapp.GRPCInfoMethod
+		if s.Load.GRPCMethod != "" {
+			method = s.Load.GRPCMethod
+			if len(s.Load.GRPCData) > 0 {
+				method += " " + string(s.Load.GRPCData)
+			}
+		}
+		info["load"] = fmt.Sprintf("%d/s for %s, gRPC unary %s over %d client channel(s) held throughout, balancer %s (achieved %.0f/s); to %s", s.Load.Rate, s.Load.Duration, method, s.Load.Connections, bal, r.stats.Rate(), hostOf(r.target))
 	case ProtocolH2C:
 		info["load"] = fmt.Sprintf("%d/s for %s, HTTP/2 without TLS (h2c) over %d connection(s) held throughout (achieved %.0f/s); %s %s", s.Load.Rate, s.Load.Duration, s.Load.Connections, r.stats.Rate(), methodOf(app.request), r.target)
 	case ProtocolWebSocket:
@@ -534,8 +544,11 @@ func (r *run) analyze(context.Context) error {
 	if r.env.created {
 		info["node-monitor-grace-period"] = r.env.grace.String() + " (Kubernetes' default is 40s; shorter so node loss is detected within the test)"
 	}
-	if s.Load.Protocol == ProtocolGRPC {
+	switch {
+	case s.Load.Protocol == ProtocolGRPC && s.App.Own == nil:
 		info["attribution"] = fmt.Sprintf("gRPC header metadata %s (sample app)", sampleapp.GRPCHeaderPod)
+	case s.Load.Protocol == ProtocolGRPC && app.attribution.GRPCField != "":
+		info["attribution"] = app.attribution.String() + " (read with the method's descriptors from the service's reflection)"
 	}
 	kept, _ := RedactedSource(s.Source)
 	r.res = report.Analyze(r.rec, report.Input{

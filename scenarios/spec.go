@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -134,6 +136,11 @@ type LoadSpec struct {
 	// loadgen.BalancerPickFirst (default) through the Service's ClusterIP,
 	// or loadgen.BalancerRoundRobin over the pods of a headless Service.
 	Balancer string
+	// GRPCMethod and GRPCData are the gRPC method a user's service is
+	// called with and its request as JSON (load.grpc.method, .data); the
+	// sample app's info method when empty.
+	GRPCMethod string
+	GRPCData   json.RawMessage
 }
 
 // Held reports whether the load holds its connections for the whole run
@@ -236,7 +243,9 @@ type rawLoad struct {
 	Connections int       `json:"connections"`
 	Protocol    string    `json:"protocol"`
 	GRPC        *struct {
-		Balancer string `json:"balancer"`
+		Balancer string          `json:"balancer"`
+		Method   string          `json:"method"`
+		Data     json.RawMessage `json:"data"`
 	} `json:"grpc"`
 	Ingress *struct {
 		Replicas int `json:"replicas"`
@@ -509,9 +518,18 @@ func (p *parser) spec(r rawSpec) *Spec {
 	}
 	s.Load.Shape = p.shape(r.Load.Shape, s.Load.Rate, s.Load.Duration, s.Load.RampFrom)
 	if g := r.Load.GRPC; g != nil {
-		s.Load.Balancer = g.Balancer
+		s.Load.Balancer, s.Load.GRPCData = g.Balancer, g.Data
 		if s.Load.Protocol != ProtocolGRPC {
 			p.fail("load.grpc", "", "only with load.protocol: grpc")
+		}
+		if g.Method != "" {
+			if err := loadgen.ValidateMethod(g.Method); err != nil {
+				p.fail("load.grpc.method", g.Method, "want package.Service/Method, e.g. info.InfoService/Info")
+			}
+			s.Load.GRPCMethod = "/" + strings.TrimPrefix(g.Method, "/")
+		}
+		if d := bytes.TrimSpace(g.Data); len(d) > 0 && (d[0] != '{' || !json.Valid(d)) {
+			p.fail("load.grpc.data", string(d), "want the request message as an object of its fields, e.g. {message: hello}")
 		}
 	}
 	if r.Load.Ingress != nil {
@@ -734,8 +752,6 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	switch {
 	case s.Load.Protocol != ProtocolHTTP && !held:
 		c.fail("load.protocol", s.Load.Protocol, "want http, h2c, grpc or websocket")
-	case s.Load.Protocol == ProtocolGRPC && s.App.Own != nil:
-		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (it serves gRPC on its HTTP port)")
 	case s.Load.Protocol == ProtocolWebSocket && s.App.Own != nil:
 		c.fail("load.protocol", s.Load.Protocol, "with the built-in sample app only so far (its echo on "+sampleapp.WSPath+")")
 	case s.SLO.ScaleOut > 0 && s.App.Autoscale == nil:
@@ -749,6 +765,7 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	case s.Load.Balancer == loadgen.BalancerRoundRobin && s.Load.Via != ViaInCluster:
 		c.fail("load.grpc.balancer", s.Load.Balancer, "only with load.via: inCluster (it resolves the pods' addresses, a headless Service's DNS name, inside the cluster)")
 	}
+	s.validateGRPC(c)
 	switch {
 	case s.Load.Connections < 0 || s.Load.Connections > 1000:
 		c.fail("load.connections", strconv.Itoa(s.Load.Connections), "want 1..1000 (0: as many as needed)")
@@ -776,6 +793,35 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 		c.fail("load.pods", strconv.Itoa(s.Load.Pods), fmt.Sprintf("want 1..%d", MaxLoadPods))
 	case s.Load.Via == ViaInCluster && s.Load.Rate > 0 && s.Load.Rate < s.Load.Pods:
 		c.fail("load.pods", strconv.Itoa(s.Load.Pods), fmt.Sprintf("more pods than requests per second (load.rate %d/s): each pod needs at least 1/s", s.Load.Rate))
+	}
+}
+
+// validateGRPC checks what a gRPC load calls and how its answers name the
+// pod: the sample app's info method by its header; a user's service by the
+// method it names, with a gRPC header or response field (or none).
+func (s *Spec) validateGRPC(c *fieldErrs) {
+	a := s.App.Attribution
+	grpcAttr := a.GRPCHeader != "" || a.GRPCField != ""
+	switch {
+	case s.Load.Protocol != ProtocolGRPC:
+		if grpcAttr {
+			c.fail("app.attribution", a.String(), "grpcHeader and grpcField are for load.protocol: grpc")
+		}
+	case s.App.Own == nil:
+		switch {
+		case s.Load.GRPCMethod != "" || len(s.Load.GRPCData) > 0:
+			c.fail("load.grpc.method", s.Load.GRPCMethod, "the sample app is called on its info method ("+sampleapp.GRPCInfoMethod+"); method and data are for your own service (app.manifests or app.helm)")
+		case grpcAttr:
+			c.fail("app.attribution", a.String(), "the sample app names its pod in its own gRPC header; grpcHeader and grpcField are for your own service")
+		}
+	case s.Load.GRPCMethod == "":
+		c.fail("load.grpc.method", "", "required with your own gRPC service: the unary method the load calls, e.g. info.InfoService/Info")
+	case s.App.AutoAttribution:
+		c.fail("app.attribution", "auto", "auto reads HTTP responses; for gRPC name where the answer names the pod: {grpcField: hostname} or {grpcHeader: NAME}")
+	case !a.None && !grpcAttr:
+		c.fail("app.attribution", a.String(), "a gRPC answer names its pod in {grpcHeader: NAME} or {grpcField: PATH} (or none)")
+	case s.Load.Balancer == loadgen.BalancerRoundRobin:
+		c.fail("load.grpc.balancer", s.Load.Balancer, "with the sample app only so far (aftershock adds its headless Service)")
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aftershock-dev/aftershock/clusters"
+	"github.com/aftershock-dev/aftershock/clusters/goimage"
 	"github.com/aftershock-dev/aftershock/clusters/multicall"
 	"github.com/aftershock-dev/aftershock/clusters/nodeimage"
 )
@@ -234,6 +235,37 @@ type tWriter struct{ t testing.TB }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// PodinfoImage is the image of podinfo (github.com/stefanprodan/podinfo),
+// the open-source gRPC service of the own-service examples and tests
+// (scenarios/examples/podinfo).
+const PodinfoImage = "aftershock.dev/examples/podinfo:6.9.2"
+
+// podinfo is podinfo's program: not a dependency of this module (its own
+// go.mod is built as it is), so goimage compiles it in a copy of its
+// module source and caches the archive.
+var podinfo = goimage.Program{
+	Name: "podinfo", Module: "github.com/stefanprodan/podinfo", Version: "v1.8.1-0.20250910200901-e86405a8674e",
+	Package: "./cmd/podinfo", Ref: PodinfoImage, Cache: "examples", File: "podinfo-6.9.2.tar",
+	About: "about 3 min on 2 cores", Command: "make example-images",
+}
+
+// EnsurePodinfoImage makes PodinfoImage present in the local Docker
+// engine: built from the Go module proxy (cached under
+// ~/.cache/aftershock/examples) and docker-loaded.
+func EnsurePodinfoImage(ctx context.Context, progress io.Writer) (string, error) {
+	if exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", PodinfoImage).Run() == nil {
+		return PodinfoImage, nil
+	}
+	img, err := podinfo.Ensure(ctx, progress)
+	if err != nil {
+		return "", err
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "load", "-i", img.Archive).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("docker load %s: %w: %s", img.Archive, err, out)
+	}
+	return PodinfoImage, nil
 }
 
 // HTTPBinImage is the image of go-httpbin (github.com/mccutchen/go-httpbin),
