@@ -29,12 +29,13 @@ import (
 )
 
 // interruptFaults is one fault of each type, lasting long enough that a kill
-// during it finds it in place. The first six leave something on the
+// during it finds it in place. The first seven leave something on the
 // cluster when killed (a cordon, a paused or stopped node, iptables rules in
-// a pod or a node, a netem qdisc or delay agent); pod-kill and
-// container-kill leave only the namespace, which every kill leaves. The CI
-// count (AFTERSHOCK_INTERRUPTS unset) is those six, for CI time;
-// AFTERSHOCK_INTERRUPTS=8 kills once per fault type, 20 cycles again.
+// a pod or a node, a netem qdisc or delay agent, a workload mid-rollout to
+// an image no node can pull, so the kill always finds it mid-way);
+// pod-kill and container-kill leave only the namespace, which every kill
+// leaves. The CI count (AFTERSHOCK_INTERRUPTS unset) is those seven, for CI
+// time; AFTERSHOCK_INTERRUPTS=9 kills once per fault type, 20 cycles again.
 var interruptFaults = []string{
 	"{type: node-drain, at: 2s, for: 20s}",
 	"{type: network-delay, at: 2s, for: 20s, delay: 100ms}",
@@ -42,13 +43,14 @@ var interruptFaults = []string{
 	"{type: network-partition, at: 2s, for: 20s, scope: pods}",
 	"{type: node-stop, at: 2s, for: 20s}",
 	"{type: network-loss, at: 2s, for: 20s, loss: 30%}",
+	"{type: rollout, at: 2s, image: \"aftershock.dev/never-built:0\"}",
 	"{type: pod-kill, at: 2s, every: 2s, count: 10, pods: 1}",
 	"{type: container-kill, at: 2s, every: 2s, count: 10}",
 }
 
 // interruptsInCI is the default count: every fault type that leaves
 // something behind when killed.
-const interruptsInCI = 6
+const interruptsInCI = 7
 
 // injectedLine is a fault in place (the runner's "injected" progress line).
 var injectedLine = regexp.MustCompile(`^[a-z0-9-]+: [a-z-]+-\d+ injected\b`)
@@ -60,7 +62,7 @@ func TestMain(m *testing.M) { clustertest.Main(m) }
 // fault is in place leaves things behind; `aftershock clean --keep` removes all of
 // them (no cordon, paused or stopped node, tagged iptables rule, qdisc,
 // agent or scenario namespace), and the next scenario on the same cluster
-// runs to a pass. AFTERSHOCK_INTERRUPTS sets the count (default 8, one per
+// runs to a pass. AFTERSHOCK_INTERRUPTS sets the count (default 7; 9 is one per
 // fault type), AFTERSHOCK_INTERRUPT_SEED the seed.
 func TestIntegrationSIGKILLThenCleanKeep(t *testing.T) {
 	clustertest.RequireDocker(t)
