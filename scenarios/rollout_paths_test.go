@@ -1,0 +1,62 @@
+package scenarios_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+	"github.com/aftershock-dev/aftershock/report"
+	"github.com/aftershock-dev/aftershock/scenarios"
+)
+
+// The shipped rollout-zero-downtime.yaml (TestScenarios runs it from the
+// host through the NodePort) through the two other paths: from load pods
+// inside the cluster, and through the Ingress controller. A rollout restart
+// of 4 replicas under 150/s with the app's readiness probe and graceful
+// shutdown: not one request of at least 6000 fails on either path, the
+// rollout is complete and its duration reported.
+func TestIntegrationRolloutZeroDowntimeOtherPaths(t *testing.T) {
+	clustertest.RequireDocker(t)
+	src, err := os.ReadFile("rollout-zero-downtime.yaml")
+	require.NoError(t, err)
+	const load = "load: {rate: 150/s"
+	require.Contains(t, string(src), load)
+	for path, via := range map[string]string{
+		scenarios.ViaInCluster: "load: {via: inCluster, pods: 2, rate: 150/s",
+		scenarios.ViaIngress:   "load: {via: ingress, rate: 150/s",
+	} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			yaml := strings.Replace(string(src), load, via, 1)
+			yaml = strings.Replace(yaml, "name: rollout-zero-downtime", "name: rollout-zero-downtime-"+strings.ToLower(path), 1)
+			f := filepath.Join(t.TempDir(), "s.yaml")
+			require.NoError(t, os.WriteFile(f, []byte(yaml), 0o644))
+			s, err := scenarios.ParseFile(f)
+			require.NoError(t, err)
+			require.Equal(t, path, s.Load.Via)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+			defer cancel()
+			res, err := scenarios.Run(ctx, s, scenarios.Options{Env: sharedEnv(t), Progress: clustertest.LogWriter(t)})
+			require.NoError(t, err)
+			deploys := res.DeployEvents()
+			require.Len(t, deploys, 1)
+			d := deploys[0]
+			t.Logf("%s: verdict %s, %d requests, %d failed %v; rollout complete in %s; path %s", path, res.Verdict, res.Requests, res.Failed, res.Errors, d.CompleteIn(), res.Path)
+			assert.True(t, strings.HasPrefix(res.Path, path+":"), res.Path)
+			require.NotNil(t, d.LandedAt, "the rollout observed complete")
+			assert.GreaterOrEqual(t, res.Requests, 6000)
+			assert.Zero(t, res.Failed, "not one request failed: %v", res.Errors)
+			assert.Equal(t, report.Pass, res.Verdict, "reasons: %v", res.Reasons)
+			if path == scenarios.ViaInCluster {
+				assertLoadPodsCounted(t, s, res)
+			}
+		})
+	}
+}
