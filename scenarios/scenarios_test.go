@@ -92,6 +92,9 @@ func TestScenarios(t *testing.T) {
 			if res.Connections != nil {
 				svgs++ // held connections per pod over time
 			}
+			if len(res.Versions()) > 0 {
+				svgs++ // each version's share of the traffic over a rollout
+			}
 			mu.Lock()
 			pages = append(pages, browserCheck{s.Name, filepath.Join(out, report.FileHTML), svgs})
 			mu.Unlock()

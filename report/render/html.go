@@ -213,8 +213,9 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 <figure id="plot-availability">{{.Avail}}<figcaption>Share of the requests started in each {{.R.Window}} window that succeeded; dashed: the SLO; shaded: faults (inject to revert, rollout complete or client recovery).</figcaption></figure>
 <figure id="plot-p99">{{.P99}}<figcaption>99th percentile latency of the requests started in each {{.R.Window}} window (failed ones included){{if .R.SLO.P99}}; dashed: the SLO's p99{{end}}.</figcaption></figure>
 {{if .Errors}}<figure id="plot-errors">{{.Errors}}<figcaption>Failed requests per {{.Bucket}} by class ({{.R.Errors}} over the run); shaded: faults.</figcaption></figure>{{end}}
-{{if or .Pods .Shares}}<h2>Traffic per pod</h2>{{end}}
+{{if or .Pods .Shares .Versions}}<h2>Traffic per pod</h2>{{end}}
 {{if .Pods}}<figure id="plot-pods">{{.Pods}}<figcaption>Successful requests each pod served per {{.Bucket}}: traffic leaves a killed or drained pod, moves to the others, and reaches a replacement once it is ready; shaded: faults.</figcaption></figure>{{end}}
+{{if .Versions}}<figure id="plot-versions">{{.Versions}}<figcaption>Each version's share of the successful requests per {{.Bucket}}, a version being a ReplicaSet (its pods' names say which): a rollout moves traffic from the old pods to the new; shaded: faults and deploy events (to rollout complete).</figcaption></figure>{{end}}
 {{if .Shares}}<div id="plot-shares">{{range .Shares}}<figure>{{.}}<figcaption>Each pod's share of the phase's successful requests, over the windows where the set of ready pods was not changing, by connection kind.</figcaption></figure>{{end}}</div>{{end}}
 <h2>Phases</h2>
 <table><tr><th>phase</th><th>requests</th><th>availability</th><th>burn rate</th><th>errors</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>Jain (new)</th><th>χ² p (new)</th><th>Jain (reused)</th></tr>
@@ -287,11 +288,15 @@ func WriteHTML(w io.Writer, r *report.Result) error {
 	if err != nil {
 		return fmt.Errorf("connections plot: %w", err)
 	}
+	versions, err := versionPlot(r)
+	if err != nil {
+		return fmt.Errorf("version share plot: %w", err)
+	}
 	_, width := buckets(r)
 	return htmlTmpl.Execute(w, struct {
-		R                               *report.Result
-		Avail, P99, Errors, Pods, Conns template.HTML
-		Shares                          []template.HTML
-		Bucket                          string
-	}{r, avail, p99, errs, pods, conns, shares, fmtDur(time.Duration(width * float64(time.Second)))})
+		R                                         *report.Result
+		Avail, P99, Errors, Pods, Conns, Versions template.HTML
+		Shares                                    []template.HTML
+		Bucket                                    string
+	}{r, avail, p99, errs, pods, conns, versions, shares, fmtDur(time.Duration(width * float64(time.Second)))})
 }

@@ -173,3 +173,42 @@ func connsPlot(r *report.Result) (template.HTML, error) {
 	}
 	return linesSVG(p, labels, lines)
 }
+
+// versionPlot is each version's (ReplicaSet's) share of the successful
+// requests per bucket, when a deploy event rolled out a new one: how
+// traffic moved from the old pods to the new over the rollout.
+func versionPlot(r *report.Result) (template.HTML, error) {
+	versions := r.Versions()
+	if len(versions) == 0 || len(r.Windows) == 0 {
+		return "", nil
+	}
+	per, width := buckets(r)
+	p := newPlot("Share of traffic per version (ReplicaSet)", "seconds since start", "% of successful requests per "+fmtDur(time.Duration(width*float64(time.Second))))
+	lines := make([]plotter.XYs, len(versions))
+	for b := 0; b*per < len(r.Windows); b++ {
+		ws := r.Windows[b*per : min(len(r.Windows), (b+1)*per)]
+		sum := report.WindowStat{Pods: map[string]report.PodCount{}}
+		for _, w := range ws {
+			for pod, c := range w.Pods {
+				s := sum.Pods[pod]
+				s.New, s.Reused = s.New+c.New, s.Reused+c.Reused
+				sum.Pods[pod] = s
+			}
+		}
+		x := ws[0].Offset.D().Seconds() + width/2
+		for i, share := range report.VersionShare(sum, versions) {
+			lines[i] = append(lines[i], plotter.XY{X: x, Y: 100 * share})
+		}
+	}
+	p.Y.Min, p.Y.Max = 0, 125 // room for the legend
+	p.X.Min, p.X.Max = 0, max(r.End.Sub(r.Start).Seconds(), 1)
+	p.Add(bands{spans: faultBands(r), y0: 0, y1: p.Y.Max})
+	labels := make([]string, len(versions))
+	for i, v := range versions {
+		labels[i] = v
+		if i == 0 {
+			labels[i] += " (first)"
+		}
+	}
+	return linesSVG(p, labels, lines)
+}

@@ -223,3 +223,32 @@ func TestHeldConnectionsSection(t *testing.T) {
 	assert.Contains(t, h.String(), `<figure id="plot-connections"><svg`)
 	assert.Contains(t, h.String(), "Held connections per pod")
 }
+
+// A run with a rollout draws each version's share of the traffic over
+// time; one without a deploy event does not (TestHTMLIsWellFormedWithPlots).
+func TestHTMLVersionSharePlot(t *testing.T) {
+	r := fixture()
+	start := r.Start
+	r.Faults = append(r.Faults, report.FaultResult{Fault: report.Fault{ID: "rollout-restart-9", Type: "rollout-restart", Deploy: true, Inject: start.Add(time.Second)}})
+	n := len(r.Windows)
+	for i := range r.Windows {
+		w := &r.Windows[i]
+		w.Pods = map[string]report.PodCount{}
+		switch {
+		case i < n/3:
+			w.Pods["web-111-aaaaa"] = report.PodCount{New: 10}
+		case i < 2*n/3:
+			w.Pods["web-111-aaaaa"] = report.PodCount{New: 5}
+			w.Pods["web-222-bbbbb"] = report.PodCount{New: 5}
+		default:
+			w.Pods["web-222-bbbbb"] = report.PodCount{New: 10}
+		}
+	}
+	var b bytes.Buffer
+	require.NoError(t, WriteHTML(&b, r))
+	out := b.String()
+	assert.Contains(t, out, `id="plot-versions"`)
+	assert.Contains(t, out, "Share of traffic per version (ReplicaSet)")
+	assert.Contains(t, out, ">web-111 (first)<")
+	assert.Contains(t, out, ">web-222<")
+}
