@@ -182,38 +182,23 @@ func attackGRPC(ctx context.Context, o Options, u *url.URL, pacer vegeta.Pacer, 
 			wg.Wait()
 			close(samples)
 		}()
-		for hits := uint64(0); hits < o.MaxRequests; {
-			elapsed := time.Since(start)
-			if elapsed >= o.Duration {
-				return
-			}
-			wait, stop := pacer.Pace(elapsed, hits)
-			if stop {
-				return
-			}
-			if wait > 0 {
-				select {
-				case <-time.After(min(wait, o.Duration-elapsed)):
-					continue
-				case <-ctx.Done():
-					return
-				}
-			}
-			cc := conns[hits%uint64(n)]
+		pace(ctx, &o, pacer, start, func(hit uint64) bool {
+			cc := conns[hit%uint64(n)]
 			select {
 			case calls <- cc:
+				return true
 			default:
-				if workers < o.MaxWorkers {
-					spawn()
-				}
-				select {
-				case calls <- cc:
-				case <-ctx.Done():
-					return
-				}
 			}
-			hits++
-		}
+			if workers < o.MaxWorkers {
+				spawn()
+			}
+			select {
+			case calls <- cc:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
 	}()
 	var st Stats
 	for s := range samples {
@@ -289,6 +274,35 @@ var codeNames = map[codes.Code]string{
 func Unanswered(err error) bool {
 	c := status.Code(err)
 	return c == codes.Unavailable || c == codes.DeadlineExceeded
+}
+
+// pace calls fire with each hit's number at the pacer's schedule from
+// start: at most o.MaxRequests hits within o.Duration, until ctx ends or
+// fire says stop. The schedule of every held-connection load (gRPC,
+// WebSocket); HTTP's is vegeta's own.
+func pace(ctx context.Context, o *Options, pacer vegeta.Pacer, start time.Time, fire func(hit uint64) bool) {
+	for hits := uint64(0); hits < o.MaxRequests; {
+		elapsed := time.Since(start)
+		if elapsed >= o.Duration {
+			return
+		}
+		wait, stop := pacer.Pace(elapsed, hits)
+		if stop {
+			return
+		}
+		if wait > 0 {
+			select {
+			case <-time.After(min(wait, o.Duration-elapsed)):
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		if !fire(hits) {
+			return
+		}
+		hits++
+	}
 }
 
 // CallGRPC makes one call of g (resolved, see Resolve) to target

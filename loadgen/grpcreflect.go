@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -85,9 +86,12 @@ func methodDescriptor(ctx context.Context, cc *grpc.ClientConn, method string) (
 	defer stream.CloseSend()
 	files := map[string]*descriptorpb.FileDescriptorProto{}
 	ask := func(req *rpb.ServerReflectionRequest) error {
-		if err := stream.Send(req); err != nil {
+		err := stream.Send(req)
+		if err != nil && !errors.Is(err, io.EOF) {
 			return reflectionErr(err)
 		}
+		// a stream the server ended returns io.EOF on send: its status
+		// comes with the receive
 		resp, err := stream.Recv()
 		if err != nil {
 			return reflectionErr(err)

@@ -347,31 +347,15 @@ func attackWebSocket(ctx context.Context, o Options, u *url.URL, pacer vegeta.Pa
 			close(samples)
 			close(events)
 		}()
-		for hits := uint64(0); hits < o.MaxRequests; hits++ {
-			elapsed := time.Since(start)
-			if elapsed >= o.Duration {
-				return
-			}
-			wait, stop := pacer.Pace(elapsed, hits)
-			if stop {
-				return
-			}
-			if wait > 0 {
-				select {
-				case <-time.After(min(wait, o.Duration-elapsed)):
-					hits--
-					continue
-				case <-ctx.Done():
-					return
-				}
-			}
-			m := wsMsg{at: time.Now(), seq: hits}
+		pace(ctx, &o, pacer, start, func(hit uint64) bool {
+			m := wsMsg{at: time.Now(), seq: hit}
 			select {
-			case clients[hits%uint64(n)].queue <- m:
+			case clients[hit%uint64(n)].queue <- m:
 			default: // its connection has fallen a whole queue behind
 				samples <- report.Sample{Start: m.at, Error: report.WSPrefix + "not connected: the connection's send queue is full"}
 			}
-		}
+			return true
+		})
 	}()
 	var st Stats
 	for sc, ec := (<-chan report.Sample)(samples), (<-chan report.ConnEvent)(events); sc != nil || ec != nil; {
