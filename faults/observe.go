@@ -35,6 +35,7 @@ type Observer struct {
 	workloads map[string][2]int32 // "Kind/name" -> desired, ready
 	eps       map[string]int      // EndpointSlice name -> ready endpoints
 	podRdy    map[string]bool
+	stopping  map[string]bool // pods seen with a deletion timestamp
 	nodeRdy   map[string]bool
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -67,7 +68,7 @@ func Observe(ctx context.Context, c *clusters.Cluster, ns string, app App, tl *T
 		return nil, fmt.Errorf("observe %s: selector %q: %w", ns, app.Selector, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	o := &Observer{tl: tl, app: app, sel: sel, workloads: map[string][2]int32{}, eps: map[string]int{}, podRdy: map[string]bool{}, nodeRdy: map[string]bool{}, stop: cancel, done: make(chan struct{})}
+	o := &Observer{tl: tl, app: app, sel: sel, workloads: map[string][2]int32{}, eps: map[string]int{}, podRdy: map[string]bool{}, stopping: map[string]bool{}, nodeRdy: map[string]bool{}, stop: cancel, done: make(chan struct{})}
 	nsf := informers.NewSharedInformerFactoryWithOptions(c.Clientset, 0, informers.WithNamespace(ns))
 	all := informers.NewSharedInformerFactory(c.Clientset, 0)
 	handlers := []struct {
@@ -187,10 +188,17 @@ func (o *Observer) pod(p *corev1.Pod, deleted bool) {
 	switch {
 	case deleted:
 		delete(o.podRdy, p.Name)
+		delete(o.stopping, p.Name)
 		o.add("pod-deleted", p.Name)
 		return
 	case !seen:
 		o.add("pod-added", fmt.Sprintf("%s on %s", p.Name, p.Spec.NodeName))
+	}
+	if p.DeletionTimestamp != nil && !o.stopping[p.Name] {
+		// told to stop (deleted, its containers sent SIGTERM): when the
+		// watch saw it, which report.Retirement measures serving from
+		o.stopping[p.Name] = true
+		o.add("pod-stopping", fmt.Sprintf("%s on %s", p.Name, p.Spec.NodeName))
 	}
 	rdy := isReady(p)
 	if p.DeletionTimestamp != nil && (!seen || was) && !rdy {

@@ -154,6 +154,7 @@ func Analyze(rec *Recorder, in Input) *Result {
 	res.Faults = a.faults(res.Phases)
 	if !in.Unattributed {
 		res.Rejoins = a.rejoins(res.Phases)
+		res.Retired = a.retirements()
 	}
 	res.Connections = connections(in.Conns, in.Faults, in.End)
 	if in.Autoscaled {

@@ -192,3 +192,51 @@ func (a *analysis) fairFrom(pod string, i int) bool {
 	}
 	return false
 }
+
+// Retirement is how long a pod told to stop during the run kept serving:
+// from the observer seeing it deleted (SIGTERM to its containers) to the
+// end of the last window in which it served a request. A pod that keeps
+// serving while the endpoints drop it is what a zero-downtime rollout
+// needs; one that stops at once, with clients still sent to it, is the
+// classic deploy outage.
+type Retirement struct {
+	Pod  string    `json:"pod"`
+	Stop time.Time `json:"stop"`
+	// ServedFor is stop -> the end of the last window it served in (nil:
+	// none from the stop's window on). Window precision.
+	ServedFor *Duration `json:"servedFor,omitempty"`
+	// Requests are the successful requests it served in those windows.
+	Requests  int      `json:"requests"`
+	Precision Duration `json:"precision"`
+}
+
+// ServedForText is how long it served after the stop, or "nothing after".
+func (r Retirement) ServedForText() string {
+	if r.ServedFor == nil {
+		return "nothing after"
+	}
+	return r.ServedFor.String() + " (±" + r.Precision.String() + ")"
+}
+
+// retirements finds the pods told to stop during the load (the observer's
+// pod-stopping events) and how long each served after.
+func (a *analysis) retirements() []Retirement {
+	var out []Retirement
+	for _, e := range a.in.Timeline {
+		if e.Kind != "pod-stopping" || !e.At.After(a.in.Start) || !e.At.Before(a.in.End) {
+			continue
+		}
+		pod, _, _ := strings.Cut(e.Detail, " on ")
+		r := Retirement{Pod: pod, Stop: e.At, Precision: Duration(a.rec.Width())}
+		for i := a.clamp(a.rec.indexOf(e.At)); i < len(a.w); i++ {
+			if c := a.w[i].Pods.Get(pod); c.New+c.Reused > 0 {
+				r.Requests += c.New + c.Reused
+				d := Duration(max(0, a.rec.at(i).Add(a.rec.Width()).Sub(e.At)))
+				r.ServedFor = &d
+			}
+		}
+		out = append(out, r)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Stop.Before(out[j].Stop) })
+	return out
+}

@@ -62,3 +62,39 @@ func TestRejoinTimeToFairShare(t *testing.T) {
 	assert.Equal(t, Inconclusive, res.Verdict)
 	assert.Contains(t, res.Reasons[0], "no pod became ready during the run")
 }
+
+// A pod told to stop at 10 s that keeps serving until 13 s (a graceful
+// shutdown while the endpoints drop it) served about 3 s after; one that
+// stopped serving before it was told to served nothing after; the report's
+// table says so.
+func TestRetirementServedAfterStop(t *testing.T) {
+	stop := t0.Add(10 * time.Second)
+	ss := synth(200, 20*time.Second, 5, func(i int, at time.Time, r *rand.Rand) Sample {
+		pod := []string{"a", "b", "c"}[r.IntN(3)]
+		switch off := at.Sub(t0); {
+		case pod == "a" && off >= 13*time.Second:
+			pod = "b"
+		case pod == "c" && off >= 8*time.Second:
+			pod = "b"
+		}
+		return Sample{Status: 200, Latency: 3 * time.Millisecond, Pod: pod}
+	})
+	in := Input{Scenario: "retire", Start: t0, End: t0.Add(20 * time.Second), SLO: SLO{Availability: 0.99}, ReadyPods: []string{"a", "b", "c"},
+		Timeline: []Event{
+			{At: t0.Add(-time.Second), Kind: "pod-stopping", Detail: "z on w1"}, // before the load: not counted
+			{At: stop, Kind: "pod-stopping", Detail: "a on w1"},
+			{At: stop, Kind: "pod-stopping", Detail: "c on w2"},
+		}}
+	res := Analyze(record(100*time.Millisecond, ss), in)
+	require.Len(t, res.Retired, 2)
+	a, c := res.Retired[0], res.Retired[1]
+	assert.Equal(t, "a", a.Pod)
+	require.NotNil(t, a.ServedFor)
+	assert.InDelta(t, 3.0, a.ServedFor.D().Seconds(), 0.11, "3 s +/- one window")
+	assert.InDelta(t, 200*3/3, a.Requests, 120, "about a third of 3 s at 200/s")
+	assert.Equal(t, "c", c.Pod)
+	assert.Nil(t, c.ServedFor)
+	assert.Zero(t, c.Requests)
+	assert.Equal(t, "nothing after", c.ServedForText())
+	assert.Contains(t, a.ServedForText(), "(±100ms)")
+}

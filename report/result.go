@@ -67,6 +67,9 @@ type Result struct {
 	// Rejoins are the pods that became ready during the run (replacements,
 	// restarts) and how they took up traffic.
 	Rejoins []Rejoin `json:"rejoins,omitempty"`
+	// Retired are the pods told to stop during the run (a rollout's old
+	// pods, a scale-down's, a killed pod) and how long each kept serving.
+	Retired []Retirement `json:"retired,omitempty"`
 	// Connections are the held connections of a WebSocket load: where
 	// they were, which dropped, how soon each was back.
 	Connections *Connections `json:"connections,omitempty"`

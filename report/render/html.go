@@ -233,6 +233,10 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0}
 <table id="rejoins"><tr><th>pod</th><th>ready at</th><th>first request</th><th>fair share</th><th>first requests p50</th><th>max</th><th>steady p99</th></tr>
 {{range .R.Rejoins}}<tr><td>{{.Pod}}</td><td>{{offset $.R .Ready}}</td><td>{{.FirstRequestText}}</td><td>{{.FairShareText}}</td><td>{{.FirstLatencyP50}}</td><td>{{.FirstLatencyMax}}</td><td>{{.SteadyP99}}</td></tr>{{end}}
 </table>{{end}}
+{{if .R.Retired}}<h2>Pods told to stop during the run</h2>
+<table id="retired"><tr><th>pod</th><th>told to stop at</th><th>served after</th><th>requests after</th></tr>
+{{range .R.Retired}}<tr><td>{{.Pod}}</td><td>{{offset $.R .Stop}}</td><td>{{.ServedForText}}</td><td>{{.Requests}}</td></tr>{{end}}
+</table>{{end}}
 {{with .R.ScaleOut}}<h2>Scale-out</h2>
 <table id="scaleout"><tr><th>spike at</th><th>replicas</th><th>first scale-up</th><th>added pods ready</th><th>at fair share</th><th>requests</th><th>failed</th><th>p99</th></tr>
 <tr><td>{{offsetDur .SpikeAt}}</td><td>{{scaleRange .}}</td><td>{{optDur .Decision}}</td><td>{{optDur .Ready}}</td><td>{{optDur .FairShare}}</td><td>{{.Requests}}</td><td>{{.Failed}}</td><td>{{.P99}}</td></tr>

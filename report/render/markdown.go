@@ -47,7 +47,7 @@ func WriteMarkdown(w io.Writer, r *report.Result) error {
 
 // mdSections are the report's sections in order: a new section is its
 // function and its place here.
-var mdSections = []func(*strings.Builder, *report.Result){mdSummary, mdChecks, mdPhases, mdPodTraffic, mdFaults, mdDeploys, mdRejoins, mdScaleOut, mdConnections, mdTimeline}
+var mdSections = []func(*strings.Builder, *report.Result){mdSummary, mdChecks, mdPhases, mdPodTraffic, mdFaults, mdDeploys, mdRejoins, mdRetired, mdScaleOut, mdConnections, mdTimeline}
 
 // mdSummary is the verdict, its reasons and the run's facts.
 func mdSummary(b *strings.Builder, r *report.Result) {
@@ -166,6 +166,16 @@ func mdRejoins(b *strings.Builder, r *report.Result) {
 		for _, j := range r.Rejoins {
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", j.Pod, fmtOffset(j.Ready.Sub(r.Start)), j.FirstRequestText(), j.FairShareText(),
 				j.FirstLatencyP50, j.FirstLatencyMax, j.SteadyP99)
+		}
+	}
+}
+
+// mdRetired is the pods told to stop during the run.
+func mdRetired(b *strings.Builder, r *report.Result) {
+	if len(r.Retired) > 0 {
+		fmt.Fprintf(b, "\n## Pods told to stop during the run\n\n| pod | told to stop at | served after | requests after |\n|---|---|---|---|\n")
+		for _, p := range r.Retired {
+			fmt.Fprintf(b, "| %s | %s | %s | %d |\n", p.Pod, fmtOffset(p.Stop.Sub(r.Start)), p.ServedForText(), p.Requests)
 		}
 	}
 }

@@ -252,3 +252,17 @@ func TestHTMLVersionSharePlot(t *testing.T) {
 	assert.Contains(t, out, ">web-111 (first)<")
 	assert.Contains(t, out, ">web-222<")
 }
+
+// Pods told to stop during the run: a table in both reports.
+func TestRetiredPodsTable(t *testing.T) {
+	r := fixture()
+	d := report.Duration(2500 * time.Millisecond)
+	r.Retired = []report.Retirement{{Pod: "app-old-1", Stop: r.Start.Add(10 * time.Second), ServedFor: &d, Requests: 123, Precision: report.Duration(100 * time.Millisecond)}}
+	var m, h bytes.Buffer
+	require.NoError(t, WriteMarkdown(&m, r))
+	require.NoError(t, WriteHTML(&h, r))
+	assert.Contains(t, m.String(), "## Pods told to stop during the run")
+	assert.Contains(t, m.String(), "| app-old-1 | +10s | 2.5s (±100ms) | 123 |")
+	assert.Contains(t, h.String(), `<table id="retired">`)
+	assert.Contains(t, h.String(), "<td>app-old-1</td>")
+}
