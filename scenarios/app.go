@@ -52,7 +52,7 @@ type deployed struct {
 	svcPort     int32 // the Service's port (in-cluster load targets it)
 	request     loadgen.Request
 	attribution loadgen.Attribution
-	grpc        loadgen.GRPC          // a user's gRPC service: its method, resolved (ownGRPC)
+	grpc        loadgen.GRPC          // a user's gRPC service: its method, descriptors read (readyGRPC)
 	check       clusters.TrafficCheck // readiness through traffic (ReadyPods when unattributed)
 	replicas    int32
 	info        map[string]string
