@@ -79,6 +79,16 @@ const maxReflectedFiles = 200
 // methods).
 func methodDescriptor(ctx context.Context, cc *grpc.ClientConn, method string) (protoreflect.MethodDescriptor, error) {
 	svc, name, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	reg, err := reflectedFiles(ctx, cc, svc)
+	if err != nil {
+		return nil, err
+	}
+	return findMethod(reg, svc, name)
+}
+
+// reflectedFiles asks the reflection service for the file declaring svc
+// and, one by one, every import it did not send with it.
+func reflectedFiles(ctx context.Context, cc *grpc.ClientConn, svc string) (*protoregistry.Files, error) {
 	stream, err := rpb.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
 	if err != nil {
 		return nil, reflectionErr(err)
@@ -141,6 +151,11 @@ func methodDescriptor(ctx context.Context, cc *grpc.ClientConn, method string) (
 	if err != nil {
 		return nil, fmt.Errorf("the server's descriptors: %w", err)
 	}
+	return reg, nil
+}
+
+// findMethod is svc's method name in reg; a streaming one is refused.
+func findMethod(reg *protoregistry.Files, svc, name string) (protoreflect.MethodDescriptor, error) {
 	d, err := reg.FindDescriptorByName(protoreflect.FullName(svc))
 	if err != nil {
 		return nil, fmt.Errorf("no service %s in the server's descriptors", svc)
