@@ -54,7 +54,7 @@ test: node-image ingress-image metrics-image example-images
 	$(GO) test -short ./...
 	@name=aftershock-test-$$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n'); \
 	echo "test: shared cluster $$name"; \
-	AFTERSHOCK_TEST_CLUSTER=$$name $(GO) test -count=1 -p 1 -parallel 4 -timeout 80m -run '^(TestIntegration|TestScenarios$$)' ./...; code=$$?; \
+	AFTERSHOCK_TEST_CLUSTER=$$name $(GO) test -v -count=1 -p 1 -parallel 4 -timeout 80m -run '^(TestIntegration|TestScenarios$$)' ./...; code=$$?; \
 	$(GO) run ./cmd/aftershock clean $$name >/dev/null 2>&1 || true; \
 	exit $$code
 

@@ -23,6 +23,8 @@ var (
 	agentBundle multicall.Bundle
 	agentDir    string
 	agentErr    error
+	// agentCopying holds a *sync.Mutex per node container name
+	agentCopying sync.Map
 )
 
 // localAgent finds the running executable's bundle (once per process).
@@ -50,6 +52,11 @@ func ensureAgent(ctx context.Context, node string, args ...string) ([]string, er
 		return nil, fmt.Errorf("delay agent: %w", err)
 	}
 	cmd := b.Command(dir, multicall.Agent, args...)
+	// one copy per node at a time (a fault on several pods of one node
+	// injects them at once)
+	mu, _ := agentCopying.LoadOrStore(node, new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	if _, err := nodeExec(ctx, node, "test", "-x", path.Join(dir, multicall.Agent)); err == nil {
 		return cmd, nil
 	}

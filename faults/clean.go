@@ -16,7 +16,10 @@ import (
 
 // nodeScan lists (and with fix=1 removes) what faults leave inside a node:
 // delay agents, iptables rules tagged aftershock (the node's own and every
-// pod's network namespace) and netem qdiscs in pods. It only lists rules:
+// pod's network namespace) and netem qdiscs in pods. A pod's namespace is
+// entered through its sandbox's process, which lives as long as the pod
+// (an app container's process goes when the container restarts, as one
+// does whose probes a partition failed; its namespace and rules stay). It only lists rules:
 // "@rules node" or "@rules PID" names a namespace that holds some, and
 // cleanNamespaces removes them with deleteRules (never a shell evaluating
 // what iptables-save printed).
@@ -27,13 +30,16 @@ for p in $(pgrep -f '[a]ftershock-agent delay'); do echo "agent process $p: $(tr
 [ "$fix" = 1 ] && pkill -f '[a]ftershock-agent delay'
 r=$(rules)
 if [ -n "$r" ]; then echo "@rules node"; echo "$r" | sed 's/^/node iptables: /'; fi
-for id in $(crictl ps -q 2>/dev/null); do
-  pid=$(crictl inspect --output go-template --template '{{.info.pid}}' $id 2>/dev/null) || continue
+self=$(readlink /proc/self/ns/net)
+for id in $(crictl pods -q --state ready 2>/dev/null); do
+  pid=$(crictl inspectp --output go-template --template '{{.info.pid}}' $id 2>/dev/null) || continue
   [ -n "$pid" ] && [ "$pid" != 0 ] || continue
+  ns=$(readlink /proc/$pid/ns/net) || continue
+  [ "$ns" != "$self" ] || continue
   r=$(nsenter -t $pid -n sh -c "$(declare -f rules); rules")
-  if [ -n "$r" ]; then echo "@rules $pid"; echo "$r" | sed "s/^/container $id iptables: /"; fi
+  if [ -n "$r" ]; then echo "@rules $pid"; echo "$r" | sed "s/^/pod sandbox $id iptables: /"; fi
   if nsenter -t $pid -n tc qdisc show dev eth0 2>/dev/null | grep -q netem; then
-    echo "container $id: netem qdisc"
+    echo "pod sandbox $id: netem qdisc"
     [ "$fix" = 1 ] && nsenter -t $pid -n tc qdisc del dev eth0 root
   fi
 done
@@ -204,8 +210,18 @@ func cleanNamespaces(ctx context.Context, node string, pids []string) error {
 			where += " pid " + pid
 		}
 		if err := deleteRules(ctx, inNode(node, pid), tagPrefix+":"); err != nil {
+			if pid != "" && !processAlive(ctx, node, pid) {
+				continue // its pod went since the scan, and its namespace with it
+			}
 			errs = append(errs, fmt.Errorf("%s: remove iptables rules: %w", where, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// processAlive reports whether a process (a pod sandbox's) still runs in a
+// node container, so its network namespace is still there.
+func processAlive(ctx context.Context, node, pid string) bool {
+	_, err := nodeExec(ctx, node, "test", "-e", "/proc/"+pid+"/ns/net")
+	return err == nil
 }

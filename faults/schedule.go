@@ -286,7 +286,11 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 			mu.Unlock()
 			return result()
 		}
-		r.Timeline.Add(report.Event{Fault: occ.ID, Kind: "injected", Detail: fmt.Sprintf("%s (%s) in %s", inj.Target, inj.Method, time.Since(injectAt).Round(time.Millisecond))})
+		inPlace := time.Now()
+		mu.Lock()
+		out[i].InPlace = &inPlace
+		mu.Unlock()
+		r.Timeline.Add(report.Event{At: inPlace, Fault: occ.ID, Kind: "injected", Detail: fmt.Sprintf("%s (%s) in %s", inj.Target, inj.Method, inPlace.Sub(injectAt).Round(time.Millisecond))})
 		if inj.Verify != nil {
 			wg.Add(1)
 			go func(i int, id string) {

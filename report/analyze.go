@@ -446,9 +446,13 @@ func (a *analysis) landed(f Fault, r FaultResult, from, to int, baseP50 time.Dur
 		if !f.Revert.IsZero() {
 			end = min(to, a.clamp(a.rec.indexOf(f.Revert)))
 		}
+		start := from
+		if f.InPlace != nil {
+			start = max(from, a.clamp(a.rec.indexOf(*f.InPlace)))
+		}
 		var h Histogram
-		// skip the inject window: it mixes before and after
-		for i := min(from+1, end); i < end; i++ {
+		// skip the window it came in place in: it mixes before and after
+		for i := min(start+1, end); i < end; i++ {
 			h.Merge(&a.w[i].Latency)
 		}
 		if h.Count() == 0 {

@@ -208,6 +208,30 @@ func TestDelayThatLandedIsSeenInLatency(t *testing.T) {
 	assert.Contains(t, res.Faults[0].LandedWhy, "expected +200ms")
 }
 
+// A delay whose inject took most of its time (three pods, a loaded
+// machine): the p50 that shows it landed is taken from when it was in
+// place, not from when the inject began.
+func TestDelayCountsFromWhenItWasInPlace(t *testing.T) {
+	inject, inPlace, revert := t0.Add(5*time.Second), t0.Add(13*time.Second), t0.Add(17*time.Second)
+	ss := synth(200, 20*time.Second, 8, func(i int, at time.Time, r *rand.Rand) Sample {
+		l := 2 * time.Millisecond
+		if !at.Before(inPlace) && at.Before(revert) {
+			l += 200 * time.Millisecond
+		}
+		return Sample{Status: 200, Latency: l, Pod: "a"}
+	})
+	f := Fault{ID: "delay-1", Type: "network-delay", Inject: inject, Revert: revert, ExpectedDelay: Duration(200 * time.Millisecond)}
+	in := Input{Start: t0, End: t0.Add(20 * time.Second), SLO: SLO{Availability: 0.99, P99: Duration(time.Second)}, Faults: []Fault{f}}
+	res := Analyze(record(100*time.Millisecond, ss), in)
+	assert.Equal(t, Inconclusive, res.Verdict, "counted from the inject, 8 of its 12 s are undelayed")
+
+	in.Faults[0].InPlace = &inPlace
+	res = Analyze(record(100*time.Millisecond, ss), in)
+	assert.Equal(t, Pass, res.Verdict, res.Reasons)
+	assert.True(t, res.Faults[0].LandedVerdict)
+	assert.Contains(t, res.Faults[0].LandedWhy, "+200ms")
+}
+
 func TestNotRecoveredFails(t *testing.T) {
 	inject := t0.Add(5 * time.Second)
 	ss := synth(100, 10*time.Second, 9, func(i int, at time.Time, r *rand.Rand) Sample {

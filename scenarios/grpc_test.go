@@ -102,11 +102,15 @@ func optDur(d *report.Duration) string {
 // failures (if any) classed by gRPC status code, and the scenario passes.
 func TestIntegrationGRPCOwnService(t *testing.T) {
 	clustertest.RequireDocker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	_, err := clustertest.EnsurePodinfoImage(ctx, clustertest.LogWriter(t))
+	ictx, icancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer icancel()
+	_, err := clustertest.EnsurePodinfoImage(ictx, clustertest.LogWriter(t))
 	require.NoError(t, err)
 	t.Parallel()
+	// after t.Parallel: the wait for the package's serial tests (half an
+	// hour in CI) must not use up the run's time (CI run of stop 28)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
 	s, err := scenarios.ParseFile("examples/podinfo/grpc-pod-kill.yaml")
 	require.NoError(t, err)
 	var (

@@ -38,8 +38,16 @@ app: {replicas: 2}
 load: {via: inCluster, pods: 2, rate: 100/s, duration: 16s, keepAlive: false}
 faults:
   - {type: pod-kill, at: 5s, pods: 1}
-slo: {availability: 99%, recovery: 15s}
+slo: {availability: 95%, recovery: 15s}
 `
+
+// The SLO above is loose on purpose: this test checks that aftershock runs
+// on a cluster it did not create (refusals, image, path, report, clean), not
+// the sample app's resilience, and it runs beside the interruption tests'
+// node faults on a 2-core machine with two clusters up. Its pod kill lost 35
+// of 1600 requests there (CI of stop 28, 97.8%) and 180 and 572 of 1600 once
+// beside a compile (CI runs 34 and session 11); alone it loses none. A path
+// that does not work fails far more than 5%.
 
 // createForeignCluster makes a kind cluster the way a user would, outside
 // aftershock: its own name, no aftershock label on its nodes, its
@@ -200,7 +208,7 @@ func TestIntegrationForeignCluster(t *testing.T) {
 	assert.Contains(t, out3, "its nodes pull "+ref)
 	res, err := report.ReadFile(filepath.Join(work, "r3", "foreign-pod-kill", report.FileJSON))
 	require.NoError(t, err)
-	assert.Equal(t, report.Pass, res.Verdict, "%v", res.Reasons)
+	assert.Equal(t, report.Pass, res.Verdict, "%v; failed by class: %v; windows with failures: %s", res.Reasons, res.Errors, badWindows(res))
 	assert.True(t, strings.HasPrefix(res.Path, "inCluster: 2 load pods"), res.Path)
 	assert.Contains(t, res.Info["cluster"], "not created by aftershock")
 	assert.Contains(t, res.Info["cluster"], ref)
