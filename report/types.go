@@ -156,7 +156,7 @@ type Fault struct {
 	// place from then on (a delay on three pods can take seconds); nil
 	// when the inject failed or is unknown (a report from before it).
 	InPlace *time.Time `json:"inPlace,omitempty"`
-	Revert  time.Time `json:"revert"` // zero when never reverted by the schedule (e.g. pod kill)
+	Revert  time.Time  `json:"revert"` // zero when never reverted by the schedule (e.g. pod kill)
 	// Landed: true when the harness observed the fault's effect in the cluster
 	// (pod gone, node NotReady, ...), false when it observed that it did not,
 	// nil when it cannot tell.
