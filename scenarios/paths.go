@@ -193,35 +193,9 @@ func (d podDriver) run(ctx, runCtx context.Context, r *run, sink func(report.Sam
 // until traffic through it reaches every pod, and aims lo at it.
 func (d *deployed) throughIngress(ctx context.Context, e *Env, c *clusters.Cluster, s *Spec, lo *loadgen.Options, progress io.Writer, say func(string, ...any)) (string, error) {
 	t0 := time.Now()
-	var (
-		ctlURL   string
-		describe func(host string) string
-		class    = ingress.Class
-	)
-	if c.Managed {
-		img, err := ingress.EnsureImage(ctx, progress)
-		if err != nil {
-			return "", err
-		}
-		if err := c.LoadImage(ctx, img); err != nil {
-			return "", err
-		}
-		ctl, err := ingress.Install(ctx, c, img.Ref, int32(s.Load.IngressReplicas))
-		if err != nil {
-			return "", err
-		}
-		ctlURL, describe = ctl.URL, ctl.Describe
-	} else {
-		// the cluster's own controller, reached on this machine at the
-		// address the user gave (loadgen refuses anything but loopback)
-		ctlURL, class = "http://"+e.IngressAddress+"/", e.IngressClass
-		describe = func(host string) string {
-			cl := "the default IngressClass"
-			if class != "" {
-				cl = "IngressClass " + class
-			}
-			return fmt.Sprintf("the cluster's own controller (%s), host %s, from this host to %s", cl, host, ctlURL)
-		}
+	ctlURL, class, describe, err := ingressController(ctx, e, c, s, progress)
+	if err != nil {
+		return "", err
 	}
 	if s.Load.Multiplexed() {
 		if !c.Managed {
@@ -251,12 +225,54 @@ func (d *deployed) throughIngress(ctx context.Context, e *Env, c *clusters.Clust
 			return "", fmt.Errorf("through the Ingress (host %s): %w", host, err)
 		}
 	}
-	// every controller replica must know the route, not only the first to
-	// answer: a run of answers on new connections (kube-proxy picks a
-	// replica per connection; 30 in a row miss one of 5 with p < 0.002),
-	// spread over 3 s: a replica just added to the endpoints reaches each
-	// node's kube-proxy up to a second or so later (CI run of stop 24: 30
-	// quick answers, then 127 failed requests in the load's first 2 s)
+	if err := everyReplicaRoutes(ctx, probe, host); err != nil {
+		return "", err
+	}
+	lo.URL, lo.Request = ctlURL, req
+	lo.GRPC.Authority = host // the rule's host, as gRPC's :authority
+	say("ingress: %s ready in %s", describe(host), time.Since(t0).Round(10*time.Millisecond))
+	return fmt.Sprintf("%s: %s, to the Service %s:%d", ViaIngress, describe(host), d.obs.Service, d.svcPort), nil
+}
+
+// ingressController is the Ingress controller a scenario's load goes
+// through: aftershock's Traefik, installed on a cluster it created, or the
+// cluster's own, reached at the address the user gave. It returns the
+// controller's URL from this host, the IngressClass to route with and how
+// to describe the path.
+func ingressController(ctx context.Context, e *Env, c *clusters.Cluster, s *Spec, progress io.Writer) (string, string, func(host string) string, error) {
+	if !c.Managed {
+		// loadgen refuses anything but loopback
+		ctlURL, class := "http://"+e.IngressAddress+"/", e.IngressClass
+		return ctlURL, class, func(host string) string {
+			cl := "the default IngressClass"
+			if class != "" {
+				cl = "IngressClass " + class
+			}
+			return fmt.Sprintf("the cluster's own controller (%s), host %s, from this host to %s", cl, host, ctlURL)
+		}, nil
+	}
+	img, err := ingress.EnsureImage(ctx, progress)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if err := c.LoadImage(ctx, img); err != nil {
+		return "", "", nil, err
+	}
+	ctl, err := ingress.Install(ctx, c, img.Ref, int32(s.Load.IngressReplicas))
+	if err != nil {
+		return "", "", nil, err
+	}
+	return ctl.URL, ingress.Class, ctl.Describe, nil
+}
+
+// everyReplicaRoutes waits until every controller replica knows the route,
+// not only the first to answer: a run of answers on new connections
+// (kube-proxy picks a replica per connection; 30 in a row miss one of 5
+// with p < 0.002), spread over 3 s: a replica just added to the endpoints
+// reaches each node's kube-proxy up to a second or so later (CI run of
+// stop 24: 30 quick answers, then 127 failed requests in the load's first
+// 2 s).
+func everyReplicaRoutes(ctx context.Context, probe func(context.Context) (string, error), host string) error {
 	const inARow = 30
 	deadline := time.Now().Add(time.Minute)
 	for ok := 0; ok < inARow; {
@@ -265,15 +281,12 @@ func (d *deployed) throughIngress(ctx context.Context, e *Env, c *clusters.Clust
 			time.Sleep(100 * time.Millisecond)
 			continue
 		} else if time.Now().After(deadline) {
-			return "", fmt.Errorf("through the Ingress (host %s): not %d answers in a row within a minute: %w", host, inARow, err)
+			return fmt.Errorf("through the Ingress (host %s): not %d answers in a row within a minute: %w", host, inARow, err)
 		}
 		ok = 0
 		time.Sleep(100 * time.Millisecond)
 	}
-	lo.URL, lo.Request = ctlURL, req
-	lo.GRPC.Authority = host // the rule's host, as gRPC's :authority
-	say("ingress: %s ready in %s", describe(host), time.Since(t0).Round(10*time.Millisecond))
-	return fmt.Sprintf("%s: %s, to the Service %s:%d", ViaIngress, describe(host), d.obs.Service, d.svcPort), nil
+	return nil
 }
 
 // warmUp has every load pod prove its path to the Service with a run of

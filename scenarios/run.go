@@ -481,8 +481,9 @@ func (r *run) watchBeside() (stop func()) {
 	}
 }
 
-// analyze: samples and timeline to a verdict, and the report written.
-func (r *run) analyze(context.Context) error {
+// info is the report's notes on how the run went: the load as driven, the
+// waits, the app, the cluster.
+func (r *run) info() map[string]string {
 	s, c, app := r.s, r.c, r.app
 	info := map[string]string{
 		"setup":     r.setupNote,
@@ -550,6 +551,13 @@ func (r *run) analyze(context.Context) error {
 	case s.Load.Protocol == ProtocolGRPC && app.attribution.GRPCField != "":
 		info["attribution"] = app.attribution.String() + " (read with the method's descriptors from the service's reflection)"
 	}
+	return info
+}
+
+// analyze: samples and timeline to a verdict, and the report written.
+func (r *run) analyze(context.Context) error {
+	s, c, app := r.s, r.c, r.app
+	info := r.info()
 	kept, _ := RedactedSource(s.Source)
 	r.res = report.Analyze(r.rec, report.Input{
 		Scenario: s.Name, Spec: string(kept), SpecFile: absPath(s.File), Seed: r.seed, NodeImage: r.env.NodeImage, Cluster: c.Name, Info: info,

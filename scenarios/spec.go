@@ -454,8 +454,27 @@ func (p *parser) rate(field, v string) int {
 func (p *parser) spec(r rawSpec) *Spec {
 	s := &Spec{Name: r.Name, Description: r.Description, Seed: r.Seed}
 	s.Cluster = ClusterSpec{Workers: r.Cluster.Workers, NodeMonitorGracePeriod: p.dur("cluster.nodeMonitorGracePeriod", r.Cluster.NodeMonitorGracePeriod)}
-	a := r.App
-	s.App = AppSpec{
+	s.App = p.sampleApp(r.App)
+	p.ownApp(r.App, s)
+	if s.App.Own != nil {
+		p.noSampleAppSettings(r.App)
+	}
+	s.Load = p.load(r.Load)
+	if len(r.Faults) > MaxFaults {
+		p.fail("faults", strconv.Itoa(len(r.Faults)), fmt.Sprintf("at most %d faults in one scenario", MaxFaults))
+		r.Faults = r.Faults[:MaxFaults]
+	}
+	for i, f := range r.Faults {
+		s.Faults = append(s.Faults, p.fault(i, f))
+	}
+	s.SLO = p.slo(r.SLO)
+	p.expect(r.Expect, s)
+	return s
+}
+
+// sampleApp reads app's settings of the built-in sample app.
+func (p *parser) sampleApp(a rawApp) AppSpec {
+	app := AppSpec{
 		Replicas: a.Replicas, TolerationSeconds: a.TolerationSeconds,
 		ShutdownDelay:          DefaultShutdownDelay,
 		StartupDelay:           p.dur("app.startupDelay", a.StartupDelay),
@@ -464,24 +483,24 @@ func (p *parser) spec(r rawSpec) *Spec {
 		TerminationGracePeriod: p.dur("app.terminationGracePeriod", a.TerminationGracePeriod),
 	}
 	if a.ShutdownDelay != "" {
-		s.App.ShutdownDelay = p.dur("app.shutdownDelay", a.ShutdownDelay)
+		app.ShutdownDelay = p.dur("app.shutdownDelay", a.ShutdownDelay)
 	}
-	if s.App.StartupDelay > MaxStartupDelay {
+	if app.StartupDelay > MaxStartupDelay {
 		p.fail("app.startupDelay", a.StartupDelay, fmt.Sprintf("want at most %s (its liveness probe restarts a pod that does not answer for 15 s)", MaxStartupDelay))
 	}
 	if a.PDB != nil {
-		s.App.PDBMinAvailable = a.PDB.MinAvailable
+		app.PDBMinAvailable = a.PDB.MinAvailable
 		if a.PDB.MinAvailable <= 0 {
 			p.fail("app.pdb.minAvailable", strconv.Itoa(int(a.PDB.MinAvailable)), "must be >= 1")
 		}
 	}
-	s.App.CPUPerRequest = p.dur("app.cpuPerRequest", a.CPUPerRequest)
-	if s.App.CPUPerRequest > MaxCPUPerRequest {
+	app.CPUPerRequest = p.dur("app.cpuPerRequest", a.CPUPerRequest)
+	if app.CPUPerRequest > MaxCPUPerRequest {
 		p.fail("app.cpuPerRequest", a.CPUPerRequest, fmt.Sprintf("want at most %s", MaxCPUPerRequest))
 	}
 	if as := a.Autoscale; as != nil {
 		cpu := p.frac("app.autoscale.cpu", as.CPU)
-		s.App.Autoscale = &clusters.Autoscale{Min: as.Min, Max: as.Max, CPUPercent: int32(math.Round(cpu * 100))}
+		app.Autoscale = &clusters.Autoscale{Min: as.Min, Max: as.Max, CPUPercent: int32(math.Round(cpu * 100))}
 		switch {
 		case as.Min < 1:
 			p.fail("app.autoscale.min", strconv.Itoa(int(as.Min)), "want at least 1")
@@ -492,80 +511,83 @@ func (p *parser) spec(r rawSpec) *Spec {
 		case a.Replicas != 0 && a.Replicas != as.Min:
 			p.fail("app.replicas", strconv.Itoa(int(a.Replicas)), fmt.Sprintf("with app.autoscale the app starts at autoscale.min (%d): leave replicas out", as.Min))
 		}
-		s.App.Replicas = as.Min
+		app.Replicas = as.Min
 	}
-	s.App.NoReadinessProbe = a.ReadinessProbe != nil && !*a.ReadinessProbe
-	s.App.NoGracefulShutdown = a.GracefulShutdown != nil && !*a.GracefulShutdown
-	p.ownApp(a, s)
-	if s.App.Own != nil {
-		for _, f := range []struct {
-			name string
-			set  bool
-		}{{"replicas", a.Replicas != 0}, {"pdb", a.PDB != nil}, {"readinessProbe", a.ReadinessProbe != nil}, {"gracefulShutdown", a.GracefulShutdown != nil},
-			{"shutdownDelay", a.ShutdownDelay != ""}, {"startupDelay", a.StartupDelay != ""}, {"latency", a.Latency != ""}, {"errorRate", a.ErrorRate != ""},
-			{"terminationGracePeriod", a.TerminationGracePeriod != ""}, {"tolerationSeconds", a.TolerationSeconds != 0},
-			{"cpuPerRequest", a.CPUPerRequest != ""}, {"autoscale", a.Autoscale != nil}} {
-			if f.set {
-				p.fail("app."+f.name, "", "a setting of the built-in sample app; with app.manifests or app.helm set it in your own manifests or chart")
-			}
+	app.NoReadinessProbe = a.ReadinessProbe != nil && !*a.ReadinessProbe
+	app.NoGracefulShutdown = a.GracefulShutdown != nil && !*a.GracefulShutdown
+	return app
+}
+
+// noSampleAppSettings refuses the sample app's settings beside an own app.
+func (p *parser) noSampleAppSettings(a rawApp) {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"replicas", a.Replicas != 0}, {"pdb", a.PDB != nil}, {"readinessProbe", a.ReadinessProbe != nil}, {"gracefulShutdown", a.GracefulShutdown != nil},
+		{"shutdownDelay", a.ShutdownDelay != ""}, {"startupDelay", a.StartupDelay != ""}, {"latency", a.Latency != ""}, {"errorRate", a.ErrorRate != ""},
+		{"terminationGracePeriod", a.TerminationGracePeriod != ""}, {"tolerationSeconds", a.TolerationSeconds != 0},
+		{"cpuPerRequest", a.CPUPerRequest != ""}, {"autoscale", a.Autoscale != nil}} {
+		if f.set {
+			p.fail("app."+f.name, "", "a setting of the built-in sample app; with app.manifests or app.helm set it in your own manifests or chart")
 		}
 	}
-	s.Load = LoadSpec{
-		Rate: p.rate("load.rate", r.Load.Rate), RampFrom: p.rate("load.rampFrom", r.Load.RampFrom),
-		Duration: p.dur("load.duration", r.Load.Duration), KeepAlive: r.Load.KeepAlive,
-		Timeout: p.dur("load.timeout", r.Load.Timeout), Window: p.dur("load.window", r.Load.Window),
-		Via: r.Load.Via, Pods: r.Load.Pods, Connections: r.Load.Connections, Protocol: r.Load.Protocol,
+}
+
+// load reads load.
+func (p *parser) load(l rawLoad) LoadSpec {
+	ls := LoadSpec{
+		Rate: p.rate("load.rate", l.Rate), RampFrom: p.rate("load.rampFrom", l.RampFrom),
+		Duration: p.dur("load.duration", l.Duration), KeepAlive: l.KeepAlive,
+		Timeout: p.dur("load.timeout", l.Timeout), Window: p.dur("load.window", l.Window),
+		Via: l.Via, Pods: l.Pods, Connections: l.Connections, Protocol: l.Protocol,
 	}
-	s.Load.Shape = p.shape(r.Load.Shape, s.Load.Rate, s.Load.Duration, s.Load.RampFrom)
-	if g := r.Load.GRPC; g != nil {
-		s.Load.Balancer, s.Load.GRPCData = g.Balancer, g.Data
-		if s.Load.Protocol != ProtocolGRPC {
+	ls.Shape = p.shape(l.Shape, ls.Rate, ls.Duration, ls.RampFrom)
+	if g := l.GRPC; g != nil {
+		ls.Balancer, ls.GRPCData = g.Balancer, g.Data
+		if ls.Protocol != ProtocolGRPC {
 			p.fail("load.grpc", "", "only with load.protocol: grpc")
 		}
 		if g.Method != "" {
 			if err := loadgen.ValidateMethod(g.Method); err != nil {
 				p.fail("load.grpc.method", g.Method, "want package.Service/Method, e.g. info.InfoService/Info")
 			}
-			s.Load.GRPCMethod = "/" + strings.TrimPrefix(g.Method, "/")
+			ls.GRPCMethod = "/" + strings.TrimPrefix(g.Method, "/")
 		}
 		if d := bytes.TrimSpace(g.Data); len(d) > 0 && (d[0] != '{' || !json.Valid(d)) {
 			p.fail("load.grpc.data", string(d), "want the request message as an object of its fields, e.g. {message: hello}")
 		}
 	}
-	if r.Load.Ingress != nil {
-		s.Load.IngressReplicas = r.Load.Ingress.Replicas
-		if s.Load.IngressReplicas == 0 {
+	if l.Ingress != nil {
+		ls.IngressReplicas = l.Ingress.Replicas
+		if ls.IngressReplicas == 0 {
 			p.fail("load.ingress.replicas", "", "required in load.ingress (1..5)")
 		}
 	}
-	if len(r.Faults) > MaxFaults {
-		p.fail("faults", strconv.Itoa(len(r.Faults)), fmt.Sprintf("at most %d faults in one scenario", MaxFaults))
-		r.Faults = r.Faults[:MaxFaults]
+	return ls
+}
+
+// slo reads slo.
+func (p *parser) slo(r rawSLO) report.SLO {
+	slo := report.SLO{
+		Availability:      p.frac("slo.availability", r.Availability),
+		P99:               report.Duration(p.dur("slo.p99", r.P99)),
+		Recovery:          report.Duration(p.dur("slo.recovery", r.Recovery)),
+		Jain:              r.Jain,
+		MaxBudgetConsumed: r.MaxBudgetConsumed,
+		RecoveryWindows:   report.Duration(p.dur("slo.recoveryWindow", r.RecoveryWindow)),
+		Rejoin:            report.Duration(p.dur("slo.rejoin", r.Rejoin)),
+		Reconnect:         report.Duration(p.dur("slo.reconnect", r.Reconnect)),
+		ScaleOut:          report.Duration(p.dur("slo.scaleOut", r.ScaleOut)),
 	}
-	for i, f := range r.Faults {
-		s.Faults = append(s.Faults, p.fault(i, f))
-	}
-	s.SLO = report.SLO{
-		Availability:      p.frac("slo.availability", r.SLO.Availability),
-		P99:               report.Duration(p.dur("slo.p99", r.SLO.P99)),
-		Recovery:          report.Duration(p.dur("slo.recovery", r.SLO.Recovery)),
-		Jain:              r.SLO.Jain,
-		MaxBudgetConsumed: r.SLO.MaxBudgetConsumed,
-		RecoveryWindows:   report.Duration(p.dur("slo.recoveryWindow", r.SLO.RecoveryWindow)),
-		Rejoin:            report.Duration(p.dur("slo.rejoin", r.SLO.Rejoin)),
-		Reconnect:         report.Duration(p.dur("slo.reconnect", r.SLO.Reconnect)),
-		ScaleOut:          report.Duration(p.dur("slo.scaleOut", r.SLO.ScaleOut)),
-	}
-	if ro := r.SLO.Rollout; ro != nil {
-		s.SLO.Rollout = &report.RolloutSLO{Duration: report.Duration(p.dur("slo.rollout.duration", ro.Duration))}
+	if ro := r.Rollout; ro != nil {
+		slo.Rollout = &report.RolloutSLO{Duration: report.Duration(p.dur("slo.rollout.duration", ro.Duration))}
 		if ro.Errors == nil {
 			p.fail("slo.rollout.errors", "", "required: the failed requests a deploy event may cost (0: none)")
 		} else {
-			s.SLO.Rollout.Errors = *ro.Errors
+			slo.Rollout.Errors = *ro.Errors
 		}
 	}
-	p.expect(r.Expect, s)
-	return s
+	return slo
 }
 
 // fault reads faults[i].
@@ -708,6 +730,19 @@ func (s *Spec) validateClusterAndApp(c *fieldErrs) {
 }
 
 func (s *Spec) validateLoad(c *fieldErrs) {
+	s.validatePace(c)
+	if s.Load.Via == "" {
+		s.Load.Via = ViaNodePort
+	}
+	if _, ok := paths[s.Load.Via]; !ok {
+		c.fail("load.via", s.Load.Via, "want "+pathNames())
+	}
+	s.validateProtocol(c)
+	s.validatePathSettings(c)
+}
+
+// validatePace checks the load's rate, shape, duration and windows.
+func (s *Spec) validatePace(c *fieldErrs) {
 	switch {
 	case s.Load.Rate <= 0:
 		c.fail("load.rate", "", "required (like 200/s)")
@@ -739,12 +774,11 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	if s.Load.Window != 0 && s.Load.Window < report.MinWindow {
 		c.fail("load.window", s.Load.Window.String(), "at least 100ms")
 	}
-	if s.Load.Via == "" {
-		s.Load.Via = ViaNodePort
-	}
-	if _, ok := paths[s.Load.Via]; !ok {
-		c.fail("load.via", s.Load.Via, "want "+pathNames())
-	}
+}
+
+// validateProtocol checks load.protocol, what goes with it, and the
+// connections it holds.
+func (s *Spec) validateProtocol(c *fieldErrs) {
 	if s.Load.Protocol == "" {
 		s.Load.Protocol = ProtocolHTTP
 	}
@@ -776,6 +810,11 @@ func (s *Spec) validateLoad(c *fieldErrs) {
 	case s.Load.Connections > 0 && !s.Load.KeepAlive:
 		c.fail("load.connections", strconv.Itoa(s.Load.Connections), "caps kept-alive connections; set load.keepAlive: true")
 	}
+}
+
+// validatePathSettings checks the settings of one traffic path (the
+// Ingress's replicas, the load pods) against load.via.
+func (s *Spec) validatePathSettings(c *fieldErrs) {
 	switch {
 	case s.Load.Via != ViaIngress && s.Load.IngressReplicas != 0:
 		c.fail("load.ingress", fmt.Sprint(s.Load.IngressReplicas), "only with load.via: ingress")
