@@ -36,11 +36,10 @@ func pathWithoutGo() string {
 // image the offline one under kind's default name. (The foreign app's path is the same code,
 // tested in scenarios; measured from an installed binary in session 2.)
 //
-// It runs first and alone (not t.Parallel: Go runs the package's parallel
-// tests after it), because its verdict holds a p99 of 250 ms that a
-// neighbour's node faults on 2 cores would move; the other tests of this
-// package then run side by side: the foreign cluster's beside the
-// interruptions on the shared cluster.
+// It runs alone (not t.Parallel: Go runs the package's parallel tests
+// after it), because its verdict holds a p99 of 250 ms that a neighbour's
+// node faults on 2 cores would move; so does the foreign-cluster test
+// after it, and the interruption tests then run side by side.
 //
 // ownClusterMu lets one test at a time create a cluster of its own
 // (besides the shared one): on a 2-core machine more clusters at once

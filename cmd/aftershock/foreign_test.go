@@ -38,16 +38,8 @@ app: {replicas: 2}
 load: {via: inCluster, pods: 2, rate: 100/s, duration: 16s, keepAlive: false}
 faults:
   - {type: pod-kill, at: 5s, pods: 1}
-slo: {availability: 95%, recovery: 15s}
+slo: {availability: 99%, recovery: 15s}
 `
-
-// The SLO above is loose on purpose: this test checks that aftershock runs
-// on a cluster it did not create (refusals, image, path, report, clean), not
-// the sample app's resilience, and it runs beside the interruption tests'
-// node faults on a 2-core machine with two clusters up. Its pod kill lost 35
-// of 1600 requests there (CI of stop 28, 97.8%) and 180 and 572 of 1600 once
-// beside a compile (CI runs 34 and session 11); alone it loses none. A path
-// that does not work fails far more than 5%.
 
 // createForeignCluster makes a kind cluster the way a user would, outside
 // aftershock: its own name, no aftershock label on its nodes, its
@@ -148,7 +140,11 @@ func badWindows(r *report.Result) string {
 // port-forward's address; clean --kubeconfig then finds nothing.
 func TestIntegrationForeignCluster(t *testing.T) {
 	clustertest.RequireDocker(t)
-	t.Parallel()  // beside the interruptions: its verdicts hold 99% and 15 s, measured beside them (session 9)
+	// not beside the interruption tests: with their node faults and
+	// restarts on the shared cluster, this cluster's pod kill lost 35, 216,
+	// 180 and 572 of 1600 requests to timeouts (CI of stop 28, run of
+	// session 14, run 34 of session 13); alone it loses none. It runs after
+	// the installed-binary test, before the parallel ones.
 	ownCluster(t) // creates a cluster of its own: one such test at a time
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

@@ -68,7 +68,7 @@ func TestMain(m *testing.M) { clustertest.Main(m) }
 // fault type), AFTERSHOCK_INTERRUPT_SEED the seed.
 func TestIntegrationSIGKILLThenCleanKeep(t *testing.T) {
 	clustertest.RequireDocker(t)
-	t.Parallel()              // beside the foreign-cluster test, which has a cluster of its own
+	t.Parallel()              // after the package's serial tests
 	c := clustertest.Extra(t) // its runs leave faults in place until clean: the shared cluster, alone
 	count := envInt(t, "AFTERSHOCK_INTERRUPTS", interruptsInCI)
 	seed := envInt(t, "AFTERSHOCK_INTERRUPT_SEED", 1)
@@ -264,7 +264,7 @@ func TestInjectLine(t *testing.T) {
 // within the bound, without `clean`.
 func TestIntegrationSIGINTThenSIGTERMReverts(t *testing.T) {
 	clustertest.RequireDocker(t)
-	t.Parallel()              // beside the foreign-cluster test, which has a cluster of its own
+	t.Parallel()              // after the package's serial tests
 	c := clustertest.Extra(t) // its runs leave faults in place until clean: the shared cluster, alone
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
