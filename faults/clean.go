@@ -210,18 +210,11 @@ func cleanNamespaces(ctx context.Context, node string, pids []string) error {
 			where += " pid " + pid
 		}
 		if err := deleteRules(ctx, inNode(node, pid), tagPrefix+":"); err != nil {
-			if pid != "" && !processAlive(ctx, node, pid) {
+			if pid != "" && !(netTarget{node: node, pid: pid}).alive(ctx) {
 				continue // its pod went since the scan, and its namespace with it
 			}
 			errs = append(errs, fmt.Errorf("%s: remove iptables rules: %w", where, err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// processAlive reports whether a process (a pod sandbox's) still runs in a
-// node container, so its network namespace is still there.
-func processAlive(ctx context.Context, node, pid string) bool {
-	_, err := nodeExec(ctx, node, "test", "-e", "/proc/"+pid+"/ns/net")
-	return err == nil
 }

@@ -35,17 +35,22 @@ func (t netTarget) nsenter(args ...string) []string {
 	return append([]string{"nsenter", "-t", t.pid, "-n"}, args...)
 }
 
-// resolve finds the pod's app container's PID on its node (crictl).
+// resolve finds the process of the pod's sandbox on its node (crictl):
+// it holds the pod's network namespace for as long as the pod lives. (An
+// app container's process would go when the container restarts, as one
+// does whose probes a partition failed, while the namespace and the
+// fault's rules stay: its revert would then take the pod for gone.)
 func resolve(ctx context.Context, p corev1.Pod) (netTarget, error) {
 	t := netTarget{pod: p.Name, ip: p.Status.PodIP, node: p.Spec.NodeName}
-	if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].ContainerID == "" {
-		return t, fmt.Errorf("pod %s has no running container", p.Name)
+	out, err := nodeExec(ctx, t.node, "crictl", "pods", "-q", "--state", "ready", "--label", "io.kubernetes.pod.uid="+string(p.UID))
+	if err != nil {
+		return t, fmt.Errorf("find the sandbox of pod %s: %w", p.Name, err)
 	}
-	id := p.Status.ContainerStatuses[0].ContainerID
-	if i := strings.Index(id, "://"); i >= 0 {
-		id = id[i+3:]
+	ids := strings.Fields(out)
+	if len(ids) != 1 {
+		return t, fmt.Errorf("pod %s: want one ready sandbox on node %s, found %d", p.Name, t.node, len(ids))
 	}
-	out, err := nodeExec(ctx, t.node, "crictl", "inspect", "--output", "go-template", "--template", "{{.info.pid}}", id)
+	out, err = nodeExec(ctx, t.node, "crictl", "inspectp", "--output", "go-template", "--template", "{{.info.pid}}", ids[0])
 	if err != nil {
 		return t, fmt.Errorf("find pid of pod %s: %w", p.Name, err)
 	}
@@ -56,7 +61,8 @@ func resolve(ctx context.Context, p corev1.Pod) (netTarget, error) {
 	return t, nil
 }
 
-// alive reports whether the target's process (and so its netns) exists.
+// alive reports whether the target's sandbox process, and so its pod's
+// network namespace, still exists.
 func (t netTarget) alive(ctx context.Context) bool {
 	_, err := nodeExec(ctx, t.node, "test", "-d", "/proc/"+t.pid+"/ns")
 	return err == nil
@@ -173,7 +179,7 @@ func (f *podNetwork) Inject(ctx context.Context) (Injected, error) {
 	if err != nil {
 		return inj, err
 	}
-	first := f.targets[0]
+	first := targets[0]
 	switch f.spec.Type {
 	case NetworkDelay:
 		inj.ExpectedDelay = f.spec.Delay
