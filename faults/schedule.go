@@ -240,24 +240,11 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 	if r.VerifyTimeout == 0 {
 		r.VerifyTimeout = 90 * time.Second
 	}
-	var (
-		mu   sync.Mutex
-		out  []report.Fault
-		errs []error
-		wg   sync.WaitGroup
-	)
-	result := func() ([]report.Fault, error) {
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]report.Fault(nil), out...), errorsJoin(errs...)
-	}
+	st := &runState{}
 	for _, occ := range plan {
 		if err := sleepUntil(ctx, start.Add(occ.At)); err != nil {
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
-			return result()
+			st.fail(err)
+			return st.result()
 		}
 		spec := occ.Spec
 		if pin, ok := r.Pins[occ.ID]; ok {
@@ -265,90 +252,115 @@ func (r *Runner) Run(ctx context.Context, start time.Time, plan []Occurrence) ([
 		}
 		f, err := New(spec, r.Env)
 		if err != nil {
-			mu.Lock()
-			errs = append(errs, fmt.Errorf("fault %s: %w", occ.ID, err))
-			mu.Unlock()
-			return result()
+			st.fail(fmt.Errorf("fault %s: %w", occ.ID, err))
+			return st.result()
 		}
 		revert := r.Reverts.Push(occ.ID, f.Revert)
 		injectAt := time.Now()
 		r.Timeline.Add(report.Event{At: injectAt, Fault: occ.ID, Kind: "inject", Detail: occ.Spec.Type})
 		inj, err := safeInject(ctx, f)
-		mu.Lock()
-		i := len(out)
-		out = append(out, report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Victims: inj.Victims, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay), Deploy: occ.Spec.Deploy()})
-		mu.Unlock()
+		i := st.add(report.Fault{ID: occ.ID, Type: occ.Spec.Type, Target: inj.Target, Victims: inj.Victims, Method: inj.Method, Inject: injectAt, ExpectedDelay: report.Duration(inj.ExpectedDelay), Deploy: occ.Spec.Deploy()})
 		if err != nil {
 			r.Timeline.Add(report.Event{Fault: occ.ID, Kind: "inject-failed", Detail: err.Error()})
 			rerr := revert(context.WithoutCancel(ctx))
-			mu.Lock()
-			errs = append(errs, fmt.Errorf("inject %s: %w", occ.ID, errorsJoin(err, rerr)))
-			mu.Unlock()
-			return result()
+			st.fail(fmt.Errorf("inject %s: %w", occ.ID, errorsJoin(err, rerr)))
+			return st.result()
 		}
 		inPlace := time.Now()
-		mu.Lock()
-		out[i].InPlace = &inPlace
-		mu.Unlock()
+		st.set(i, func(f *report.Fault) { f.InPlace = &inPlace })
 		r.Timeline.Add(report.Event{At: inPlace, Fault: occ.ID, Kind: "injected", Detail: fmt.Sprintf("%s (%s) in %s", inj.Target, inj.Method, inPlace.Sub(injectAt).Round(time.Millisecond))})
 		if inj.Verify != nil {
-			wg.Add(1)
-			go func(i int, id string) {
-				defer wg.Done()
-				defer func() {
-					if p := recover(); p != nil {
-						mu.Lock()
-						errs = append(errs, fmt.Errorf("verify %s: panic: %v", id, p))
-						mu.Unlock()
-					}
-				}()
-				vctx, cancel := context.WithTimeout(ctx, r.VerifyTimeout)
-				defer cancel()
-				ok, why := inj.Verify(vctx)
-				at := time.Now()
-				mu.Lock()
-				out[i].Landed, out[i].Evidence = &ok, why
-				if ok {
-					out[i].LandedAt = &at
-				}
-				mu.Unlock()
-				kind := "landed"
-				if !ok {
-					kind = "not-landed"
-				}
-				r.Timeline.Add(report.Event{Fault: id, Kind: kind, Detail: why})
-			}(i, occ.ID)
+			st.wg.Go(func() { r.verify(ctx, st, i, occ.ID, inj.Verify) })
 		}
 		if occ.For > 0 {
-			wg.Add(1)
-			go func(i int, id string, until time.Time) {
-				defer wg.Done()
-				if err := sleepUntil(ctx, until); err != nil {
-					return // cancelled: RevertAll undoes it
-				}
-				revertAt := time.Now()
-				// a revert that has begun runs to its end: no cancel reaches it
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RevertTimeout)
-				defer cancel()
-				if err := revert(rctx); err != nil {
-					r.Timeline.Add(report.Event{Fault: id, Kind: "revert-failed", Detail: err.Error()})
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					return
-				}
-				mu.Lock()
-				out[i].Revert = revertAt
-				mu.Unlock()
-				r.Timeline.Add(report.Event{At: revertAt, Fault: id, Kind: "revert", Detail: fmt.Sprintf("reverted in %s", time.Since(revertAt).Round(time.Millisecond))})
-			}(i, occ.ID, injectAt.Add(occ.For))
+			st.wg.Go(func() { r.revertAt(ctx, st, i, occ.ID, injectAt.Add(occ.For), revert) })
 		}
 	}
-	res, err := result()
+	res, err := st.result()
 	if err == nil {
 		err = ctx.Err()
 	}
 	return res, err
+}
+
+// runState is what Run's occurrences and their background verifies and
+// reverts share.
+type runState struct {
+	mu   sync.Mutex
+	out  []report.Fault
+	errs []error
+	wg   sync.WaitGroup
+}
+
+func (st *runState) fail(err error) {
+	st.mu.Lock()
+	st.errs = append(st.errs, err)
+	st.mu.Unlock()
+}
+
+// add appends a fault and returns its index.
+func (st *runState) add(f report.Fault) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.out = append(st.out, f)
+	return len(st.out) - 1
+}
+
+func (st *runState) set(i int, change func(*report.Fault)) {
+	st.mu.Lock()
+	change(&st.out[i])
+	st.mu.Unlock()
+}
+
+// result waits for the background work and returns the faults and errors.
+func (st *runState) result() ([]report.Fault, error) {
+	st.wg.Wait()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return append([]report.Fault(nil), st.out...), errorsJoin(st.errs...)
+}
+
+// verify records whether fault i (id) was observed to land.
+func (r *Runner) verify(ctx context.Context, st *runState, i int, id string, verify func(context.Context) (bool, string)) {
+	defer func() {
+		if p := recover(); p != nil {
+			st.fail(fmt.Errorf("verify %s: panic: %v", id, p))
+		}
+	}()
+	vctx, cancel := context.WithTimeout(ctx, r.VerifyTimeout)
+	defer cancel()
+	ok, why := verify(vctx)
+	at := time.Now()
+	st.set(i, func(f *report.Fault) {
+		f.Landed, f.Evidence = &ok, why
+		if ok {
+			f.LandedAt = &at
+		}
+	})
+	kind := "landed"
+	if !ok {
+		kind = "not-landed"
+	}
+	r.Timeline.Add(report.Event{Fault: id, Kind: kind, Detail: why})
+}
+
+// revertAt reverts fault i (id) at until, unless ctx ends first (the
+// caller's RevertAll then undoes it).
+func (r *Runner) revertAt(ctx context.Context, st *runState, i int, id string, until time.Time, revert func(context.Context) error) {
+	if err := sleepUntil(ctx, until); err != nil {
+		return
+	}
+	revertAt := time.Now()
+	// a revert that has begun runs to its end: no cancel reaches it
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RevertTimeout)
+	defer cancel()
+	if err := revert(rctx); err != nil {
+		r.Timeline.Add(report.Event{Fault: id, Kind: "revert-failed", Detail: err.Error()})
+		st.fail(err)
+		return
+	}
+	st.set(i, func(f *report.Fault) { f.Revert = revertAt })
+	r.Timeline.Add(report.Event{At: revertAt, Fault: id, Kind: "revert", Detail: fmt.Sprintf("reverted in %s", time.Since(revertAt).Round(time.Millisecond))})
 }
 
 // safeInject runs Inject, turning a panic into an error (the caller then
