@@ -3,6 +3,7 @@ package clusters
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 
 	"github.com/aftershock-dev/aftershock/clusters/sampleapp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	kindv1 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
 	"github.com/aftershock-dev/aftershock/clusters/appsource"
@@ -232,4 +235,34 @@ func TestAppHeadlessService(t *testing.T) {
 	require.Len(t, h.Spec.Ports, 1)
 	assert.EqualValues(t, sampleapp.Port, h.Spec.Ports[0].Port)
 	assert.False(t, h.Spec.PublishNotReadyAddresses, "only ready pods resolve")
+}
+
+// The cluster goes to the next scenario when the namespace's pods are gone,
+// not when the namespace is: here the namespace never goes (a finalizer
+// the fake does not run), yet podsGone is called, and the wait for the
+// namespace still fails by name.
+func TestDeleteNamespaceThenGivesUpTheClusterWhenPodsAreGone(t *testing.T) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "as-x-1"}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "app-1", Namespace: "as-x-1"}}
+	cs := fake.NewClientset(ns, pod)
+	cs.PrependReactor("delete", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, nil // accepted, but the namespace stays (terminating)
+	})
+	go func() { // the kubelet: the pod ends a moment after the deletion
+		time.Sleep(200 * time.Millisecond)
+		_ = cs.CoreV1().Pods("as-x-1").Delete(context.Background(), "app-1", metav1.DeleteOptions{})
+	}()
+	c := &Cluster{Name: "x", Clientset: cs}
+	var gone []string
+	err := c.DeleteNamespaceThen(context.Background(), "as-x-1", time.Second, func() {
+		pods, lerr := cs.CoreV1().Pods("as-x-1").List(context.Background(), metav1.ListOptions{})
+		require.NoError(t, lerr)
+		gone = append(gone, fmt.Sprintf("pods %d", len(pods.Items)))
+	})
+	require.Equal(t, []string{"pods 0"}, gone, "called once, with the pods gone")
+	require.ErrorContains(t, err, "delete namespace as-x-1: not gone within 1s")
+
+	// without podsGone nothing changes: the namespace is waited for
+	cs2 := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "as-y-1"}})
+	require.NoError(t, (&Cluster{Clientset: cs2}).DeleteNamespace(context.Background(), "as-y-1", time.Second))
 }

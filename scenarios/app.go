@@ -348,18 +348,32 @@ func fetch(ctx context.Context, client *http.Client, req *http.Request) (loadgen
 }
 
 // cleanupApp removes the scenario's namespace (or, kept, only its Services
-// to free the NodePort) and any cluster-scoped objects of the app.
-func cleanupApp(ctx context.Context, c *clusters.Cluster, s *Spec, ns string, keep bool, say func(string, ...any)) error {
+// to free the NodePort) and any cluster-scoped objects of the app. When
+// release is not nil it gives the cluster to the next scenario as soon as
+// the app's pods are gone (they are what a neighbour would feel), before
+// the namespace itself is gone; an app with cluster-scoped objects only
+// after those are deleted too. The run still returns only when everything
+// is gone.
+func cleanupApp(ctx context.Context, c *clusters.Cluster, s *Spec, ns string, keep bool, release func(), say func(string, ...any)) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
 	defer cancel()
+	clusterScoped := s.App.Own != nil && s.App.Own.AllowClusterScoped && !keep
+	var early func()
+	if release != nil && !clusterScoped {
+		t0 := time.Now()
+		early = func() {
+			release()
+			say("cleanup: the app's pods gone in %s, the cluster given back; namespace %s still going", time.Since(t0).Round(100*time.Millisecond), ns)
+		}
+	}
 	var errs []error
 	if keep {
 		errs = append(errs, c.DeleteServices(dctx, ns))
 		say("namespace %s kept (its Services are deleted to free the NodePort)", ns)
 	} else {
-		errs = append(errs, c.DeleteNamespace(dctx, ns, 2*time.Minute))
+		errs = append(errs, c.DeleteNamespaceThen(dctx, ns, 2*time.Minute, early))
 	}
-	if s.App.Own != nil && s.App.Own.AllowClusterScoped && !keep {
+	if clusterScoped {
 		objs := s.App.Own.Objects
 		if r, err := appsource.Render(s.App.Own.Source, ns); err == nil {
 			objs = r // as deployed: names may hold the namespace

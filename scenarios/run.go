@@ -265,7 +265,11 @@ func (r *run) deploy(ctx context.Context) error {
 		r.ns = r.ns[:63]
 	}
 	ns := r.ns
-	r.defer_(func() error { return cleanupApp(ctx, c, s, ns, r.opts.KeepNamespace, r.say) })
+	var release func() // the lease back once the pods are gone (none when the caller holds the cluster)
+	if r.leased != nil {
+		release = r.leased.Release
+	}
+	r.defer_(func() error { return cleanupApp(ctx, c, s, ns, r.opts.KeepNamespace, release, r.say) })
 	app, err := r.env.deploy(ctx, c, s, ns, r.say)
 	if err != nil {
 		return err
