@@ -64,6 +64,8 @@ func assertForeignApp(t *testing.T, res *report.Result, podPrefix string) {
 // The foreign app from its Helm chart (Helm Go SDK, values overridden),
 // through a node drain and a pod kill.
 func TestIntegrationForeignAppHelmDrainAndPodKill(t *testing.T) {
+	clustertest.RequireDocker(t)
+	t.Parallel() // its lease decides whether it runs beside the package's other tests
 	env := sharedEnv(t)
 	_, err := clustertest.EnsureHTTPBinImage(context.Background())
 	require.NoError(t, err)

@@ -70,6 +70,8 @@ func assertLoadPodsCounted(t *testing.T, s *scenarios.Spec, res *report.Result) 
 
 // Killing a load pod mid-run makes the verdict inconclusive and names it.
 func TestIntegrationInClusterLostLoadPod(t *testing.T) {
+	clustertest.RequireDocker(t)
+	t.Parallel() // its lease decides whether it runs beside the package's other tests
 	e := sharedEnv(t)
 	s := parse(t, `name: incluster-lost
 app: {replicas: 3}

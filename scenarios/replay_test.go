@@ -19,6 +19,8 @@ import (
 // position (pod names differ: the Deployment is new); pinned to the other
 // worker, it hits that one.
 func TestIntegrationReplayPinsVictims(t *testing.T) {
+	clustertest.RequireDocker(t)
+	t.Parallel() // its lease decides whether it runs beside the package's other tests
 	e := sharedEnv(t)
 	s := parse(t, `
 name: replay-kill

@@ -149,7 +149,8 @@ func (su Suite) series(ctx context.Context, s *Spec, opts Options) Outcome {
 // lease) rather than running side by side with others, and why: faults
 // that hit whole nodes (the fault-type table's rule) or the shared Ingress
 // controller (load through it: its replicas are the scenario's, and a fault
-// or a restart there reaches every scenario routed through it).
+// or a restart there reaches every scenario routed through it), and a
+// negative control (expect: fail), whose fail is trusted only alone.
 func (s *Spec) Alone() (bool, string) {
 	for _, f := range s.Faults {
 		if f.NodeLevel() {
@@ -173,6 +174,12 @@ func (s *Spec) Alone() (bool, string) {
 				return true, fmt.Sprintf("%s starts and stops the app's pods in bulk, which on %d cores slows every scenario beside it", f.Type, clusters.SideBySide)
 			}
 		}
+	}
+	if s.Expect == report.Fail {
+		// its fail counts only as seen alone: side by side, its fail was
+		// run again alone every time (the first run wasted: 45 s each for
+		// fragile-pod-kill and grpc-clusterip-pinning in session 15)
+		return true, "it expects to fail, and a fail counts only as seen alone"
 	}
 	return false, ""
 }

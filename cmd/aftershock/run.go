@@ -69,8 +69,9 @@ With --parallel N up to N scenarios run at once on the one cluster, each in
 its own namespace with its own published NodePort, when their faults cannot
 reach each other: pod-level faults and network faults on their own pods run
 side by side; a scenario whose faults hit whole nodes (node-drain, node-stop,
-node-pause, a node-scoped network-partition) or whose load goes through the
-shared Ingress controller takes the cluster alone, after the others. On a
+node-pause, a node-scoped network-partition), whose load goes through the
+shared Ingress controller, or that expects to fail (a fail side by side runs
+again alone) takes the cluster alone, after the others. On a
 kind cluster at most one scenario per CPU core of this machine runs at once
 (the cluster runs on those cores too). Reports and junit.xml are per
 scenario and in the files' order, as without it.
