@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/aftershock-dev/aftershock/report"
 )
@@ -186,4 +187,17 @@ func TestPodSpecSharesTheShape(t *testing.T) {
 	}
 	assert.InDelta(t, sh.Planned(), total, 1e-6, "the pods' shares add up to the shape")
 	assert.Equal(t, sh, p.Spec.Shape, "the total is left as it was")
+}
+
+// A load pod is Burstable, never BestEffort (the kubelet's BestEffort cgroup
+// has cpu.shares 2 on every node: the measuring pod would wait behind the
+// app's), and has no CPU limit (a CFS quota would pause it).
+func TestLoadPodRequestsCPUWithoutLimit(t *testing.T) {
+	pod := PodLoad{Namespace: "ns", Image: "img"}.pod("load-0", "{}")
+	require.Len(t, pod.Spec.Containers, 1)
+	r := pod.Spec.Containers[0].Resources
+	cpu := r.Requests[corev1.ResourceCPU]
+	assert.Equal(t, int64(100), cpu.MilliValue())
+	assert.False(t, r.Requests.Memory().IsZero())
+	assert.Empty(t, r.Limits, "no limits (requests without limits: Burstable)")
 }

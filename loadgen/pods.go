@@ -16,6 +16,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -172,6 +173,7 @@ func (p PodLoad) pod(name, spec string) *corev1.Pod {
 				Ports: []corev1.ContainerPort{{Name: "control", ContainerPort: PodControlPort}},
 				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(PodControlPort)}},
 					PeriodSeconds: 1},
+				Resources: PodResources(),
 			}},
 		},
 	}
@@ -327,3 +329,21 @@ func (lp *LoadPods) Delete(ctx context.Context) error {
 	})
 	return errors.Join(errs...)
 }
+
+// PodResources are a load pod's: a CPU request and no limit. Without a
+// request a pod is BestEffort, and the kubelet puts every BestEffort pod of
+// a node under one cgroup of cpu.shares 2 (the app's pods, Burstable, get
+// their requests' worth): when the node's CPU is contended (a rollout
+// starting pods on it) the load pod, the measuring instrument, waits
+// behind everything and its requests time out on its own run queue, a
+// failure the app never caused. No limit: a CFS quota would pause it
+// every period it ran over.
+func PodResources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{Requests: corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse(PodCPURequest), corev1.ResourceMemory: resource.MustParse("32Mi"),
+	}}
+}
+
+// PodCPURequest is a load pod's CPU request: about what one load pod at
+// a few hundred requests a second uses.
+const PodCPURequest = "100m"

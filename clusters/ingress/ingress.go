@@ -20,6 +20,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -147,6 +148,9 @@ func Install(ctx context.Context, c *clusters.Cluster, image string, replicas in
 	return &Controller{Replicas: replicas, Image: image, URL: fmt.Sprintf("http://127.0.0.1:%d/", c.IngressPort)}, nil
 }
 
+// CPURequest is each Traefik replica's CPU request.
+const CPURequest = "200m"
+
 func deployment(image string, replicas int32) *appsv1.Deployment {
 	l := labels()
 	one := int64(1)
@@ -179,6 +183,12 @@ func deployment(image string, replicas int32) *appsv1.Deployment {
 						Ports:          []corev1.ContainerPort{{Name: "web", ContainerPort: Port}, {Name: "admin", ContainerPort: 8080}},
 						ReadinessProbe: probe("/ping"),
 						LivenessProbe:  probe("/ping"),
+						// a CPU request: BestEffort, the proxy every request
+						// goes through would wait behind every other pod of its
+						// node when the node is busy (loadgen.PodResources)
+						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+							corev1.ResourceCPU: resource.MustParse(CPURequest), corev1.ResourceMemory: resource.MustParse("64Mi"),
+						}},
 					}},
 				},
 			},
