@@ -498,3 +498,58 @@ func (c *Cluster) DeleteNamespaceThen(ctx context.Context, ns string, timeout ti
 	}
 	return nil
 }
+
+// WaitSettled waits (at most timeout) until every node is Ready and every
+// kube-system pod is Ready (or done): after a node was stopped, paused or
+// cut off, its kubelet, kube-proxy and CNI pods take a while after the node
+// is Ready again, and a scenario started before they are measures them.
+// The error names what is not there yet.
+func (c *Cluster) WaitSettled(ctx context.Context, timeout time.Duration) error {
+	var missing []string
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		missing = missing[:0]
+		nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			missing = append(missing, "nodes: "+err.Error())
+			return false, nil
+		}
+		for _, n := range nodes.Items {
+			if !conditionTrue(n.Status.Conditions, corev1.NodeReady) {
+				missing = append(missing, "node "+n.Name+" not Ready")
+			}
+		}
+		pods, err := c.Clientset.CoreV1().Pods(metav1.NamespaceSystem).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			missing = append(missing, "kube-system pods: "+err.Error())
+			return false, nil
+		}
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodSucceeded || p.DeletionTimestamp != nil {
+				continue
+			}
+			ready := false
+			for _, cd := range p.Status.Conditions {
+				if cd.Type == corev1.PodReady && cd.Status == corev1.ConditionTrue {
+					ready = true
+				}
+			}
+			if !ready {
+				missing = append(missing, "pod kube-system/"+p.Name+" ("+p.Spec.NodeName+") not Ready")
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("cluster %s not settled within %s: %s", c.Name, timeout, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func conditionTrue(cs []corev1.NodeCondition, t corev1.NodeConditionType) bool {
+	for _, c := range cs {
+		if c.Type == t {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

@@ -266,3 +266,27 @@ func TestDeleteNamespaceThenGivesUpTheClusterWhenPodsAreGone(t *testing.T) {
 	cs2 := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "as-y-1"}})
 	require.NoError(t, (&Cluster{Clientset: cs2}).DeleteNamespace(context.Background(), "as-y-1", time.Second))
 }
+
+// After a node fault the cluster is settled only when every node is Ready
+// and every kube-system pod is Ready again; the error names what is not.
+func TestWaitSettledNamesWhatIsNotBack(t *testing.T) {
+	node := func(name string, ready corev1.ConditionStatus) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}}}}
+	}
+	pod := func(name, node string, ready corev1.ConditionStatus) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system"}, Spec: corev1.PodSpec{NodeName: node},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}}}
+	}
+	c := &Cluster{Name: "x", Clientset: fake.NewClientset(node("w1", corev1.ConditionTrue), node("w2", corev1.ConditionTrue),
+		pod("kube-proxy-a", "w1", corev1.ConditionTrue), pod("kube-proxy-b", "w2", corev1.ConditionFalse))}
+	err := c.WaitSettled(context.Background(), time.Second)
+	require.Error(t, err)
+	assert.Equal(t, "cluster x not settled within 1s: pod kube-system/kube-proxy-b (w2) not Ready", err.Error())
+
+	c = &Cluster{Name: "x", Clientset: fake.NewClientset(node("w1", corev1.ConditionFalse), pod("kube-proxy-a", "w1", corev1.ConditionTrue))}
+	assert.ErrorContains(t, c.WaitSettled(context.Background(), time.Second), "node w1 not Ready")
+
+	c = &Cluster{Name: "x", Clientset: fake.NewClientset(node("w1", corev1.ConditionTrue), pod("kube-proxy-a", "w1", corev1.ConditionTrue))}
+	assert.NoError(t, c.WaitSettled(context.Background(), time.Second))
+}

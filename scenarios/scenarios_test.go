@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/loadgen"
 	"github.com/aftershock-dev/aftershock/report"
 	"github.com/aftershock-dev/aftershock/report/render"
@@ -65,11 +66,18 @@ func TestScenarios(t *testing.T) {
 		require.NoError(t, err, f)
 		specs[f] = s
 	}
-	sort.SliceStable(files, func(i, j int) bool {
-		a, _ := specs[files[i]].Alone()
-		b, _ := specs[files[j]].Alone()
-		return a && !b
-	})
+	// (those with node faults last of them: a deploy event, alone and
+	// allowed no failed request, is not the one to follow a node's restart)
+	rank := func(s *scenarios.Spec) int {
+		switch a, _ := s.Alone(); {
+		case a && !faults.AnyNodeLevel(s.Faults):
+			return 0
+		case a:
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(files, func(i, j int) bool { return rank(specs[files[i]]) < rank(specs[files[j]]) })
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		s := specs[f]
