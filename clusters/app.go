@@ -298,10 +298,8 @@ func (c *Cluster) ReadyPods(ctx context.Context, ns, selector string) ([]string,
 		if p.DeletionTimestamp != nil {
 			continue
 		}
-		for _, cond := range p.Status.Conditions {
-			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
-				out = append(out, p.Name)
-			}
+		if podReady(&p) {
+			out = append(out, p.Name)
 		}
 	}
 	sort.Strings(out)
@@ -514,7 +512,7 @@ func (c *Cluster) WaitSettled(ctx context.Context, timeout time.Duration) error 
 			return false, nil
 		}
 		for _, n := range nodes.Items {
-			if !conditionTrue(n.Status.Conditions, corev1.NodeReady) {
+			if !nodeReady(&n) {
 				missing = append(missing, "node "+n.Name+" not Ready")
 			}
 		}
@@ -527,13 +525,7 @@ func (c *Cluster) WaitSettled(ctx context.Context, timeout time.Duration) error 
 			if p.Status.Phase == corev1.PodSucceeded || p.DeletionTimestamp != nil {
 				continue
 			}
-			ready := false
-			for _, cd := range p.Status.Conditions {
-				if cd.Type == corev1.PodReady && cd.Status == corev1.ConditionTrue {
-					ready = true
-				}
-			}
-			if !ready {
+			if !podReady(&p) {
 				missing = append(missing, "pod kube-system/"+p.Name+" ("+p.Spec.NodeName+") not Ready")
 			}
 		}
@@ -545,9 +537,20 @@ func (c *Cluster) WaitSettled(ctx context.Context, timeout time.Duration) error 
 	return nil
 }
 
-func conditionTrue(cs []corev1.NodeCondition, t corev1.NodeConditionType) bool {
-	for _, c := range cs {
-		if c.Type == t {
+// nodeReady reports a node's Ready condition.
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// podReady reports a pod's Ready condition.
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue
 		}
 	}

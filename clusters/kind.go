@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -288,10 +287,8 @@ func (c *Cluster) waitNodesReady(ctx context.Context, want int, timeout time.Dur
 		}
 		ready = 0
 		for _, n := range l.Items {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					ready++
-				}
+			if nodeReady(&n) {
+				ready++
 			}
 		}
 		return ready >= want, nil

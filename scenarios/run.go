@@ -266,10 +266,11 @@ func (r *run) deploy(ctx context.Context) error {
 	}
 	ns := r.ns
 	var release func() // the lease back once the pods are gone (none when the caller holds the cluster)
-	if r.leased != nil && !faults.AnyNodeLevel(s.Faults) {
+	switch {
+	case r.leased == nil:
+	case !faults.AnyNodeLevel(s.Faults):
 		release = r.leased.Release
-	}
-	if r.leased != nil && faults.AnyNodeLevel(s.Faults) {
+	default:
 		// after a node fault the next scenario starts on a settled cluster:
 		// a restarted node's kube-proxy and CNI pods come back after the
 		// node is Ready (CI of session 15: a rollout started ~20 s after a
