@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/kubectl/pkg/util/podutils"
 	"k8s.io/utils/ptr"
 )
 
@@ -298,7 +299,7 @@ func (c *Cluster) ReadyPods(ctx context.Context, ns, selector string) ([]string,
 		if p.DeletionTimestamp != nil {
 			continue
 		}
-		if podReady(&p) {
+		if podutils.IsPodReady(&p) {
 			out = append(out, p.Name)
 		}
 	}
@@ -512,7 +513,7 @@ func (c *Cluster) WaitSettled(ctx context.Context, timeout time.Duration) error 
 			return false, nil
 		}
 		for _, n := range nodes.Items {
-			if !nodeReady(&n) {
+			if !NodeReady(&n) {
 				missing = append(missing, "node "+n.Name+" not Ready")
 			}
 		}
@@ -525,7 +526,7 @@ func (c *Cluster) WaitSettled(ctx context.Context, timeout time.Duration) error 
 			if p.Status.Phase == corev1.PodSucceeded || p.DeletionTimestamp != nil {
 				continue
 			}
-			if !podReady(&p) {
+			if !podutils.IsPodReady(&p) {
 				missing = append(missing, "pod kube-system/"+p.Name+" ("+p.Spec.NodeName+") not Ready")
 			}
 		}
@@ -537,20 +538,10 @@ func (c *Cluster) WaitSettled(ctx context.Context, timeout time.Duration) error 
 	return nil
 }
 
-// nodeReady reports a node's Ready condition.
-func nodeReady(n *corev1.Node) bool {
+// NodeReady reports a node's Ready condition.
+func NodeReady(n *corev1.Node) bool {
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-// podReady reports a pod's Ready condition.
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue
 		}
 	}

@@ -287,7 +287,7 @@ func (c *Cluster) waitNodesReady(ctx context.Context, want int, timeout time.Dur
 		}
 		ready = 0
 		for _, n := range l.Items {
-			if nodeReady(&n) {
+			if NodeReady(&n) {
 				ready++
 			}
 		}

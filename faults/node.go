@@ -6,9 +6,10 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/aftershock-dev/aftershock/clusters"
 )
 
 // nodeContainer stops or pauses a worker's kind node container through the
@@ -108,16 +109,6 @@ func (f *nodeContainer) Revert(ctx context.Context) error {
 	return nil
 }
 
-// nodeReady reports a node's Ready condition.
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // waitNodeReady waits (bounded by ctx, at most 3 minutes) until the node's
 // Ready condition equals ready.
 func waitNodeReady(ctx context.Context, env *Env, node string, ready bool) bool {
@@ -126,7 +117,7 @@ func waitNodeReady(ctx context.Context, env *Env, node string, ready bool) bool 
 		if err != nil {
 			return false, nil
 		}
-		return nodeReady(n) == ready, nil
+		return clusters.NodeReady(n) == ready, nil
 	})
 	return err == nil
 }

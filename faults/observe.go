@@ -242,7 +242,7 @@ func (o *Observer) slice(s *discoveryv1.EndpointSlice, deleted bool) {
 }
 
 func (o *Observer) node(n *corev1.Node) {
-	r := nodeReady(n)
+	r := clusters.NodeReady(n)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	was, seen := o.nodeRdy[n.Name]
