@@ -43,6 +43,10 @@ type Type struct {
 	Node bool
 	// NodeScope: the scope "node" (network-partition) makes it node-level.
 	NodeScope bool
+	// Outage: the node itself goes down (its container stopped or paused,
+	// its network cut), so its kubelet, kube-proxy and CNI come back some
+	// time after the revert; a drain leaves them running.
+	Outage bool
 	// Reversible: undone after `for` (a killed pod is not undone: its
 	// workload replaces it).
 	Reversible bool
@@ -68,9 +72,9 @@ var table = []Type{
 		new: func(s Spec, env *Env, _ string) Fault { return &containerKill{env: env, spec: s} }},
 	{Name: NodeDrain, Node: true, Reversible: true, Leaves: "a cordoned node (marked drain:RUNID)", Options: []string{"node", "for"},
 		new: func(s Spec, env *Env, _ string) Fault { return &nodeDrain{env: env, spec: s} }},
-	{Name: NodeStop, Kind: true, Node: true, Reversible: true, Leaves: "a stopped node container", Options: []string{"node", "for"},
+	{Name: NodeStop, Kind: true, Node: true, Outage: true, Reversible: true, Leaves: "a stopped node container", Options: []string{"node", "for"},
 		new: func(s Spec, env *Env, _ string) Fault { return &nodeContainer{env: env, spec: s} }},
-	{Name: NodePause, Kind: true, Node: true, Reversible: true, Leaves: "a paused node container", Options: []string{"node", "for"},
+	{Name: NodePause, Kind: true, Node: true, Outage: true, Reversible: true, Leaves: "a paused node container", Options: []string{"node", "for"},
 		new: func(s Spec, env *Env, _ string) Fault { return &nodeContainer{env: env, spec: s, pause: true} }},
 	{Name: NetworkDelay, Kind: true, Reversible: true, Agent: true, Leaves: "netem qdiscs in pods, iptables rules and delay agents in nodes",
 		Options: []string{"pods", "percent", "delay", "jitter", "for", "target", "targetPort"},
@@ -81,7 +85,7 @@ var table = []Type{
 		new: func(s Spec, env *Env, tag string) Fault {
 			return &podNetwork{env: env, spec: s, tag: tag, netem: map[string]bool{}}
 		}},
-	{Name: NetworkPartition, Kind: true, NodeScope: true, Reversible: true, Leaves: "iptables rules in pods or nodes",
+	{Name: NetworkPartition, Kind: true, NodeScope: true, Outage: true, Reversible: true, Leaves: "iptables rules in pods or nodes",
 		Options: []string{"pods", "percent", "scope", "node", "for", "target", "targetPort"},
 		new: func(s Spec, env *Env, tag string) Fault {
 			if s.Scope == ScopeNode {
@@ -172,6 +176,10 @@ func (s Spec) NodeLevel() bool {
 	return t.Node || (t.NodeScope && s.Scope == ScopeNode)
 }
 
+// NodeOutage reports whether the fault takes a whole node down (stop,
+// pause, a node partition): not a drain, whose node keeps running.
+func (s Spec) NodeOutage() bool { return typeOf(s.Type).Outage && s.NodeLevel() }
+
 // Deploy reports whether the fault is a deploy event (slo.rollout checks it).
 func (s Spec) Deploy() bool { return typeOf(s.Type).Deploy }
 
@@ -182,6 +190,16 @@ func (s Spec) UsesAgent() bool { return typeOf(s.Type).Agent }
 func AnyNodeLevel(fs []Spec) bool {
 	for _, f := range fs {
 		if f.NodeLevel() {
+			return true
+		}
+	}
+	return false
+}
+
+// AnyNodeOutage reports whether one of fs takes a whole node down.
+func AnyNodeOutage(fs []Spec) bool {
+	for _, f := range fs {
+		if f.NodeOutage() {
 			return true
 		}
 	}

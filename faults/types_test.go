@@ -11,20 +11,20 @@ import (
 // The table decides, per type, what the runner and the parallel rule do:
 // node-level types take the cluster alone, pod-scoped ones run side by side.
 func TestTypeTable(t *testing.T) {
-	want := map[string]struct{ kind, node, reversible bool }{
-		PodKill:          {false, false, false},
-		ContainerKill:    {true, false, false},
-		NodeDrain:        {false, true, true},
-		NodeStop:         {true, true, true},
-		NodePause:        {true, true, true},
-		NetworkDelay:     {true, false, true},
-		NetworkLoss:      {true, false, true},
-		NetworkPartition: {true, false, true},
-		RolloutRestart:   {false, false, false},
-		Rollout:          {false, false, false},
-		Rollback:         {false, false, false},
-		HelmUpgrade:      {false, false, false},
-		Scale:            {false, false, true},
+	want := map[string]struct{ kind, node, reversible, outage bool }{
+		PodKill:          {false, false, false, false},
+		ContainerKill:    {true, false, false, false},
+		NodeDrain:        {false, true, true, false},
+		NodeStop:         {true, true, true, true},
+		NodePause:        {true, true, true, true},
+		NetworkDelay:     {true, false, true, false},
+		NetworkLoss:      {true, false, true, false},
+		NetworkPartition: {true, false, true, false},
+		RolloutRestart:   {false, false, false, false},
+		Rollout:          {false, false, false, false},
+		Rollback:         {false, false, false, false},
+		HelmUpgrade:      {false, false, false, false},
+		Scale:            {false, false, true, false},
 	}
 	require.Len(t, Types, len(want))
 	for _, name := range Types {
@@ -34,6 +34,7 @@ func TestTypeTable(t *testing.T) {
 		assert.Equal(t, w.kind, NeedsKind(name), "%s kind", name)
 		assert.Equal(t, w.node, s.NodeLevel(), "%s node-level", name)
 		assert.Equal(t, w.reversible, Reversible(name), "%s reversible", name)
+		assert.Equal(t, w.outage, s.NodeOutage(), "%s takes a node down", name)
 		tt, err := TypeOf(name)
 		require.NoError(t, err)
 		if tt.Reversible {
@@ -43,6 +44,9 @@ func TestTypeTable(t *testing.T) {
 		require.NotNil(t, f, name)
 	}
 	assert.True(t, Spec{Type: NetworkPartition, Scope: ScopeNode}.NodeLevel(), "a node-scoped partition is node-level")
+	assert.True(t, Spec{Type: NetworkPartition, Scope: ScopeNode}.NodeOutage(), "a node-scoped partition cuts the node off")
+	assert.True(t, AnyNodeOutage([]Spec{{Type: PodKill}, {Type: NodePause}}))
+	assert.False(t, AnyNodeOutage([]Spec{{Type: NodeDrain}, {Type: NetworkPartition, Scope: ScopePods}}), "a drained node keeps running")
 	assert.Equal(t, "*faults.nodePartition", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition, Scope: ScopeNode}, &Env{}, "t")))
 	assert.Equal(t, "*faults.podNetwork", fmt.Sprintf("%T", typeOf(NetworkPartition).new(Spec{Type: NetworkPartition}, &Env{}, "t")))
 	assert.Equal(t, []string{PodKill, NodeDrain, RolloutRestart, Rollout, Rollback, HelmUpgrade, Scale}, APIOnly())

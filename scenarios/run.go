@@ -275,15 +275,22 @@ func (r *run) deploy(ctx context.Context) error {
 		// a restarted node's kube-proxy and CNI pods come back after the
 		// node is Ready (CI of session 15: a rollout started ~20 s after a
 		// node-stop's revert lost 1 request to a timeout, alone)
+		outage := faults.AnyNodeOutage(s.Faults)
 		r.defer_(func() error {
 			t0 := time.Now()
 			if err := c.WaitSettled(context.WithoutCancel(ctx), 2*time.Minute); err != nil {
 				r.say("cleanup: %v", err)
 				return nil
 			}
-			// Ready is not enough: the scenario that came right after a
-			// node-stop failed twice in session 15 (a rollout lost 1 request,
-			// a pod kill 56) with every node and kube-system pod Ready
+			if !outage {
+				// a drain: its node kept running (kubelet, kube-proxy, CNI)
+				r.say("cleanup: every node and kube-system pod Ready (%s)", time.Since(t0).Round(100*time.Millisecond))
+				return nil
+			}
+			// Ready is not enough after an outage: the scenario that came
+			// right after a node-stop failed twice in session 15 (a rollout
+			// lost 1 request, a pod kill 56) with every node and kube-system
+			// pod Ready
 			select {
 			case <-time.After(NodeFaultSettle):
 			case <-ctx.Done():
@@ -670,7 +677,7 @@ func mustURL(s string) *url.URL {
 	return u
 }
 
-// NodeFaultSettle is how long a scenario with a node fault keeps the
-// cluster after its nodes and kube-system pods are Ready again, before the
-// next scenario may start.
+// NodeFaultSettle is how long a scenario that took a node down (stop,
+// pause, node partition; not a drain) keeps the cluster after its nodes
+// and kube-system pods are Ready again, before the next scenario may start.
 const NodeFaultSettle = 30 * time.Second
