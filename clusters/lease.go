@@ -180,15 +180,33 @@ func (c *Cluster) Lease(ctx context.Context, exclusive bool, waiting func()) (*L
 			return nil
 		}
 	}
-	how := syscall.LOCK_SH
 	if exclusive {
-		how = syscall.LOCK_EX
+		// one exclusive lease waits at a time, holding the gate until it
+		// has the cluster: shared leases asked for meanwhile wait behind
+		// it, so a scenario that must run alone is not starved by
+		// side-by-side ones that keep arriving (one waited 13m53s in CI)
+		g, err := lockWhen(base+".gate", syscall.LOCK_EX, wait)
+		if err != nil {
+			return nil, err
+		}
+		defer g.Close() // closing drops the lock
 	}
-	f, err := lockWhen(base+".lock", how, wait)
-	if err != nil {
+	take := func() error {
+		var f *os.File
+		var err error
+		if exclusive {
+			f, err = lockWhen(base+".lock", syscall.LOCK_EX, wait)
+		} else {
+			f, err = lockShared(base, wait)
+		}
+		if err == nil {
+			l.files = append(l.files, f)
+		}
+		return err
+	}
+	if err := take(); err != nil {
 		return nil, err
 	}
-	l.files = append(l.files, f)
 	v := *c
 	v.leased = true
 	if slots := c.slots(); len(slots) > 0 {
@@ -207,8 +225,13 @@ func (c *Cluster) Lease(ctx context.Context, exclusive bool, waiting func()) (*L
 				l.Release()
 				return nil, fmt.Errorf("cluster %s: every published NodePort is held by a Service no running scenario owns (%s): a killed run's namespace? `aftershock clean --keep %s` removes them", c.Name, strings.Join(stale, ", "), c.Name)
 			}
+			// wait without the cluster: an exclusive lease asked for
+			// meanwhile goes first
+			l.Release()
 			if err := wait(); err != nil {
-				l.Release()
+				return nil, err
+			}
+			if err := take(); err != nil {
 				return nil, err
 			}
 		}
@@ -272,6 +295,27 @@ func (c *Cluster) nodePortsInUse(ctx context.Context) (map[int32]string, error) 
 		}
 	}
 	return used, nil
+}
+
+// lockShared takes the cluster's lock shared once no exclusive lease waits
+// for it (its gate is free), calling wait between tries.
+func lockShared(base string, wait func() error) (*os.File, error) {
+	for {
+		g, ok, err := tryLock(base+".gate", syscall.LOCK_SH)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			f, ok, err := tryLock(base+".lock", syscall.LOCK_SH)
+			_ = g.Close()
+			if err != nil || ok {
+				return f, err
+			}
+		}
+		if err := wait(); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // lockWhen takes a flock on path, calling wait between tries.

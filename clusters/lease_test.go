@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,6 +75,47 @@ func TestLeaseSharedSideBySideExclusiveAlone(t *testing.T) {
 	y, err := c.Lease(ctx, false, nil)
 	require.NoError(t, err)
 	y.Release()
+}
+
+// An exclusive lease that waits goes before shared ones asked for after
+// it: side-by-side scenarios that keep arriving do not starve it.
+func TestLeaseExclusiveWaitingGoesBeforeNewSharedOnes(t *testing.T) {
+	c := leaseCluster(t)
+	ctx := context.Background()
+	a, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	var order []string
+	var mu sync.Mutex
+	done := make(chan struct{}, 2)
+	got := func(name string, exclusive bool, hold time.Duration) {
+		l, err := c.Lease(ctx, exclusive, nil)
+		if !assert.NoError(t, err) {
+			done <- struct{}{}
+			return
+		}
+		mu.Lock()
+		order = append(order, name)
+		mu.Unlock()
+		time.Sleep(hold)
+		l.Release()
+		done <- struct{}{}
+	}
+	go got("exclusive", true, 300*time.Millisecond)
+	time.Sleep(3 * leasePoll) // it waits for a, at the gate
+	go got("shared", false, 0)
+	time.Sleep(3 * leasePoll)
+	mu.Lock()
+	assert.Empty(t, order, "neither got the cluster while a held it (the shared one: an exclusive one waits before it)")
+	mu.Unlock()
+	a.Release()
+	for range 2 {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a lease was not granted after the holder ended")
+		}
+	}
+	assert.Equal(t, []string{"exclusive", "shared"}, order)
 }
 
 // sideBySide sets SideBySide for one test.
