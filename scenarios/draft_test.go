@@ -121,4 +121,5 @@ func TestIntegrationDraftedScenarioPasses(t *testing.T) {
 	}
 	assert.True(t, evenness, "evenness measured and passed: %+v", res.Checks)
 	assertForeignApp(t, res, "httpbin-")
+	assertDrainLanded(t, res)
 }
