@@ -282,9 +282,10 @@ func (r *run) deploy(ctx context.Context) error {
 				r.say("cleanup: %v", err)
 				return nil
 			}
+			ready := time.Since(t0).Round(100 * time.Millisecond)
 			if !outage {
 				// a drain: its node kept running (kubelet, kube-proxy, CNI)
-				r.say("cleanup: every node and kube-system pod Ready (%s)", time.Since(t0).Round(100*time.Millisecond))
+				r.say("cleanup: every node and kube-system pod Ready (%s)", ready)
 				return nil
 			}
 			// Ready is not enough after an outage: the scenario that came
@@ -295,7 +296,7 @@ func (r *run) deploy(ctx context.Context) error {
 			case <-time.After(NodeFaultSettle):
 			case <-ctx.Done():
 			}
-			r.say("cleanup: every node and kube-system pod Ready (%s), then %s more before the next scenario", time.Since(t0).Round(100*time.Millisecond), NodeFaultSettle)
+			r.say("cleanup: every node and kube-system pod Ready (%s), then %s more before the next scenario", ready, NodeFaultSettle)
 			return nil
 		})
 	}
