@@ -2,6 +2,7 @@ package faults
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -187,24 +188,10 @@ func (s Spec) Deploy() bool { return typeOf(s.Type).Deploy }
 func (s Spec) UsesAgent() bool { return typeOf(s.Type).Agent }
 
 // AnyNodeLevel reports whether one of fs hits whole nodes.
-func AnyNodeLevel(fs []Spec) bool {
-	for _, f := range fs {
-		if f.NodeLevel() {
-			return true
-		}
-	}
-	return false
-}
+func AnyNodeLevel(fs []Spec) bool { return slices.ContainsFunc(fs, Spec.NodeLevel) }
 
 // AnyNodeOutage reports whether one of fs takes a whole node down.
-func AnyNodeOutage(fs []Spec) bool {
-	for _, f := range fs {
-		if f.NodeOutage() {
-			return true
-		}
-	}
-	return false
-}
+func AnyNodeOutage(fs []Spec) bool { return slices.ContainsFunc(fs, Spec.NodeOutage) }
 
 // scoped lists the types that take a scope.
 func scoped() []string {
