@@ -213,6 +213,10 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	kcfg := filepath.Join(opts.KubeconfigDir, opts.Name)
 	p := provider(opts.Logger)
 	opts.Logger.Info("creating kind cluster", "name", opts.Name, "workers", opts.Workers, "image", opts.NodeImage, "appPort", port)
+	short := inotifyCheck(ctx, 1+opts.Workers)
+	if short != "" {
+		opts.Logger.Warn("kind cluster creation may fail", "name", opts.Name, "why", short)
+	}
 	create := func() error {
 		errc := make(chan error, 1)
 		go func() {
@@ -235,12 +239,17 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 	}
 	err = create()
-	if err != nil && ctx.Err() == nil && !opts.RetainOnFailure && kubeadmFailed(err) {
-		// kubeadm's own deadlines can pass on a loaded machine (seen once
-		// in CI on 2 cores: "failed to init node with kubeadm"); kind has
-		// deleted what it made, so a second try starts clean
-		opts.Logger.Warn("kind cluster creation failed in kubeadm; trying once more", "name", opts.Name, "err", err)
-		err = create()
+	if err != nil && ctx.Err() == nil {
+		switch {
+		case short != "":
+			// a second try would fail the same way (in kubeadm, or sooner)
+			err = fmt.Errorf("%w\n(likely cause: %s)", err, short)
+		case !opts.RetainOnFailure && kubeadmFailed(err):
+			// kubeadm's own deadlines can pass on a loaded machine; kind
+			// has deleted what it made, so a second try starts clean
+			opts.Logger.Warn("kind cluster creation failed in kubeadm; trying once more", "name", opts.Name, "err", err)
+			err = create()
+		}
 	}
 	if err == nil {
 		var c *Cluster
