@@ -123,24 +123,13 @@ func (a App) name() string {
 }
 
 func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisruptionBudget) {
-	name := a.name()
-	labels := map[string]string{"app": name, "app.kubernetes.io/managed-by": "aftershock"}
-	replicas := a.Replicas
-	if replicas == 0 {
-		replicas = 3
-	}
-	tol := a.TolerationSeconds
-	if tol == 0 {
-		tol = 10
-	}
-	grace := int64(30)
-	if a.TerminationGracePeriod > 0 {
-		grace = int64(a.TerminationGracePeriod.Seconds())
-	}
-	nodePort := a.NodePort
-	if nodePort == 0 {
-		nodePort = AppNodePort
-	}
+	labels := map[string]string{"app": a.name(), "app.kubernetes.io/managed-by": "aftershock"}
+	return a.deployment(labels), a.service(labels), a.pdb(labels)
+}
+
+// container is the app's one container: the sample app's port, probes and
+// small requests.
+func (a App) container() corev1.Container {
 	c := corev1.Container{
 		Name:            "app",
 		Image:           a.Image,
@@ -171,7 +160,27 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 			PeriodSeconds: 1, FailureThreshold: 1, SuccessThreshold: 1,
 		}
 	}
-	dep := &appsv1.Deployment{
+	return c
+}
+
+// deployment spreads the app's replicas over the schedulable workers and
+// tolerates a lost node for TolerationSeconds.
+func (a App) deployment(labels map[string]string) *appsv1.Deployment {
+	name := a.name()
+	replicas := a.Replicas
+	if replicas == 0 {
+		replicas = 3
+	}
+	tol := a.TolerationSeconds
+	if tol == 0 {
+		tol = 10
+	}
+	grace := int64(30)
+	if a.TerminationGracePeriod > 0 {
+		grace = int64(a.TerminationGracePeriod.Seconds())
+	}
+	c := a.container()
+	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.Namespace, Labels: labels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
@@ -199,6 +208,15 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 			},
 		},
 	}
+}
+
+// service is the app's NodePort Service (ClusterIP on a foreign cluster).
+func (a App) service(labels map[string]string) *corev1.Service {
+	name := a.name()
+	nodePort := a.NodePort
+	if nodePort == 0 {
+		nodePort = AppNodePort
+	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.Namespace, Labels: labels},
 		Spec: corev1.ServiceSpec{
@@ -210,6 +228,12 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 	if a.Foreign {
 		svc.Spec.Type, svc.Spec.Ports[0].NodePort = corev1.ServiceTypeClusterIP, 0
 	}
+	return svc
+}
+
+// pdb is the app's PodDisruptionBudget, nil without PDBMinAvailable.
+func (a App) pdb(labels map[string]string) *policyv1.PodDisruptionBudget {
+	name := a.name()
 	var pdb *policyv1.PodDisruptionBudget
 	if a.PDBMinAvailable > 0 {
 		min := intstr.FromInt32(a.PDBMinAvailable)
@@ -221,7 +245,7 @@ func (a App) objects() (*appsv1.Deployment, *corev1.Service, *policyv1.PodDisrup
 			},
 		}
 	}
-	return dep, svc, pdb
+	return pdb
 }
 
 // DeployApp creates the namespace (if missing), the app's Deployment,

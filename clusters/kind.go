@@ -213,6 +213,27 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	kcfg := filepath.Join(opts.KubeconfigDir, opts.Name)
 	p := provider(opts.Logger)
 	opts.Logger.Info("creating kind cluster", "name", opts.Name, "workers", opts.Workers, "image", opts.NodeImage, "appPort", port)
+	err = createNodes(ctx, p, opts, kindConfig(opts, port, ingressPort, extra), kcfg)
+	if err == nil {
+		var c *Cluster
+		if c, err = waitUsable(ctx, kcfg, opts, port); err == nil {
+			c.IngressPort = ingressPort
+			c.appSlots = append(c.appSlots, extra...)
+			return c, nil
+		}
+	}
+	if !opts.RetainOnFailure {
+		if derr := p.Delete(opts.Name, kcfg); derr != nil {
+			err = errors.Join(err, fmt.Errorf("delete half-made cluster %q: %w", opts.Name, derr))
+		}
+	}
+	return nil, fmt.Errorf("create cluster %q: %w", opts.Name, err)
+}
+
+// createNodes has kind create the cluster's node containers and run kubeadm
+// in them, once more after a kubeadm failure unless the machine is short of
+// inotify instances (then the error says so: a second try fails the same way).
+func createNodes(ctx context.Context, p *cluster.Provider, opts Options, cfg *kindv1.Cluster, kcfg string) error {
 	short := inotifyCheck(ctx, 1+opts.Workers)
 	if short != "" {
 		opts.Logger.Warn("kind cluster creation may fail", "name", opts.Name, "why", short)
@@ -221,7 +242,7 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 		errc := make(chan error, 1)
 		go func() {
 			errc <- p.Create(opts.Name,
-				cluster.CreateWithV1Alpha4Config(kindConfig(opts, port, ingressPort, extra)),
+				cluster.CreateWithV1Alpha4Config(cfg),
 				cluster.CreateWithNodeImage(opts.NodeImage),
 				cluster.CreateWithRetain(opts.RetainOnFailure),
 				cluster.CreateWithWaitForReady(3*time.Minute),
@@ -238,45 +259,41 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 			return ctx.Err()
 		}
 	}
-	err = create()
-	if err != nil && ctx.Err() == nil {
-		switch {
-		case short != "":
-			// a second try would fail the same way (in kubeadm, or sooner)
-			err = fmt.Errorf("%w\n(likely cause: %s)", err, short)
-		case !opts.RetainOnFailure && kubeadmFailed(err):
-			// kubeadm's own deadlines can pass on a loaded machine; kind
-			// has deleted what it made, so a second try starts clean
-			opts.Logger.Warn("kind cluster creation failed in kubeadm; trying once more", "name", opts.Name, "err", err)
-			err = create()
-		}
+	err := create()
+	if err == nil || ctx.Err() != nil {
+		return err
 	}
-	if err == nil {
-		var c *Cluster
-		c, err = connect(kcfg, opts.Name, port)
-		if err == nil {
-			// kind waits for the control plane only: every node, workers
-			// too, is registered and Ready before a scenario counts them
-			err = c.waitNodesReady(ctx, 1+opts.Workers, 5*time.Minute)
-		}
-		if err == nil {
-			// a node is Ready before its kube-proxy runs: until then its
-			// NodePorts refuse connections (seen for 20 s and more while
-			// another cluster was being created)
-			err = c.waitKubeProxy(ctx, 1+opts.Workers, 3*time.Minute)
-		}
-		if err == nil {
-			c.IngressPort = ingressPort
-			c.appSlots = append(c.appSlots, extra...)
-			return c, nil
-		}
+	switch {
+	case short != "":
+		return fmt.Errorf("%w\n(likely cause: %s)", err, short)
+	case !opts.RetainOnFailure && kubeadmFailed(err):
+		// kubeadm's own deadlines can pass on a loaded machine; kind has
+		// deleted what it made, so a second try starts clean
+		opts.Logger.Warn("kind cluster creation failed in kubeadm; trying once more", "name", opts.Name, "err", err)
+		return create()
 	}
-	if !opts.RetainOnFailure {
-		if derr := p.Delete(opts.Name, kcfg); derr != nil {
-			err = errors.Join(err, fmt.Errorf("delete half-made cluster %q: %w", opts.Name, derr))
-		}
+	return err
+}
+
+// waitUsable connects to the new cluster and waits until every node is
+// Ready and runs kube-proxy.
+func waitUsable(ctx context.Context, kcfg string, opts Options, port int) (*Cluster, error) {
+	c, err := connect(kcfg, opts.Name, port)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("create cluster %q: %w", opts.Name, err)
+	// kind waits for the control plane only: every node, workers too, is
+	// registered and Ready before a scenario counts them
+	if err := c.waitNodesReady(ctx, 1+opts.Workers, 5*time.Minute); err != nil {
+		return nil, err
+	}
+	// a node is Ready before its kube-proxy runs: until then its NodePorts
+	// refuse connections (seen for 20 s and more while another cluster was
+	// being created)
+	if err := c.waitKubeProxy(ctx, 1+opts.Workers, 3*time.Minute); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // kubeadmFailed says whether kind's creation failed in kubeadm's init or
