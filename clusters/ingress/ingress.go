@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/aftershock-dev/aftershock/clusters"
 )
@@ -63,29 +64,59 @@ func Install(ctx context.Context, c *clusters.Cluster, image string, replicas in
 	if replicas < 1 {
 		replicas = 1
 	}
-	cs := c.Clientset
-	l := labels()
-	meta := func(name, ns string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l}
+	a := &applier{ctx: ctx, cs: c.Clientset}
+	a.access()
+	a.workload(image, replicas)
+	if err := errors.Join(a.errs...); err != nil {
+		return nil, err
 	}
-	var errs []error
-	apply := func(what string, create func() error, update func() error) {
-		err := create()
-		if apierrors.IsAlreadyExists(err) && update != nil {
-			err = update()
-		} else if apierrors.IsAlreadyExists(err) {
-			err = nil
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("ingress: %s: %w", what, err))
-		}
+	if err := waitReady(ctx, c, replicas, 2*time.Minute); err != nil {
+		return nil, err
 	}
-	co := metav1.CreateOptions{}
-	apply("namespace", func() error {
+	// a replica counts as ready in its Deployment before it is in the
+	// Service's endpoints (and then in each node's kube-proxy)
+	if err := c.WaitEndpointsReady(ctx, Namespace, Name, int(replicas), time.Minute); err != nil {
+		return nil, fmt.Errorf("ingress controller: %w", err)
+	}
+	return &Controller{Replicas: replicas, Image: image, URL: fmt.Sprintf("http://127.0.0.1:%d/", c.IngressPort)}, nil
+}
+
+// applier creates the controller's objects, updating those that must follow
+// this version (rules, the Deployment's spec), and gathers the errors.
+type applier struct {
+	ctx  context.Context
+	cs   kubernetes.Interface
+	errs []error
+}
+
+var createOpts = metav1.CreateOptions{}
+
+func meta(name, ns string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels()}
+}
+
+// apply runs create; when the object exists it runs update (nil: keep it).
+func (a *applier) apply(what string, create func() error, update func() error) {
+	err := create()
+	if apierrors.IsAlreadyExists(err) && update != nil {
+		err = update()
+	} else if apierrors.IsAlreadyExists(err) {
+		err = nil
+	}
+	if err != nil {
+		a.errs = append(a.errs, fmt.Errorf("ingress: %s: %w", what, err))
+	}
+}
+
+// access applies the namespace, service account, read-only cluster role and
+// its binding, and the IngressClass.
+func (a *applier) access() {
+	ctx, cs, co := a.ctx, a.cs, createOpts
+	a.apply("namespace", func() error {
 		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: meta(Namespace, "")}, co)
 		return err
 	}, nil)
-	apply("service account", func() error {
+	a.apply("service account", func() error {
 		_, err := cs.CoreV1().ServiceAccounts(Namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: meta(Name, Namespace)}, co)
 		return err
 	}, nil)
@@ -96,7 +127,7 @@ func Install(ctx context.Context, c *clusters.Cluster, image string, replicas in
 		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "ingressclasses"}, Verbs: ro},
 		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses/status"}, Verbs: []string{"update"}},
 	}}
-	apply("cluster role", func() error { _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, co); return err }, func() error {
+	a.apply("cluster role", func() error { _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, co); return err }, func() error {
 		cur, err := cs.RbacV1().ClusterRoles().Get(ctx, Name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -108,11 +139,17 @@ func Install(ctx context.Context, c *clusters.Cluster, image string, replicas in
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: meta(Name, ""),
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: Name},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: Name, Namespace: Namespace}}}
-	apply("cluster role binding", func() error { _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, co); return err }, nil)
+	a.apply("cluster role binding", func() error { _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, co); return err }, nil)
 	class := &networkingv1.IngressClass{ObjectMeta: meta(Class, ""), Spec: networkingv1.IngressClassSpec{Controller: "traefik.io/ingress-controller"}}
-	apply("ingress class", func() error { _, err := cs.NetworkingV1().IngressClasses().Create(ctx, class, co); return err }, nil)
+	a.apply("ingress class", func() error { _, err := cs.NetworkingV1().IngressClasses().Create(ctx, class, co); return err }, nil)
+}
+
+// workload applies the controller's Deployment (its spec updated to this
+// image and replicas) and its NodePort Service.
+func (a *applier) workload(image string, replicas int32) {
+	ctx, cs, co := a.ctx, a.cs, createOpts
 	dep := deployment(image, replicas)
-	apply("deployment", func() error { _, err := cs.AppsV1().Deployments(Namespace).Create(ctx, dep, co); return err }, func() error {
+	a.apply("deployment", func() error { _, err := cs.AppsV1().Deployments(Namespace).Create(ctx, dep, co); return err }, func() error {
 		cur, err := cs.AppsV1().Deployments(Namespace).Get(ctx, Name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -125,7 +162,7 @@ func Install(ctx context.Context, c *clusters.Cluster, image string, replicas in
 		Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app.kubernetes.io/name": Name},
 		Ports: []corev1.ServicePort{{Name: "web", Port: 80, TargetPort: intstr.FromString("web"), NodePort: clusters.IngressNodePort}},
 	}}
-	apply("service", func() error {
+	a.apply("service", func() error {
 		// a Service's create allocates its NodePort before it finds the name
 		// taken: look first
 		if _, err := cs.CoreV1().Services(Namespace).Get(ctx, Name, metav1.GetOptions{}); err == nil {
@@ -134,18 +171,6 @@ func Install(ctx context.Context, c *clusters.Cluster, image string, replicas in
 		_, err := cs.CoreV1().Services(Namespace).Create(ctx, svc, co)
 		return err
 	}, nil)
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	if err := waitReady(ctx, c, replicas, 2*time.Minute); err != nil {
-		return nil, err
-	}
-	// a replica counts as ready in its Deployment before it is in the
-	// Service's endpoints (and then in each node's kube-proxy)
-	if err := c.WaitEndpointsReady(ctx, Namespace, Name, int(replicas), time.Minute); err != nil {
-		return nil, fmt.Errorf("ingress controller: %w", err)
-	}
-	return &Controller{Replicas: replicas, Image: image, URL: fmt.Sprintf("http://127.0.0.1:%d/", c.IngressPort)}, nil
 }
 
 // CPURequest is each Traefik replica's CPU request.
