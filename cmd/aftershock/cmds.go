@@ -133,56 +133,9 @@ cordoned) and deletes the scenario namespaces runs left; the cluster stays.`,
 			w := cmd.OutOrStdout()
 			var failed bool
 			for _, n := range names {
-				c, err := clusters.Open(cmd.Context(), n, nil)
-				if err != nil {
-					fmt.Fprintf(w, "%s: %v\n", n, err)
-					failed = true
-					continue
-				}
-				l, err := holdAlone(cmd.Context(), w, c)
-				if err != nil {
-					fmt.Fprintf(w, "%s: %v\n", n, err)
-					failed = true
-					continue
-				}
-				removed, err := faults.Clean(cmd.Context(), c)
-				for _, r := range removed {
-					fmt.Fprintf(w, "%s: removed %s\n", n, r)
-				}
-				if err != nil {
-					fmt.Fprintf(w, "%s: %v\n", n, err)
+				if !cleanCluster(cmd.Context(), w, n, keep) {
 					failed = true
 				}
-				if keep && ingress.Installed(cmd.Context(), c) {
-					if err := ingress.Uninstall(cmd.Context(), c); err != nil {
-						fmt.Fprintf(w, "%s: %v\n", n, err)
-						failed = true
-					} else {
-						fmt.Fprintf(w, "%s: removed the Ingress controller (namespace %s, its RBAC and IngressClass)\n", n, ingress.Namespace)
-					}
-				}
-				if keep {
-					// a killed run's namespace still holds the NodePort
-					gone, err := c.DeleteScenarioNamespaces(cmd.Context())
-					for _, g := range gone {
-						fmt.Fprintf(w, "%s: removed %s\n", n, g)
-					}
-					if err != nil {
-						fmt.Fprintf(w, "%s: %v\n", n, err)
-						failed = true
-					}
-				}
-				if !keep {
-					err := c.Delete(cmd.Context())
-					l.Release()
-					if err != nil {
-						fmt.Fprintf(w, "%s: %v\n", n, err)
-						failed = true
-						continue
-					}
-					fmt.Fprintf(w, "%s: deleted\n", n)
-				}
-				l.Release()
 			}
 			if len(names) == 0 {
 				fmt.Fprintln(w, "no aftershock clusters")
@@ -197,6 +150,59 @@ cordoned) and deletes the scenario namespaces runs left; the cluster stays.`,
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "clean a cluster aftershock did not create (needs --allow-foreign-cluster; never deletes it)")
 	cmd.Flags().BoolVar(&allowForeign, "allow-foreign-cluster", false, "allow cleaning a cluster aftershock did not create")
 	return cmd
+}
+
+// cleanCluster removes what faults left on the aftershock cluster name, then
+// deletes it, or with keep removes the scenario namespaces and the Ingress
+// controller instead. It says what it did on w and whether all went well.
+func cleanCluster(ctx context.Context, w io.Writer, name string, keep bool) bool {
+	ok := true
+	fail := func(err error) {
+		fmt.Fprintf(w, "%s: %v\n", name, err)
+		ok = false
+	}
+	c, err := clusters.Open(ctx, name, nil)
+	if err != nil {
+		fail(err)
+		return false
+	}
+	l, err := holdAlone(ctx, w, c)
+	if err != nil {
+		fail(err)
+		return false
+	}
+	defer l.Release()
+	removed, err := faults.Clean(ctx, c)
+	for _, r := range removed {
+		fmt.Fprintf(w, "%s: removed %s\n", name, r)
+	}
+	if err != nil {
+		fail(err)
+	}
+	if !keep {
+		if err := c.Delete(ctx); err != nil {
+			fail(err)
+			return false
+		}
+		fmt.Fprintf(w, "%s: deleted\n", name)
+		return ok
+	}
+	if ingress.Installed(ctx, c) {
+		if err := ingress.Uninstall(ctx, c); err != nil {
+			fail(err)
+		} else {
+			fmt.Fprintf(w, "%s: removed the Ingress controller (namespace %s, its RBAC and IngressClass)\n", name, ingress.Namespace)
+		}
+	}
+	// a killed run's namespace still holds the NodePort
+	gone, err := c.DeleteScenarioNamespaces(ctx)
+	for _, g := range gone {
+		fmt.Fprintf(w, "%s: removed %s\n", name, g)
+	}
+	if err != nil {
+		fail(err)
+	}
+	return ok
 }
 
 // cleanWait bounds how long clean waits for the scenarios running on a

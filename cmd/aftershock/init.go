@@ -44,26 +44,9 @@ Without --probe, or when nothing names the pod, it writes attribution: auto
 (the run looks itself).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var src appsource.Source
-			src.Manifests = append(src.Manifests, manifests...)
-			if kustomize != "" {
-				src.Manifests = append(src.Manifests, kustomize)
-			}
-			if chart != "" {
-				h := &appsource.Helm{Chart: chart, Values: values}
-				for _, kv := range set {
-					k, v, ok := strings.Cut(kv, "=")
-					if !ok || k == "" {
-						return fmt.Errorf("--set %q: want KEY=VALUE", kv)
-					}
-					if h.Set == nil {
-						h.Set = map[string]string{}
-					}
-					h.Set[k] = v
-				}
-				src.Helm = h
-			} else if len(values) > 0 || len(set) > 0 {
-				return errors.New("--values and --set are for --helm")
+			src, err := initSource(manifests, kustomize, chart, values, set)
+			if err != nil {
+				return err
 			}
 			if out == "" {
 				out = "first-scenario.yaml"
@@ -110,6 +93,35 @@ Without --probe, or when nothing names the pod, it writes attribution: auto
 	fl.BoolVar(&f.keepCluster, "keep-cluster", false, "with --probe: leave the new cluster in place")
 	fl.BoolVar(&f.verbose, "verbose", false, "log what the libraries do")
 	return cmd
+}
+
+// initSource is the app source init's flags name: manifests, a
+// kustomization, or a Helm chart with its values and KEY=VALUE overrides.
+func initSource(manifests []string, kustomize, chart string, values, set []string) (appsource.Source, error) {
+	var src appsource.Source
+	src.Manifests = append(src.Manifests, manifests...)
+	if kustomize != "" {
+		src.Manifests = append(src.Manifests, kustomize)
+	}
+	if chart == "" {
+		if len(values) > 0 || len(set) > 0 {
+			return src, errors.New("--values and --set are for --helm")
+		}
+		return src, nil
+	}
+	h := &appsource.Helm{Chart: chart, Values: values}
+	for _, kv := range set {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return src, fmt.Errorf("--set %q: want KEY=VALUE", kv)
+		}
+		if h.Set == nil {
+			h.Set = map[string]string{}
+		}
+		h.Set[k] = v
+	}
+	src.Helm = h
+	return src, nil
 }
 
 // probePaths are the paths --probe tries after the request's own, in
