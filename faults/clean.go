@@ -104,30 +104,56 @@ func CleanForeign(ctx context.Context, c *clusters.Cluster) ([]string, error) {
 }
 
 func scan(ctx context.Context, c *clusters.Cluster, fix bool) ([]string, error) {
-	var found []string
-	var errs []error
-	env := &Env{Cluster: c}
+	sc := &scanner{env: &Env{Cluster: c}, fix: fix, down: map[string]bool{}}
 	containers, err := c.NodeContainers()
 	if err != nil {
 		return nil, err
 	}
-	d, err := docker(ctx)
-	if err != nil {
+	if err := sc.nodeContainers(ctx, containers); err != nil {
 		return nil, err
 	}
-	down := map[string]bool{} // not running: nothing to exec into until restored
+	if err := sc.markedNodes(ctx); err != nil {
+		return sc.found, errors.Join(append(sc.errs, err)...)
+	}
+	if fix {
+		// an inject of a killed run may still be running inside a node
+		// (docker exec outlives its caller): let it finish, then clean
+		settleExecs(ctx, containers, sc.down, ExecSettle)
+	}
+	for _, n := range containers {
+		sc.inside(ctx, n)
+	}
+	return sc.found, errors.Join(sc.errs...)
+}
+
+// scanner gathers what scan finds (and, with fix, the errors of removing it).
+type scanner struct {
+	env   *Env
+	fix   bool
+	down  map[string]bool // node containers not running: nothing to exec into until restored
+	found []string
+	errs  []error
+}
+
+// nodeContainers finds node containers paused or stopped (and restarts
+// them, waiting for their node to be Ready).
+func (sc *scanner) nodeContainers(ctx context.Context, containers []string) error {
+	d, err := docker(ctx)
+	if err != nil {
+		return err
+	}
 	for _, n := range containers {
 		st, err := containerState(ctx, n)
 		if err != nil {
-			errs = append(errs, err)
+			sc.errs = append(sc.errs, err)
 			continue
 		}
 		if st == "running" {
 			continue
 		}
-		down[n] = true
-		found = append(found, fmt.Sprintf("node container %s is %s", n, st))
-		if !fix {
+		sc.down[n] = true
+		sc.found = append(sc.found, fmt.Sprintf("node container %s is %s", n, st))
+		if !sc.fix {
 			continue
 		}
 		switch st {
@@ -137,62 +163,65 @@ func scan(ctx context.Context, c *clusters.Cluster, fix bool) ([]string, error) 
 			_, err = d.ContainerStart(ctx, n, client.ContainerStartOptions{})
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("restore node container %s: %w", n, err))
-		} else if !waitNodeReady(ctx, env, n, true) {
-			errs = append(errs, fmt.Errorf("node %s not Ready after restoring its container", n))
+			sc.errs = append(sc.errs, fmt.Errorf("restore node container %s: %w", n, err))
+		} else if !waitNodeReady(ctx, sc.env, n, true) {
+			sc.errs = append(sc.errs, fmt.Errorf("node %s not Ready after restoring its container", n))
 		}
 	}
-	nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	return nil
+}
+
+// markedNodes finds the nodes a drain marked (and uncordons them); a node
+// its owner cordoned stays so.
+func (sc *scanner) markedNodes(ctx context.Context) error {
+	nodes, err := sc.env.Cluster.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return found, errors.Join(append(errs, err)...)
+		return err
 	}
 	for _, n := range nodes.Items {
-		// only nodes a drain marked: a node its owner cordoned stays so
 		_, marked := n.Annotations[Marker]
 		if !marked {
 			continue
 		}
-		found = append(found, fmt.Sprintf("node %s cordoned=%v marked=%v", n.Name, n.Spec.Unschedulable, marked))
-		if fix {
-			if err := uncordon(ctx, env, n.Name); err != nil {
-				errs = append(errs, err)
+		sc.found = append(sc.found, fmt.Sprintf("node %s cordoned=%v marked=%v", n.Name, n.Spec.Unschedulable, marked))
+		if sc.fix {
+			if err := uncordon(ctx, sc.env, n.Name); err != nil {
+				sc.errs = append(sc.errs, err)
 			}
 		}
+	}
+	return nil
+}
+
+// inside runs nodeScan in node container n: tagged iptables rules, netem
+// qdiscs and delay agents (removed with fix).
+func (sc *scanner) inside(ctx context.Context, n string) {
+	if sc.down[n] && !sc.fix {
+		sc.found = append(sc.found, n+": not scanned inside (its container is not running)")
+		return
 	}
 	arg := "0"
-	if fix {
+	if sc.fix {
 		arg = "1"
 	}
-	if fix {
-		// an inject of a killed run may still be running inside a node
-		// (docker exec outlives its caller): let it finish, then clean
-		settleExecs(ctx, containers, down, ExecSettle)
+	out, err := nodeExec(ctx, n, "bash", "-c", nodeScan, "bash", arg)
+	if err != nil {
+		sc.errs = append(sc.errs, err)
+		return
 	}
-	for _, n := range containers {
-		if down[n] && !fix {
-			found = append(found, n+": not scanned inside (its container is not running)")
+	var pids []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if pid, ok := strings.CutPrefix(line, "@rules "); ok {
+			pids = append(pids, pid)
 			continue
 		}
-		out, err := nodeExec(ctx, n, "bash", "-c", nodeScan, "bash", arg)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		var pids []string
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			if pid, ok := strings.CutPrefix(line, "@rules "); ok {
-				pids = append(pids, pid)
-				continue
-			}
-			if line != "" {
-				found = append(found, n+": "+line)
-			}
-		}
-		if fix {
-			errs = append(errs, cleanNamespaces(ctx, n, pids))
+		if line != "" {
+			sc.found = append(sc.found, n+": "+line)
 		}
 	}
-	return found, errors.Join(errs...)
+	if sc.fix {
+		sc.errs = append(sc.errs, cleanNamespaces(ctx, n, pids))
+	}
 }
 
 // cleanNamespaces removes aftershock's iptables rules from the namespaces
