@@ -204,30 +204,45 @@ func ParseSampleLine(line string) (report.Sample, error) {
 // runs the attack and streams every sample to stdout. Exit 0 when the
 // attack ran to its end.
 func PodMain(args []string) int {
-	out := bufio.NewWriterSize(os.Stdout, 64<<10)
-	var mu sync.Mutex
-	fail := func(err error) int {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(out, "X %q\n", err.Error())
-		out.Flush()
-		return 1
-	}
+	out := &podOut{w: bufio.NewWriterSize(os.Stdout, 64<<10)}
 	var spec PodSpec
 	if err := json.Unmarshal([]byte(os.Getenv(EnvPodSpec)), &spec); err != nil {
-		return fail(fmt.Errorf("%s: %w", EnvPodSpec, err))
+		return out.fail(fmt.Errorf("%s: %w", EnvPodSpec, err))
 	}
 	o, err := spec.Options()
 	if err != nil {
-		return fail(err)
+		return out.fail(err)
 	}
 	if _, err := o.validate(); err != nil {
-		return fail(err)
+		return out.fail(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
 	start := make(chan time.Time, 1)
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", PodControlPort))
+	if err != nil {
+		return out.fail(err)
+	}
+	srv := &http.Server{Handler: podControl(o, start), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	if err := waitStart(ctx, start); err != nil {
+		return out.fail(err)
+	}
+	stopFlush := out.flushEvery(200 * time.Millisecond)
+	o.OnConn = func(e report.ConnEvent) { out.write(ConnLine(e)) }
+	st, err := Attack(ctx, o, func(s report.Sample) { out.write(SampleLine(s)) })
+	stopFlush()
+	if err != nil {
+		return out.fail(err)
+	}
+	return out.end(st)
+}
+
+// podControl serves the load pod's control port: /healthz, /warmup and
+// /start?at=UNIXNANO (once).
+func podControl(o Options, start chan<- time.Time) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/warmup", warmUpHandler(o))
@@ -244,60 +259,73 @@ func PodMain(args []string) int {
 			http.Error(w, "already started", http.StatusConflict)
 		}
 	})
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", PodControlPort))
-	if err != nil {
-		return fail(err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	return mux
+}
 
+// waitStart waits for the start (at most PodStartTimeout), then until the
+// time it names.
+func waitStart(ctx context.Context, start <-chan time.Time) error {
 	var at time.Time
 	select {
 	case at = <-start:
 	case <-time.After(PodStartTimeout):
-		return fail(fmt.Errorf("no start within %s", PodStartTimeout))
+		return fmt.Errorf("no start within %s", PodStartTimeout)
 	case <-ctx.Done():
-		return fail(errors.New("stopped before the start"))
+		return errors.New("stopped before the start")
 	}
 	select {
 	case <-time.After(time.Until(at)):
+		return nil
 	case <-ctx.Done():
-		return fail(errors.New("stopped before the start"))
+		return errors.New("stopped before the start")
 	}
-	flush := time.NewTicker(200 * time.Millisecond)
-	defer flush.Stop()
+}
+
+// podOut is the load pod's stdout: sample and connection lines, then an end
+// line ("E requests elapsed") or an error line ("X message").
+type podOut struct {
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func (p *podOut) write(line []byte) {
+	p.mu.Lock()
+	p.w.Write(line)
+	p.mu.Unlock()
+}
+
+// flushEvery flushes every d until the returned func is called.
+func (p *podOut) flushEvery(d time.Duration) (stop func()) {
+	t := time.NewTicker(d)
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
-			case <-flush.C:
-				mu.Lock()
-				out.Flush()
-				mu.Unlock()
+			case <-t.C:
+				p.mu.Lock()
+				p.w.Flush()
+				p.mu.Unlock()
 			case <-done:
 				return
 			}
 		}
 	}()
-	o.OnConn = func(e report.ConnEvent) {
-		mu.Lock()
-		out.Write(ConnLine(e))
-		mu.Unlock()
-	}
-	st, err := Attack(ctx, o, func(s report.Sample) {
-		mu.Lock()
-		out.Write(SampleLine(s))
-		mu.Unlock()
-	})
-	close(done)
-	if err != nil {
-		return fail(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	fmt.Fprintf(out, "E %d %d\n", st.Requests, int64(st.Elapsed))
-	if err := out.Flush(); err != nil {
+	return func() { t.Stop(); close(done) }
+}
+
+func (p *podOut) fail(err error) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "X %q\n", err.Error())
+	p.w.Flush()
+	return 1
+}
+
+func (p *podOut) end(st Stats) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "E %d %d\n", st.Requests, int64(st.Elapsed))
+	if err := p.w.Flush(); err != nil {
 		return 1
 	}
 	return 0
