@@ -494,7 +494,7 @@ func deleteCluster(name, kcfg string) error {
 		return fmt.Errorf("delete cluster %q: %w", name, err)
 	}
 	_ = os.Remove(kcfg)
-	return nil
+	return removeLeaseFiles(name)
 }
 
 // FromKubeconfig opens a cluster aftershock did not create. allow must be

@@ -370,3 +370,23 @@ func lockName(name string) string {
 		return '_'
 	}, name)
 }
+
+// removeLeaseFiles removes the lease files of a deleted cluster (its lock,
+// gate and NodePort slot files), so none stays on the machine after it.
+func removeLeaseFiles(name string) error {
+	dir, err := lockDir()
+	if err != nil {
+		return err
+	}
+	files, err := filepath.Glob(filepath.Join(dir, lockName(name)) + ".*")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

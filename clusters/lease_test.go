@@ -272,3 +272,32 @@ func TestLeaseBesideNamesTheOtherHolders(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "aftershock", "locks", "*.holder-*"))
 	assert.Len(t, files, 2, "released holders' files are removed: %v", files)
 }
+
+// A deleted cluster's lease files go with it; another cluster's stay.
+func TestRemoveLeaseFilesOfDeletedCluster(t *testing.T) {
+	c := leaseCluster(t)
+	ctx := context.Background()
+	ex, err := c.Lease(ctx, true, nil)
+	require.NoError(t, err)
+	ex.Release()
+	sh, err := c.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	sh.Release()
+	other := &Cluster{Name: "aftershock-lease2", AppPort: 40000, appSlots: c.appSlots}
+	o, err := other.Lease(ctx, false, nil)
+	require.NoError(t, err)
+	defer o.Release()
+
+	dir := filepath.Join(os.Getenv("XDG_CACHE_HOME"), "aftershock", "locks")
+	mine, _ := filepath.Glob(filepath.Join(dir, "aftershock-lease.*"))
+	require.NotEmpty(t, mine, "the leases made files")
+	theirs, _ := filepath.Glob(filepath.Join(dir, "aftershock-lease2.*"))
+	require.NotEmpty(t, theirs)
+
+	require.NoError(t, removeLeaseFiles(c.Name))
+	left, _ := filepath.Glob(filepath.Join(dir, "aftershock-lease.*"))
+	assert.Empty(t, left)
+	still, _ := filepath.Glob(filepath.Join(dir, "aftershock-lease2.*"))
+	assert.Equal(t, theirs, still, "another cluster's lease files stay")
+	require.NoError(t, removeLeaseFiles(c.Name), "idempotent")
+}
