@@ -224,6 +224,7 @@ func Build(ctx context.Context, opts Options) error {
 		}
 	}
 	fmt.Fprintf(opts.Progress, "node image %s built in %s\n", tag, time.Since(start).Round(time.Second))
+	pruneOlder(ctx, tag, opts.CacheDir, opts.Progress)
 	return nil
 }
 
@@ -539,12 +540,49 @@ func (b *builder) images(ctx context.Context) error {
 // assemble follows kind's base Dockerfile with docker run + cp + exec +
 // commit (as kind's own node-image builder does), so it needs no BuildKit.
 func (b *builder) assemble(ctx context.Context) error {
-	v := b.v
 	ctxDir, err := os.MkdirTemp(b.opts.CacheDir, "assemble-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(ctxDir)
+	if err := b.buildContext(ctx, ctxDir); err != nil {
+		return err
+	}
+
+	rootfsImage := "aftershock/node-rootfs:" + strings.SplitN(b.tag, ":", 2)[1]
+	if !Exists(ctx, rootfsImage) {
+		if err := run(ctx, "", nil, "docker", "import", b.rootfsTar(), rootfsImage); err != nil {
+			return err
+		}
+	}
+	defer func() { _ = exec.Command("docker", "rmi", rootfsImage).Run() }()
+	name := "aftershock-nodeimage-build-" + fmt.Sprint(time.Now().UnixNano())
+	if err := run(ctx, "", nil, "docker", "run", "-d", "--name", name, "--network", "none",
+		// commit keeps the container's config: docker 20.10 cannot --change STOPSIGNAL
+		"--stop-signal", "SIGRTMIN+3", "--entrypoint", "sleep", rootfsImage, "infinity"); err != nil {
+		return err
+	}
+	// always remove the build container, also when ctx is cancelled
+	defer func() { _ = exec.Command("docker", "rm", "-f", "-v", name).Run() }()
+	if err := run(ctx, "", nil, "docker", "cp", ctxDir+"/.", name+":/"); err != nil {
+		return err
+	}
+	if err := run(ctx, "", nil, "docker", "exec", name, "/bin/bash", "/kind/node-setup.sh"); err != nil {
+		return err
+	}
+	return run(ctx, "", nil, "docker", "commit",
+		"--change", `ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]`,
+		"--change", `CMD []`,
+		"--change", `ENV container=docker`,
+		"--change", `LABEL io.aftershock.node-image.inputs=`+strings.SplitN(b.tag, ":", 2)[1],
+		name, b.tag)
+}
+
+// buildContext fills ctxDir with what kind's base Dockerfile copies in:
+// kind's base files, the binaries where kind's images put them, the CNI
+// manifest, the node setup script and the images archive.
+func (b *builder) buildContext(ctx context.Context, ctxDir string) error {
+	v := b.v
 
 	// kind's base files
 	kindDir, err := output(ctx, "go", "mod", "download", "-json", "sigs.k8s.io/kind@"+v.Kind)
@@ -596,34 +634,7 @@ func (b *builder) assemble(ctx context.Context) error {
 			return err
 		}
 	}
-
-	rootfsImage := "aftershock/node-rootfs:" + strings.SplitN(b.tag, ":", 2)[1]
-	if !Exists(ctx, rootfsImage) {
-		if err := run(ctx, "", nil, "docker", "import", b.rootfsTar(), rootfsImage); err != nil {
-			return err
-		}
-	}
-	defer func() { _ = exec.Command("docker", "rmi", rootfsImage).Run() }()
-	name := "aftershock-nodeimage-build-" + fmt.Sprint(time.Now().UnixNano())
-	if err := run(ctx, "", nil, "docker", "run", "-d", "--name", name, "--network", "none",
-		// commit keeps the container's config: docker 20.10 cannot --change STOPSIGNAL
-		"--stop-signal", "SIGRTMIN+3", "--entrypoint", "sleep", rootfsImage, "infinity"); err != nil {
-		return err
-	}
-	// always remove the build container, also when ctx is cancelled
-	defer func() { _ = exec.Command("docker", "rm", "-f", "-v", name).Run() }()
-	if err := run(ctx, "", nil, "docker", "cp", ctxDir+"/.", name+":/"); err != nil {
-		return err
-	}
-	if err := run(ctx, "", nil, "docker", "exec", name, "/bin/bash", "/kind/node-setup.sh"); err != nil {
-		return err
-	}
-	return run(ctx, "", nil, "docker", "commit",
-		"--change", `ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]`,
-		"--change", `CMD []`,
-		"--change", `ENV container=docker`,
-		"--change", `LABEL io.aftershock.node-image.inputs=`+strings.SplitN(b.tag, ":", 2)[1],
-		name, b.tag)
+	return nil
 }
 
 func copyTree(src, dst string) error {
