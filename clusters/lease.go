@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -389,4 +390,54 @@ func removeLeaseFiles(name string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RemoveStaleLeaseFiles removes the lease files of aftershock clusters that
+// no longer exist (deletes before 8422f99 left them) and returns their
+// names. A file some process holds a lock on stays.
+func RemoveStaleLeaseFiles(ctx context.Context) ([]string, error) {
+	names, err := List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := lockDir()
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cluster lease: %w", err)
+	}
+	var files, removed []string
+	for _, e := range entries {
+		files = append(files, e.Name())
+	}
+	for _, f := range staleLeaseFiles(files, names) {
+		p := filepath.Join(dir, f)
+		l, ok, err := tryLock(p, syscall.LOCK_EX)
+		if err != nil || !ok {
+			continue
+		}
+		if os.Remove(p) == nil {
+			removed = append(removed, f)
+		}
+		_ = l.Close()
+	}
+	return removed, nil
+}
+
+// staleLeaseFiles picks, of the lease files' names, those of aftershock
+// clusters not among existing.
+func staleLeaseFiles(files, existing []string) []string {
+	var stale []string
+	for _, f := range files {
+		if !strings.HasPrefix(f, NamePrefix) {
+			continue // machine-wide locks, foreign clusters' contexts
+		}
+		live := slices.ContainsFunc(existing, func(n string) bool { return strings.HasPrefix(f, lockName(n)+".") })
+		if !live {
+			stale = append(stale, f)
+		}
+	}
+	return stale
 }

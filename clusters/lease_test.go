@@ -301,3 +301,16 @@ func TestRemoveLeaseFilesOfDeletedCluster(t *testing.T) {
 	assert.Equal(t, theirs, still, "another cluster's lease files stay")
 	require.NoError(t, removeLeaseFiles(c.Name), "idempotent")
 }
+
+func TestStaleLeaseFiles(t *testing.T) {
+	files := []string{
+		"aftershock-aa.lock", "aftershock-aa.port-30080.lock", "aftershock-aa.gate",
+		"aftershock-bb.gate", "aftershock-bb.lock", "aftershock-bb.port-30082.lock",
+		"aftershock-a.b.lock", "aftershock-a.lock",
+		"machine.create.lock", "kind-theirs.lock",
+	}
+	existing := []string{"aftershock-aa", "aftershock-a.b"}
+	assert.Equal(t, []string{"aftershock-bb.gate", "aftershock-bb.lock", "aftershock-bb.port-30082.lock", "aftershock-a.lock"},
+		staleLeaseFiles(files, existing))
+	assert.Empty(t, staleLeaseFiles([]string{"machine.create.lock"}, nil), "machine-wide locks are never stale")
+}

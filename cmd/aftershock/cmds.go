@@ -109,7 +109,8 @@ netem qdiscs and delay agents, then deletes the cluster; with --keep it
 instead deletes the scenario namespaces runs left (found by label, with the
 NodePort their Services hold), cluster-scoped objects deployed with them and
 the Ingress controller (reinstalled by the next run that needs it).
-Idempotent. It takes each cluster alone: while scenarios run on it (another
+Without cluster names it also removes the lease files (~/.cache/aftershock/
+locks) of aftershock clusters that no longer exist. Idempotent. It takes each cluster alone: while scenarios run on it (another
 aftershock run, a --parallel suite, a go test) it waits, at most 10 minutes,
 until they end.
 
@@ -139,6 +140,12 @@ cordoned) and deletes the scenario namespaces runs left; the cluster stays.`,
 			}
 			if len(names) == 0 {
 				fmt.Fprintln(w, "no aftershock clusters")
+			}
+			if len(args) == 0 {
+				// every cluster cleaned: lease files of ones gone go too
+				if gone, err := clusters.RemoveStaleLeaseFiles(cmd.Context()); err == nil && len(gone) > 0 {
+					fmt.Fprintf(w, "removed %d lease file(s) of clusters that no longer exist\n", len(gone))
+				}
 			}
 			if failed {
 				return exitError{exitFail}

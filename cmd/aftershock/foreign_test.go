@@ -80,6 +80,13 @@ func createForeignCluster(t *testing.T, ctx context.Context, nodeImage string) (
 		if err := p.Delete(name, kcfg); err != nil {
 			t.Errorf("delete cluster %s: %v", name, err)
 		}
+		// the runs' lease files of this cluster (its kubeconfig context)
+		if d, err := os.UserCacheDir(); err == nil {
+			left, _ := filepath.Glob(filepath.Join(d, "aftershock", "locks", "kind-"+name+".*"))
+			for _, f := range left {
+				_ = os.Remove(f)
+			}
+		}
 	})
 	creating.Release()
 	require.NoError(t, err, "create the foreign kind cluster")
