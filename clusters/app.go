@@ -307,7 +307,13 @@ func (c *Cluster) WaitRolledOut(ctx context.Context, ns, name string, timeout ti
 		return d.Generation <= s.ObservedGeneration && s.ReadyReplicas == want && s.UpdatedReplicas == want && s.AvailableReplicas == want && s.Replicas == want, nil
 	})
 	if err != nil {
-		return fmt.Errorf("deployment %s/%s not rolled out within %s (%s): %w", ns, name, timeout, last, err)
+		err = fmt.Errorf("deployment %s/%s not rolled out within %s (%s): %w", ns, name, timeout, last, err)
+		// pods that never start on a kind cluster: the machine's kind
+		// nodes may be past the kernel's inotify limit (stop 31's CI)
+		if h := c.inotifyHint(); h != "" {
+			err = fmt.Errorf("%w\n(possible cause: %s)", err, h)
+		}
+		return err
 	}
 	return nil
 }

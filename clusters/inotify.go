@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // inotifyPerNode is about how many inotify instances one running kind node
@@ -52,21 +53,31 @@ func inotifyShortage(limit int, running map[string]int, nodes int) string {
 	if len(names) > 0 {
 		on = strings.Join(names, ", ")
 	}
-	return fmt.Sprintf("%d kind node(s) already run on this machine (clusters: %s); with %d more they need about %d inotify instances "+
+	more := ""
+	if nodes > 0 {
+		more = fmt.Sprintf("with %d more ", nodes)
+	}
+	return fmt.Sprintf("%d kind node(s) already run on this machine (clusters: %s); %sthey need about %d inotify instances "+
 		"and %s is %d, past which kubeadm and the kubelet fail (kind's known issue \"too many open files\"): "+
 		"raise it (sudo sysctl -w fs.inotify.max_user_instances=512) or delete clusters not in use (aftershock clean; kind delete cluster --name NAME)",
-		total-nodes, on, nodes, need, inotifyLimitFile, limit)
+		total-nodes, on, more, need, inotifyLimitFile, limit)
+}
+
+// inotifyLimit reads the kernel's per-user limit of inotify instances.
+func inotifyLimit() (int, bool) {
+	b, err := os.ReadFile(inotifyLimitFile)
+	if err != nil {
+		return 0, false
+	}
+	limit, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return limit, err == nil
 }
 
 // inotifyCheck returns inotifyShortage for this machine ("" when it cannot
 // tell: no /proc limit file or no answer from Docker).
 func inotifyCheck(ctx context.Context, nodes int) string {
-	b, err := os.ReadFile(inotifyLimitFile)
-	if err != nil {
-		return ""
-	}
-	limit, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
+	limit, ok := inotifyLimit()
+	if !ok {
 		return ""
 	}
 	running, err := kindNodesRunning(ctx)
@@ -74,4 +85,22 @@ func inotifyCheck(ctx context.Context, nodes int) string {
 		return ""
 	}
 	return inotifyShortage(limit, running, nodes)
+}
+
+// inotifyHint is inotifyShortage for a cluster whose pods do not start: ""
+// unless c's nodes are kind nodes on this machine (aftershock's, or a kind
+// cluster it did not create, by its context kind-NAME) and the machine's
+// kind nodes are past the limit.
+func (c *Cluster) inotifyHint() string {
+	limit, ok := inotifyLimit()
+	if !ok {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	running, err := kindNodesRunning(ctx)
+	if err != nil || !c.Kind && running[strings.TrimPrefix(c.Name, "kind-")] == 0 {
+		return ""
+	}
+	return inotifyShortage(limit, running, 0)
 }
