@@ -63,25 +63,28 @@ func inotifyShortage(limit int, running map[string]int, nodes int) string {
 		total-nodes, on, more, need, inotifyLimitFile, limit)
 }
 
-// inotifyLimit reads the kernel's per-user limit of inotify instances.
-func inotifyLimit() (int, bool) {
+// inotifyState reads the kernel's per-user limit of inotify instances and
+// counts the running kind nodes; ok false when it cannot tell (no /proc
+// limit file, no answer from Docker).
+func inotifyState(ctx context.Context) (limit int, running map[string]int, ok bool) {
 	b, err := os.ReadFile(inotifyLimitFile)
 	if err != nil {
-		return 0, false
+		return 0, nil, false
 	}
-	limit, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	return limit, err == nil
+	if limit, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+		return 0, nil, false
+	}
+	if running, err = kindNodesRunning(ctx); err != nil {
+		return 0, nil, false
+	}
+	return limit, running, true
 }
 
-// inotifyCheck returns inotifyShortage for this machine ("" when it cannot
-// tell: no /proc limit file or no answer from Docker).
+// inotifyCheck returns inotifyShortage for this machine and nodes more ("" when
+// it cannot tell).
 func inotifyCheck(ctx context.Context, nodes int) string {
-	limit, ok := inotifyLimit()
+	limit, running, ok := inotifyState(ctx)
 	if !ok {
-		return ""
-	}
-	running, err := kindNodesRunning(ctx)
-	if err != nil {
 		return ""
 	}
 	return inotifyShortage(limit, running, nodes)
@@ -92,14 +95,10 @@ func inotifyCheck(ctx context.Context, nodes int) string {
 // cluster it did not create, by its context kind-NAME) and the machine's
 // kind nodes are past the limit.
 func (c *Cluster) inotifyHint() string {
-	limit, ok := inotifyLimit()
-	if !ok {
-		return ""
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	running, err := kindNodesRunning(ctx)
-	if err != nil || !c.Kind && running[strings.TrimPrefix(c.Name, "kind-")] == 0 {
+	limit, running, ok := inotifyState(ctx)
+	if !ok || !c.Kind && running[strings.TrimPrefix(c.Name, "kind-")] == 0 {
 		return ""
 	}
 	return inotifyShortage(limit, running, 0)
