@@ -506,12 +506,18 @@ func (b *builder) rootfsTar() string {
 }
 
 func (b *builder) imagesTar() string {
-	return filepath.Join(b.opts.CacheDir, "images-"+strings.SplitN(b.tag, ":", 2)[1]+".tar")
+	return imagesArchive(b.opts.CacheDir, b.tag)
+}
+
+// imagesArchive is where the images of node image tag are kept in cacheDir
+// (kind's images.tar of the build); pruneOlder reads the tag back from it.
+func imagesArchive(cacheDir, tag string) string {
+	return filepath.Join(cacheDir, "images-"+suffix(tag)+".tar")
 }
 
 // NodenetImage is the pod network DaemonSet's image for tag (a node image tag).
 func nodenetImage(tag string) string {
-	return "docker.io/aftershock/nodenet:" + strings.SplitN(tag, ":", 2)[1]
+	return "docker.io/aftershock/nodenet:" + suffix(tag)
 }
 
 func (b *builder) images(ctx context.Context) error {
@@ -549,7 +555,7 @@ func (b *builder) assemble(ctx context.Context) error {
 		return err
 	}
 
-	rootfsImage := "aftershock/node-rootfs:" + strings.SplitN(b.tag, ":", 2)[1]
+	rootfsImage := "aftershock/node-rootfs:" + suffix(b.tag)
 	if !Exists(ctx, rootfsImage) {
 		if err := run(ctx, "", nil, "docker", "import", b.rootfsTar(), rootfsImage); err != nil {
 			return err
@@ -574,7 +580,7 @@ func (b *builder) assemble(ctx context.Context) error {
 		"--change", `ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]`,
 		"--change", `CMD []`,
 		"--change", `ENV container=docker`,
-		"--change", `LABEL io.aftershock.node-image.inputs=`+strings.SplitN(b.tag, ":", 2)[1],
+		"--change", `LABEL io.aftershock.node-image.inputs=`+suffix(b.tag),
 		name, b.tag)
 }
 

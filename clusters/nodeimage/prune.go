@@ -21,31 +21,32 @@ func pruneOlder(ctx context.Context, tag, cacheDir string, progress io.Writer) {
 	if err != nil {
 		return
 	}
-	kept := map[string]bool{suffix(tag): true}
+	kept := map[string]bool{imagesArchive(cacheDir, tag): true}
 	for _, img := range strings.Fields(string(out)) {
 		if img == tag || !strings.HasPrefix(img, repo+":") {
 			continue
 		}
 		users, err := exec.CommandContext(ctx, "docker", "ps", "-aq", "--filter", "ancestor="+img).Output()
 		if err != nil || len(strings.TrimSpace(string(users))) > 0 {
-			kept[suffix(img)] = true // in use: its archive stays too
+			kept[imagesArchive(cacheDir, img)] = true // in use: its archive stays too
 			continue
 		}
 		if err := exec.CommandContext(ctx, "docker", "rmi", img).Run(); err != nil {
-			kept[suffix(img)] = true
+			kept[imagesArchive(cacheDir, img)] = true
 			continue
 		}
 		fmt.Fprintf(progress, "removed the older node image %s (no container uses it)\n", img)
 	}
 	archives, _ := filepath.Glob(filepath.Join(cacheDir, "images-*.tar"))
 	for _, a := range archives {
-		if !kept[strings.TrimSuffix(strings.TrimPrefix(filepath.Base(a), "images-"), ".tar")] {
+		if !kept[a] {
 			_ = os.Remove(a)
 		}
 	}
 }
 
-// suffix is a node image tag's part after the colon (VERSION-DIGEST).
+// suffix is a node image tag's part after the colon (VERSION-DIGEST):
+// the tag of the images built with it, and the name of its archive.
 func suffix(tag string) string {
 	_, s, _ := strings.Cut(tag, ":")
 	return s

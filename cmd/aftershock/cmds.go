@@ -110,9 +110,9 @@ instead deletes the scenario namespaces runs left (found by label, with the
 NodePort their Services hold), cluster-scoped objects deployed with them and
 the Ingress controller (reinstalled by the next run that needs it).
 Without cluster names it also removes the lease files (~/.cache/aftershock/
-locks) of aftershock clusters that no longer exist. Idempotent. It takes each cluster alone: while scenarios run on it (another
-aftershock run, a --parallel suite, a go test) it waits, at most 10 minutes,
-until they end.
+locks) of aftershock clusters that no longer exist. Idempotent. It takes
+each cluster alone: while scenarios run on it (another aftershock run, a
+--parallel suite, a go test) it waits, at most 10 minutes, until they end.
 
 With --kubeconfig (and --allow-foreign-cluster), for a cluster aftershock did
 not create: uncordons the nodes a drain marked (never one its owner
