@@ -10,8 +10,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/clusters/clustertest"
+	"github.com/aftershock-dev/aftershock/clusters/ingress"
 	"github.com/aftershock-dev/aftershock/report"
 	"github.com/aftershock-dev/aftershock/report/render"
 	"github.com/aftershock-dev/aftershock/scenarios"
@@ -32,12 +36,14 @@ import (
 // requests timed out. With a CPU request (loadgen.PodResources) it passed
 // 4 runs of 4 with 0 of 6000 failed, one of them in CI.
 //
-// Through the Ingress it is not in CI yet (AFTERSHOCK_ROLLOUT_PATHS=1 runs
-// it): Traefik's CPU request (ingress.CPURequest) took the 17 timeouts of
-// a run under extra load to 0 (3 runs here: 0 failed in each), but in session 15's
-// CI run 496 of 6000 timed out over 16 s (about one request in five: one
-// backend of five) after the restart, as if Traefik kept a gone pod among
-// its backends. Issue 18 keeps it open until that cause is found.
+// Through the Ingress: Traefik's CPU request (ingress.CPURequest) took the
+// 17 timeouts of a run under extra load to 0. In session 15's CI run 496 of
+// 6000 timed out over 16 s (about one request in five: one backend of five)
+// after the restart, as if Traefik kept a gone pod among its backends; it
+// was then opt-in while 32 runs here (fresh clusters, beside compiles,
+// after node stops of Traefik's own node, right after each shipped
+// scenario) passed with 0 of 6000 failed. Back in CI since session 19; when
+// it fails, it logs Traefik's pods, logs and events beside the verdict.
 func TestIntegrationRolloutZeroDowntimeOtherPaths(t *testing.T) {
 	clustertest.RequireDocker(t)
 	t.Parallel() // each path's lease takes the cluster alone (a deploy event on 2 cores)
@@ -50,9 +56,6 @@ func TestIntegrationRolloutZeroDowntimeOtherPaths(t *testing.T) {
 		scenarios.ViaIngress:   "load: {via: ingress, rate: 150/s",
 	} {
 		t.Run(path, func(t *testing.T) {
-			if path == scenarios.ViaIngress && os.Getenv("AFTERSHOCK_ROLLOUT_PATHS") == "" {
-				t.Skip("through the Ingress: set AFTERSHOCK_ROLLOUT_PATHS=1 (496 of 6000 timed out in a CI run, see the comment)")
-			}
 			t.Parallel()
 			yaml := strings.Replace(string(src), load, via, 1)
 			yaml = strings.Replace(yaml, "name: rollout-zero-downtime", "name: rollout-zero-downtime-"+strings.ToLower(path), 1)
@@ -78,6 +81,41 @@ func TestIntegrationRolloutZeroDowntimeOtherPaths(t *testing.T) {
 			if path == scenarios.ViaInCluster {
 				assertLoadPodsCounted(t, s, res)
 			}
+			if path == scenarios.ViaIngress && t.Failed() {
+				logIngressController(t, sharedEnv(t).Cluster)
+			}
 		})
+	}
+}
+
+// logIngressController logs what the shared Ingress controller went through
+// (its pods with node and restarts, their last log lines, its namespace's
+// events), for a failure through it to be read from the test's log alone.
+func logIngressController(t *testing.T, c *clusters.Cluster) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs := c.Clientset
+	pods, err := cs.CoreV1().Pods(ingress.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Logf("ingress controller: pods: %v", err)
+		return
+	}
+	tail := int64(40)
+	for _, p := range pods.Items {
+		restarts := int32(0)
+		for _, st := range p.Status.ContainerStatuses {
+			restarts += st.RestartCount
+		}
+		t.Logf("ingress controller pod %s on %s: phase %s, %d restarts, started %v", p.Name, p.Spec.NodeName, p.Status.Phase, restarts, p.Status.StartTime)
+		logs, err := cs.CoreV1().Pods(ingress.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{TailLines: &tail}).DoRaw(ctx)
+		t.Logf("its last log lines (%v):\n%s", err, logs)
+	}
+	evs, err := cs.CoreV1().Events(ingress.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Logf("ingress controller: events: %v", err)
+		return
+	}
+	for _, e := range evs.Items {
+		t.Logf("event %s %s/%s: %s %s (x%d, last %s)", e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message, e.Count, e.LastTimestamp.Format(time.RFC3339))
 	}
 }
