@@ -99,11 +99,21 @@ func WaitServing(ctx context.Context, c *clusters.Cluster, timeout time.Duration
 	return nil
 }
 
-// Uninstall deletes what Install applied (absent objects are no error).
+// Installed reports whether aftershock's metrics-server is on c (its
+// namespace is there).
+func Installed(ctx context.Context, c *clusters.Cluster) bool {
+	_, err := c.Clientset.CoreV1().Namespaces().Get(ctx, Namespace, metav1.GetOptions{})
+	return err == nil
+}
+
+// Uninstall deletes what Install applied (absent objects are no error), the
+// APIService first: one left behind whose Service is gone fails the API
+// discovery the namespace controller needs, and then no namespace of the
+// cluster can be deleted (each stays Terminating with DiscoveryFailed).
 func Uninstall(ctx context.Context, c *clusters.Cluster) error {
 	objs, err := Objects(ImageRef)
 	if err != nil {
 		return err
 	}
-	return c.DeleteObjects(ctx, objs)
+	return c.DeleteObjects(ctx, objs) // in reverse install order: the APIService first, the namespace last
 }

@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aftershock-dev/aftershock/clusters"
 	"github.com/aftershock-dev/aftershock/clusters/ingress"
+	"github.com/aftershock-dev/aftershock/clusters/metrics"
 	"github.com/aftershock-dev/aftershock/faults"
 	"github.com/aftershock-dev/aftershock/report"
 	"github.com/aftershock-dev/aftershock/report/render"
@@ -33,18 +35,7 @@ func newListCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(w, "scenarios:")
-			for _, f := range files {
-				s, err := scenarios.ParseFile(f)
-				if err != nil {
-					fmt.Fprintf(w, "  %-40s INVALID: %v\n", f, err)
-					continue
-				}
-				var types []string
-				for _, ft := range s.Faults {
-					types = append(types, ft.Type)
-				}
-				fmt.Fprintf(w, "  %-40s %-18s faults: %-28s expect %s\n", f, s.Name, orDash(strings.Join(types, ",")), s.Expect)
-			}
+			listScenarios(w, files)
 			names, err := clusters.List(cmd.Context())
 			if err != nil {
 				return err
@@ -58,6 +49,25 @@ func newListCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dir, "dir", "scenarios", "folder of scenario files")
 	return cmd
+}
+
+// listScenarios writes a line per scenario file, in columns: file, name,
+// fault types, expected verdict (or why the file is invalid).
+func listScenarios(w io.Writer, files []string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	defer tw.Flush()
+	for _, f := range files {
+		s, err := scenarios.ParseFile(f)
+		if err != nil {
+			fmt.Fprintf(tw, "  %s\tINVALID: %s\n", f, strings.ReplaceAll(err.Error(), "\n", "; "))
+			continue
+		}
+		var types []string
+		for _, ft := range s.Faults {
+			types = append(types, ft.Type)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\tfaults: %s\texpect %s\n", f, s.Name, orDash(strings.Join(types, ",")), s.Expect)
+	}
 }
 
 func newReportCmd() *cobra.Command {
@@ -107,8 +117,9 @@ func newCleanCmd() *cobra.Command {
 restarts paused or stopped node containers, removes tagged iptables rules,
 netem qdiscs and delay agents, then deletes the cluster; with --keep it
 instead deletes the scenario namespaces runs left (found by label, with the
-NodePort their Services hold), cluster-scoped objects deployed with them and
-the Ingress controller (reinstalled by the next run that needs it).
+NodePort their Services hold), cluster-scoped objects deployed with them,
+the Ingress controller and metrics-server (reinstalled by the next run that
+needs them).
 Without cluster names it also removes the lease files (~/.cache/aftershock/
 locks) of aftershock clusters that no longer exist. Idempotent. It takes
 each cluster alone: while scenarios run on it (another aftershock run, a
@@ -160,8 +171,8 @@ cordoned) and deletes the scenario namespaces runs left; the cluster stays.`,
 }
 
 // cleanCluster removes what faults left on the aftershock cluster name, then
-// deletes it, or with keep removes the scenario namespaces and the Ingress
-// controller instead. It says what it did on w and whether all went well.
+// deletes it, or with keep removes the scenario namespaces, the Ingress
+// controller and metrics-server instead. It says what it did on w and whether all went well.
 func cleanCluster(ctx context.Context, w io.Writer, name string, keep bool) bool {
 	ok := true
 	fail := func(err error) {
@@ -199,6 +210,16 @@ func cleanCluster(ctx context.Context, w io.Writer, name string, keep bool) bool
 			fail(err)
 		} else {
 			fmt.Fprintf(w, "%s: removed the Ingress controller (namespace %s, its RBAC and IngressClass)\n", name, ingress.Namespace)
+		}
+	}
+	// before the namespaces: its namespace is aftershock's too, and deleted
+	// without its APIService it would leave that pointing at nothing, which
+	// blocks the deletion of every namespace of the cluster
+	if metrics.Installed(ctx, c) {
+		if err := metrics.Uninstall(ctx, c); err != nil {
+			fail(err)
+		} else {
+			fmt.Fprintf(w, "%s: removed metrics-server (namespace %s, its APIService %s and RBAC)\n", name, metrics.Namespace, metrics.APIService)
 		}
 	}
 	// a killed run's namespace still holds the NodePort

@@ -320,3 +320,32 @@ app:
 	assert.False(t, redacted)
 	assert.Equal(t, "name: plain # comment\n", string(same), "untouched when nothing is secret")
 }
+
+// list lines its scenarios up in columns whatever the length of a file's or
+// a scenario's name; an invalid file says why on its line.
+func TestListScenariosInColumns(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, yaml string) string {
+		f := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(f, []byte(yaml), 0o644))
+		return f
+	}
+	const body = "cluster: {workers: 2}\napp: {replicas: 2}\nload: {rate: 10/s, duration: 5s}\nslo: {availability: 99%}\n"
+	files := []string{
+		write("a.yaml", "name: a\n"+body),
+		write("a-scenario-file-name-longer-than-forty-characters.yaml", "name: a-scenario-name-longer-than-eighteen\n"+body+"faults:\n  - {type: pod-kill, at: 1s}\n"),
+		write("bad.yaml", "name: bad\nload: {rate: fast}\n"),
+	}
+	var out strings.Builder
+	listScenarios(&out, files)
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	require.Len(t, lines, 3, out.String())
+	col := strings.Index(lines[0], "faults: -")
+	require.Positive(t, col, lines[0])
+	assert.Equal(t, col, strings.Index(lines[1], "faults: pod-kill"), "the faults column lines up:\n%s", out.String())
+	assert.Equal(t, strings.Index(lines[0], "expect pass"), strings.Index(lines[1], "expect pass"), out.String())
+	assert.Contains(t, lines[2], "INVALID: ")
+	assert.Contains(t, lines[2], "bad.yaml")
+	assert.Contains(t, lines[2], `load.rate: "fast"`)
+	assert.Contains(t, lines[2], "; ", "every error of the file on its line")
+}
