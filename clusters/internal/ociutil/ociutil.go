@@ -6,12 +6,12 @@ package ociutil
 
 import (
 	"archive/tar"
-	"bytes"
 	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -40,8 +40,10 @@ type Spec struct {
 // epoch makes layers reproducible: the same inputs give the same digests.
 var epoch = time.Unix(0, 0).UTC()
 
-// Image builds the image described by s.
-func Image(s Spec) (v1.Image, error) {
+// image builds the image described by s, its files' layer written to a
+// tar file in dir (read again when the archive is written: a binary is
+// not held in memory, and images of 100 MB binaries took gigabytes).
+func image(s Spec, dir string) (v1.Image, error) {
 	img := empty.Image
 	var layers []v1.Layer
 	if s.Base != "" {
@@ -53,12 +55,12 @@ func Image(s Spec) (v1.Image, error) {
 		layers = append(layers, l)
 	}
 	if len(s.Files) > 0 {
-		b, err := filesTar(s.Files)
+		layer, err := filesTar(s.Files, dir)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", s.Ref, err)
 		}
 		// fast compression: these layers go from this machine into the nodes only
-		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, tarball.WithCompressionLevel(gzip.BestSpeed))
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return os.Open(layer) }, tarball.WithCompressionLevel(gzip.BestSpeed))
 		if err != nil {
 			return nil, fmt.Errorf("image %s: layer: %w", s.Ref, err)
 		}
@@ -85,13 +87,18 @@ func Image(s Spec) (v1.Image, error) {
 
 // WriteArchive writes every spec as one docker-save archive at dst.
 func WriteArchive(dst string, specs ...Spec) error {
+	dir, err := os.MkdirTemp(filepath.Dir(dst), ".layers-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
 	refs := make(map[name.Reference]v1.Image, len(specs))
 	for _, s := range specs {
 		ref, err := name.ParseReference(s.Ref)
 		if err != nil {
 			return fmt.Errorf("image reference %q: %w", s.Ref, err)
 		}
-		img, err := Image(s)
+		img, err := image(s, dir)
 		if err != nil {
 			return err
 		}
@@ -104,9 +111,14 @@ func WriteArchive(dst string, specs ...Spec) error {
 	return os.Rename(tmp, dst)
 }
 
-func filesTar(files []File) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+// filesTar writes files as one layer's tar in dir and returns its path.
+func filesTar(files []File, dir string) (string, error) {
+	out, err := os.CreateTemp(dir, "layer-*.tar")
+	if err != nil {
+		return "", err
+	}
+	defer out.Close()
+	tw := tar.NewWriter(out)
 	dirs := map[string]bool{}
 	for _, f := range files {
 		// parent directories first, so the layer unpacks anywhere
@@ -117,26 +129,39 @@ func filesTar(files []File) ([]byte, error) {
 		}
 		for _, d := range parents {
 			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d[1:] + "/", Mode: 0o755, ModTime: epoch}); err != nil {
-				return nil, err
+				return "", err
 			}
 		}
-		b, err := os.ReadFile(f.Src)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f.Src, err)
-		}
-		mode := f.Mode
-		if mode == 0 {
-			mode = 0o755
-		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.Dest[1:], Mode: mode, Size: int64(len(b)), ModTime: epoch}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(b); err != nil {
-			return nil, err
+		if err := addFile(tw, f); err != nil {
+			return "", err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return nil, err
+		return "", err
 	}
-	return buf.Bytes(), nil
+	return out.Name(), out.Close()
+}
+
+// addFile copies f into tw as a regular file.
+func addFile(tw *tar.Writer, f File) error {
+	src, err := os.Open(f.Src)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.Src, err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.Src, err)
+	}
+	mode := f.Mode
+	if mode == 0 {
+		mode = 0o755
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.Dest[1:], Mode: mode, Size: fi.Size(), ModTime: epoch}); err != nil {
+		return err
+	}
+	if _, err := io.Copy(tw, src); err != nil {
+		return fmt.Errorf("read %s: %w", f.Src, err)
+	}
+	return nil
 }
