@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"sync"
 
@@ -62,20 +61,12 @@ func ensureAgent(ctx context.Context, node string, args ...string) ([]string, er
 	}
 	// libraries first, the executable last: its presence means complete
 	for _, l := range b.Libs {
-		data, err := os.ReadFile(l.Src)
-		if err != nil {
+		if err := copyToNode(ctx, node, path.Join(dir, "lib", path.Base(l.Dest)), l.Src); err != nil {
 			return nil, fmt.Errorf("delay agent: %w", err)
 		}
-		if err := copyToNode(ctx, node, path.Join(dir, "lib", path.Base(l.Dest)), data); err != nil {
-			return nil, err
-		}
 	}
-	data, err := os.ReadFile(b.Exe)
-	if err != nil {
+	if err := copyToNode(ctx, node, path.Join(dir, multicall.Agent), b.Exe); err != nil {
 		return nil, fmt.Errorf("delay agent: %w", err)
-	}
-	if err := copyToNode(ctx, node, path.Join(dir, multicall.Agent), data); err != nil {
-		return nil, err
 	}
 	return cmd, nil
 }
