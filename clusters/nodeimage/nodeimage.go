@@ -510,7 +510,7 @@ func (b *builder) imagesTar() string {
 }
 
 // imagesArchive is where the images of node image tag are kept in cacheDir
-// (kind's images.tar of the build); pruneOlder reads the tag back from it.
+// (kind's images.tar of the build); pruneOlder keeps the archives it names.
 func imagesArchive(cacheDir, tag string) string {
 	return filepath.Join(cacheDir, "images-"+suffix(tag)+".tar")
 }

@@ -172,7 +172,8 @@ cordoned) and deletes the scenario namespaces runs left; the cluster stays.`,
 
 // cleanCluster removes what faults left on the aftershock cluster name, then
 // deletes it, or with keep removes the scenario namespaces, the Ingress
-// controller and metrics-server instead. It says what it did on w and whether all went well.
+// controller and metrics-server instead. It says what it did on w and
+// whether all went well.
 func cleanCluster(ctx context.Context, w io.Writer, name string, keep bool) bool {
 	ok := true
 	fail := func(err error) {
