@@ -13,6 +13,9 @@ import (
 // traffic; and what clients saw meanwhile.
 type ScaleOut struct {
 	SpikeAt  Duration  `json:"spikeAt"` // the spike, from the load's start
+	// Observed: the spike to the load's end, how long the answer was
+	// watched.
+	Observed Duration `json:"observed"`
 	From     int32     `json:"from"`    // replicas before the first scale-up
 	Max      int32     `json:"max"`     // the most replicas asked for
 	Decision *Duration `json:"decision,omitempty"`
@@ -46,6 +49,7 @@ func (a *analysis) scaleOut(res *Result) *ScaleOut {
 		}
 	}
 	so.SpikeAt = Duration(spike.Sub(a.in.Start))
+	so.Observed = Duration(a.in.End.Sub(spike))
 	scales := append([]ScaleEvent(nil), a.in.Scales...)
 	sort.SliceStable(scales, func(i, j int) bool { return scales[i].At.Before(scales[j].At) })
 	var decided time.Time
@@ -99,12 +103,16 @@ func (a *analysis) scaleOut(res *Result) *ScaleOut {
 }
 
 // scaleOutCheck: every pod the autoscaler added after the spike was ready
-// within the limit.
+// within the limit. An answer not complete when the load stopped fails
+// only when the load ran the limit's length after the spike; before that
+// it is not shown either way.
 func scaleOutCheck(so *ScaleOut, limit Duration) Check {
 	c := Check{Name: "scale-out", Limit: "<= " + limit.String()}
 	switch {
 	case so == nil:
 		c.Status, c.Value = StatusSkipped, "no autoscaler"
+	case so.Ready == nil && so.Observed < limit:
+		c.Status, c.Value = StatusSkipped, fmt.Sprintf("the load stopped %s after the spike, before the limit, with the scale-out not complete", so.Observed)
 	case so.Decision == nil:
 		c.Status, c.Value = StatusFail, "the autoscaler did not scale up after the spike"
 	case so.Ready == nil:

@@ -63,3 +63,39 @@ func TestScaleOutTimesFromTheSpike(t *testing.T) {
 	assert.Nil(t, so.Decision, "a scale-up before the spike is not its answer")
 	assert.Equal(t, StatusFail, scaleOutCheck(so, in.SLO.ScaleOut).Status)
 }
+
+// An autoscaler still adding pods when the load stopped: a fail once the
+// load ran the limit's length after the spike (the answer took longer,
+// whatever it would have been), not shown before that (it might still
+// have come in time): inconclusive, never a fail on no evidence.
+func TestScaleOutUnfinishedWhenTheLoadStopped(t *testing.T) {
+	spike := t0.Add(10 * time.Second)
+	ss := synth(100, 90*time.Second, 3, func(i int, at time.Time, r *rand.Rand) Sample {
+		return Sample{Status: 200, Latency: 3 * time.Millisecond, Pod: []string{"a", "b"}[i%2]}
+	})
+	in := Input{Scenario: "spike", Start: t0, End: t0.Add(90 * time.Second), SLO: SLO{Availability: 0.99, ScaleOut: Duration(75 * time.Second)},
+		ReadyPods: []string{"a", "b"}, Autoscaled: true,
+		Segments: []LoadSegment{{Name: "base", From: 0, To: Duration(10 * time.Second), Planned: 200}, {Name: "spike", From: Duration(10 * time.Second), To: Duration(90 * time.Second), Planned: 8000}},
+		// (the run of session 19: its last step 0.7 s before the load's end)
+		Scales: []ScaleEvent{{At: spike.Add(29 * time.Second), From: 2, To: 4}, {At: spike.Add(44 * time.Second), From: 4, To: 7}, {At: spike.Add(89300 * time.Millisecond), From: 7, To: 8}},
+	}
+	res := Analyze(record(100*time.Millisecond, ss), in)
+	so := res.ScaleOut
+	require.NotNil(t, so)
+	assert.Equal(t, Duration(80*time.Second), so.Observed)
+	assert.Nil(t, so.Ready, "no added pod joined")
+	c := scaleOutCheck(so, in.SLO.ScaleOut)
+	assert.Equal(t, StatusFail, c.Status, "80 s watched against 75 s: %s", c.Value)
+	assert.Equal(t, Fail, res.Verdict)
+
+	in.SLO.ScaleOut = Duration(100 * time.Second)
+	res = Analyze(record(100*time.Millisecond, ss), in)
+	c = scaleOutCheck(res.ScaleOut, in.SLO.ScaleOut)
+	assert.Equal(t, StatusSkipped, c.Status, c.Value)
+	assert.Contains(t, c.Value, "the load stopped 1m20s after the spike")
+	assert.Equal(t, Inconclusive, res.Verdict, res.Reasons)
+
+	in.Scales = nil // no decision either, in 80 s of a 100 s limit
+	c = scaleOutCheck(Analyze(record(100*time.Millisecond, ss), in).ScaleOut, in.SLO.ScaleOut)
+	assert.Equal(t, StatusSkipped, c.Status, c.Value)
+}
