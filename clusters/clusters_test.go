@@ -130,7 +130,9 @@ spec:
 }
 
 // clean --keep: the namespaces runs created go (a killed run's Service holds
-// the NodePort); others stay; a second call finds nothing.
+// the NodePort); others stay, aftershock's components' too (only their own
+// uninstall removes them: metrics-server's namespace before its APIService
+// blocks every namespace deletion); a second call finds nothing.
 func TestDeleteScenarioNamespaces(t *testing.T) {
 	mk := func(name string, ours bool) *corev1.Namespace {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
@@ -140,7 +142,9 @@ func TestDeleteScenarioNamespaces(t *testing.T) {
 		return ns
 	}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "sampleapp", Namespace: "as-pod-kill-1"}}
-	cs := fake.NewClientset(mk("as-pod-kill-1", true), mk("team-prod", false), mk("kube-system", false), svc)
+	metrics := mk("aftershock-metrics", true)
+	metrics.Labels[ComponentLabel] = "metrics"
+	cs := fake.NewClientset(mk("as-pod-kill-1", true), mk("team-prod", false), mk("kube-system", false), svc, metrics)
 	c := &Cluster{Clientset: cs}
 	gone, err := c.DeleteScenarioNamespaces(context.Background())
 	require.NoError(t, err)
@@ -151,7 +155,7 @@ func TestDeleteScenarioNamespaces(t *testing.T) {
 	for _, n := range left.Items {
 		names = append(names, n.Name)
 	}
-	assert.ElementsMatch(t, []string{"team-prod", "kube-system"}, names)
+	assert.ElementsMatch(t, []string{"team-prod", "kube-system", "aftershock-metrics"}, names)
 	gone, err = c.DeleteScenarioNamespaces(context.Background())
 	require.NoError(t, err)
 	assert.Empty(t, gone)

@@ -574,8 +574,19 @@ func (c *Cluster) ensureNamespace(ctx context.Context, ns string) error {
 }
 
 // ScenarioNamespaceSelector selects the namespaces runs create (each
-// scenario's own, labelled by ensureNamespace).
-const ScenarioNamespaceSelector = "app.kubernetes.io/managed-by=aftershock"
+// scenario's own, labelled by ensureNamespace), not those of aftershock's
+// components (the Ingress controller's, metrics-server's: labelled
+// aftershock.dev/component), which only their own uninstall may remove:
+// metrics-server's namespace deleted before its APIService leaves the
+// cluster unable to delete any namespace.
+const ScenarioNamespaceSelector = ManagedSelector + ",!" + ComponentLabel
+
+// ManagedSelector selects everything aftershock labelled as its own.
+const ManagedSelector = "app.kubernetes.io/managed-by=aftershock"
+
+// ComponentLabel marks what belongs to a component aftershock installs into
+// its clusters (its value: which).
+const ComponentLabel = "aftershock.dev/component"
 
 // DeleteScenarioNamespaces deletes every namespace a run created (found by
 // label; a killed run leaves its namespace and the NodePort its Service

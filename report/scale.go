@@ -12,12 +12,12 @@ import (
 // pod it added ready, and to every such pod at its fair share of the
 // traffic; and what clients saw meanwhile.
 type ScaleOut struct {
-	SpikeAt  Duration  `json:"spikeAt"` // the spike, from the load's start
+	SpikeAt Duration `json:"spikeAt"` // the spike, from the load's start
 	// Observed: the spike to the load's end, how long the answer was
 	// watched.
-	Observed Duration `json:"observed"`
-	From     int32     `json:"from"`    // replicas before the first scale-up
-	Max      int32     `json:"max"`     // the most replicas asked for
+	Observed Duration  `json:"observed"`
+	From     int32     `json:"from"` // replicas before the first scale-up
+	Max      int32     `json:"max"`  // the most replicas asked for
 	Decision *Duration `json:"decision,omitempty"`
 	// Ready: spike -> the last of the added pods ready (nil: not all were
 	// before the load stopped); FairShare: spike -> the last of them at its

@@ -51,7 +51,7 @@ type Controller struct {
 }
 
 func labels() map[string]string {
-	return map[string]string{"app.kubernetes.io/name": Name, "app.kubernetes.io/managed-by": "aftershock", "aftershock.dev/component": "ingress"}
+	return map[string]string{"app.kubernetes.io/name": Name, "app.kubernetes.io/managed-by": "aftershock", clusters.ComponentLabel: "ingress"}
 }
 
 // Install installs (or updates to replicas) the controller in c and waits

@@ -115,5 +115,21 @@ func Uninstall(ctx context.Context, c *clusters.Cluster) error {
 	if err != nil {
 		return err
 	}
-	return c.DeleteObjects(ctx, objs) // in reverse install order: the APIService first, the namespace last
+	// the APIService first, and nothing else unless it went: without the
+	// Service it names, the namespace controller cannot delete any namespace
+	var api, rest []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "APIService" {
+			api = append(api, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	if err := c.DeleteObjects(ctx, api); err != nil {
+		return fmt.Errorf("uninstall metrics-server: its APIService %s not deleted, so the rest of it is left in place: %w", APIService, err)
+	}
+	if err := c.DeleteObjects(ctx, rest); err != nil { // in reverse install order: the namespace last
+		return fmt.Errorf("uninstall metrics-server: %w", err)
+	}
+	return c.DeleteNamespace(ctx, Namespace, 2*time.Minute) // and gone, not Terminating
 }

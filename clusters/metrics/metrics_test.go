@@ -6,6 +6,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/aftershock-dev/aftershock/clusters"
 )
 
 // The manifest decodes to upstream's objects, in aftershock's namespace,
@@ -21,6 +24,12 @@ func TestObjects(t *testing.T) {
 			assert.Equal(t, Namespace, o.GetNamespace(), o.GetName())
 		case "RoleBinding":
 			assert.Equal(t, "kube-system", o.GetNamespace(), "the extension-apiserver-authentication-reader Role lives there")
+		case "Namespace":
+			// aftershock's, but not a scenario's: clean's namespace sweep
+			// must leave it to Uninstall (the APIService first)
+			l := labels.Set(o.GetLabels())
+			assert.True(t, mustSelector(t, clusters.ManagedSelector).Matches(l), "labelled managed-by aftershock: %v", l)
+			assert.False(t, mustSelector(t, clusters.ScenarioNamespaceSelector).Matches(l), "a component's, not a scenario's: %v", l)
 		}
 	}
 	assert.Equal(t, map[string]int{"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 2, "RoleBinding": 1, "ClusterRoleBinding": 2,
@@ -47,4 +56,11 @@ func TestObjects(t *testing.T) {
 	assert.Equal(t, APIService, api.GetName())
 	svc, _, _ := unstructured.NestedString(api.Object, "spec", "service", "namespace")
 	assert.Equal(t, Namespace, svc)
+}
+
+func mustSelector(t *testing.T, s string) labels.Selector {
+	t.Helper()
+	sel, err := labels.Parse(s)
+	require.NoError(t, err)
+	return sel
 }

@@ -202,9 +202,10 @@ func assertNothingRemains(ctx context.Context, t *testing.T, c *clusters.Cluster
 	left, err := faults.Leftovers(ctx, c)
 	require.NoError(t, err)
 	assert.Empty(t, left, "fault leftovers after clean --keep")
-	nss, err := c.Clientset.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: clusters.ScenarioNamespaceSelector})
+	// every namespace of aftershock: its components' too
+	nss, err := c.Clientset.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: clusters.ManagedSelector})
 	require.NoError(t, err)
-	assert.Empty(t, nss.Items, "scenario namespaces after clean --keep")
+	assert.Empty(t, nss.Items, "aftershock's namespaces after clean --keep")
 	var notReady []string
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
