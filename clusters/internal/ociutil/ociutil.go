@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -87,7 +88,8 @@ func image(s Spec, dir string) (v1.Image, error) {
 
 // WriteArchive writes every spec as one docker-save archive at dst.
 func WriteArchive(dst string, specs ...Spec) error {
-	dir, err := os.MkdirTemp(filepath.Dir(dst), ".layers-")
+	removeStale(filepath.Dir(dst), time.Now().Add(-staleAfter))
+	dir, err := os.MkdirTemp(filepath.Dir(dst), layersPrefix)
 	if err != nil {
 		return err
 	}
@@ -109,6 +111,32 @@ func WriteArchive(dst string, specs ...Spec) error {
 		return fmt.Errorf("write image archive %s: %w", dst, err)
 	}
 	return os.Rename(tmp, dst)
+}
+
+// layersPrefix names the directory beside an archive its layer files are
+// written to while it is built.
+const layersPrefix = ".layers-"
+
+// staleAfter: a layers directory this old belongs to no running build (an
+// image builds in minutes): a killed one left it.
+const staleAfter = time.Hour
+
+// removeStale removes the layers directories in dir not changed since
+// before: those of builds that were killed (each holds a copy of its
+// images' files, 200 MB for the node image's), never a running build's.
+func removeStale(dir string, before time.Time) {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range es {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), layersPrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // filesTar writes files as one layer's tar in dir and returns its path.

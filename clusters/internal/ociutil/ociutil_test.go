@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/stretchr/testify/assert"
@@ -66,6 +67,29 @@ func TestWriteArchive(t *testing.T) {
 		names = append(names, e.Name())
 	}
 	assert.ElementsMatch(t, []string{"a.tar", "b.tar"}, names, "no layer files left")
+}
+
+// A build killed mid-way leaves its layers directory beside the archive;
+// the next build removes those over an hour old, never a fresh one (a build
+// running beside it) nor anything else.
+func TestWriteArchiveRemovesStaleLayers(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "tool")
+	require.NoError(t, os.WriteFile(bin, []byte("x"), 0o755))
+	out := filepath.Join(dir, "out")
+	old, fresh, other := filepath.Join(out, ".layers-111"), filepath.Join(out, ".layers-222"), filepath.Join(out, "keep")
+	for _, d := range []string{old, fresh, other} {
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(d, "layer-1.tar"), []byte("left"), 0o644))
+	}
+	twoHours := time.Now().Add(-2 * time.Hour)
+	require.NoError(t, os.Chtimes(old, twoHours, twoHours))
+	require.NoError(t, os.Chtimes(other, twoHours, twoHours))
+	require.NoError(t, WriteArchive(filepath.Join(out, "a.tar"), Spec{Ref: "example.test/tool:v1", Files: []File{{Src: bin, Dest: "/tool"}}}))
+	assert.NoDirExists(t, old, "a killed build's layers")
+	assert.DirExists(t, fresh, "maybe a running build's")
+	assert.DirExists(t, other)
+	assert.FileExists(t, filepath.Join(out, "a.tar"))
 }
 
 // Memory of an image of a 64 MB binary: the binary is streamed through a
