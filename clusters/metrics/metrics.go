@@ -119,17 +119,19 @@ func Uninstall(ctx context.Context, c *clusters.Cluster) error {
 	// Service it names, the namespace controller cannot delete any namespace
 	var api, rest []*unstructured.Unstructured
 	for _, o := range objs {
-		if o.GetKind() == "APIService" {
+		switch o.GetKind() {
+		case "APIService":
 			api = append(api, o)
-		} else {
+		case "Namespace": // last, by DeleteNamespace
+		default:
 			rest = append(rest, o)
 		}
 	}
 	if err := c.DeleteObjects(ctx, api); err != nil {
 		return fmt.Errorf("uninstall metrics-server: its APIService %s not deleted, so the rest of it is left in place: %w", APIService, err)
 	}
-	if err := c.DeleteObjects(ctx, rest); err != nil { // in reverse install order: the namespace last
+	if err := c.DeleteObjects(ctx, rest); err != nil {
 		return fmt.Errorf("uninstall metrics-server: %w", err)
 	}
-	return c.DeleteNamespace(ctx, Namespace, 2*time.Minute) // and gone, not Terminating
+	return c.DeleteNamespace(ctx, Namespace, 2*time.Minute) // and waits until it is gone, not Terminating
 }
